@@ -1,1 +1,23 @@
+//! sluice: an LLM API relay that leaks nothing.
+//!
+//! The request path, top-down: `server` (router, layers, handlers) -> `auth` -> `relay` (the
+//! spine) -> `routing` (channel choice) -> `providers` (adaptors) -> `upstream` (HTTP client,
+//! deadlines) -> `stream` (SSE, conversions) back to the client. `error` is the one place
+//! errors become client-facing bodies.
 
+pub mod auth;
+pub mod config;
+pub mod convert;
+pub mod demo;
+pub mod error;
+pub mod providers;
+pub mod relay;
+pub mod routing;
+pub mod server;
+pub mod state;
+pub mod stream;
+pub mod upstream;
+
+pub use config::Config;
+pub use server::{app, serve, Server};
+pub use state::{AppState, StartError};

@@ -1,1 +1,154 @@
-fn main() {}
+//! The `sluice` command line: `sluice serve [--config FILE]`.
+
+use clap::{Parser, Subcommand};
+use sluice::{demo, AppState, Config, StartError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "An LLM API relay that leaks nothing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, global = true, env = "SLUICE_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay. Without --config, serves demo models from the embedded simulator.
+    Serve {
+        /// TOML config file (see README.md and fixtures/).
+        #[arg(long, short, env = "SLUICE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen address; overrides the config's `listen`.
+        #[arg(long, env = "SLUICE_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Check a config file and exit.
+    CheckConfig { config: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sluice: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { config, listen } => runtime.block_on(serve(config, listen)),
+        Command::CheckConfig { config } => Config::load(&config)
+            .map(|c| {
+                println!(
+                    "{}: ok ({} channels, {} tokens)",
+                    config.display(),
+                    c.channels.len(),
+                    c.tokens.len()
+                )
+            })
+            .map_err(StartError::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<(), StartError> {
+    // Kept alive for the whole run when in demo mode.
+    let mut _sim = None;
+    let mut config = match config {
+        Some(path) => Config::load(&path)?,
+        None => {
+            let sim = sluice_sim::start(sluice_sim::SimConfig::default())
+                .await
+                .map_err(StartError::Simulator)?;
+            let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+            let c = demo::config(&sim, listen);
+            _sim = Some(sim);
+            c
+        }
+    };
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    let addr = config.listen;
+    let demo = _sim.is_some();
+    let state = AppState::new(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(%local, "sluice listening");
+    if demo {
+        println!("sluice demo: serving simulated models on http://{local}/v1");
+        println!("  token:  {}", demo::DEMO_TOKEN);
+        println!("  models: gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini");
+        println!("  try:    curl http://{local}/v1/chat/completions -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'", demo::DEMO_TOKEN);
+    }
+    sluice::serve(state, listener, shutdown_signal())
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    if let Some(sim) = _sim.take() {
+        sim.shutdown().await;
+    }
+    tracing::info!("sluice stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,224 @@
+//! Typed configuration: one struct with defaults, loaded from TOML.
+//!
+//! Owns: the config schema, its defaults, loading and validation, env overrides for secrets.
+//! Must never: hold runtime state, or print a secret (see [`Secret`]).
+
+mod secret;
+mod timeouts;
+
+pub use secret::Secret;
+pub use timeouts::{Limits, Timeouts};
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration. Every field has a default except channels and tokens.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the relay listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// How long in-flight requests may run after SIGTERM/SIGINT before they are cancelled.
+    #[serde(default = "default_grace", with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    Xai,
+    OpenaiCompatible,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: String,
+    pub provider: ProviderKind,
+    pub base_url: String,
+    /// One or more upstream keys, used in rotation. `${VAR}` reads the environment;
+    /// `SLUICE_CHANNEL_<NAME>_KEYS` (comma-separated) overrides the list.
+    #[serde(default)]
+    pub keys: Vec<Secret>,
+    /// Model names clients may ask for on this channel.
+    pub models: Vec<String>,
+    /// Client-facing model name -> upstream model name.
+    #[serde(default)]
+    pub model_mapping: BTreeMap<String, String>,
+    /// Extra headers sent upstream on every request (e.g. `OpenAI-Organization`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `anthropic-version` sent to Anthropic channels when the client gives none.
+    #[serde(default = "default_anthropic_version")]
+    pub anthropic_version: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// A name for logs; defaults to a hint of the key.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub key: Secret,
+    /// When set, the only models this token may use.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Idle connections kept per upstream host.
+    pub pool_max_idle_per_host: usize,
+    #[serde(with = "humantime_serde")]
+    pub pool_idle_timeout: Duration,
+    /// Use HTTP(S)_PROXY from the environment for upstream calls.
+    pub use_env_proxy: bool,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            pool_max_idle_per_host: 32,
+            pool_idle_timeout: Duration::from_secs(90),
+            use_env_proxy: false,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_anthropic_version() -> String {
+    "2023-06-01".to_owned()
+}
+
+impl Config {
+    /// Reads, parses and validates a config file, applying environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })?;
+        config.apply_env(|name| std::env::var(name).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; errors name the key and line.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string(),
+        })
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        for ch in &mut self.channels {
+            let var = format!("SLUICE_CHANNEL_{}_KEYS", env_name(&ch.name));
+            if let Some(v) = get(&var) {
+                ch.keys = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(Secret::new)
+                    .collect();
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut names = HashSet::new();
+        for ch in &self.channels {
+            if !names.insert(ch.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "channel name `{}` is used twice",
+                    ch.name
+                )));
+            }
+            if ch.keys.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "channel `{}` has no keys (set `keys` or SLUICE_CHANNEL_{}_KEYS)",
+                    ch.name,
+                    env_name(&ch.name)
+                )));
+            }
+            if ch.models.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "channel `{}` lists no models",
+                    ch.name
+                )));
+            }
+            let url = ch.base_url.as_str();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "channel `{}`: base_url `{url}` must start with http:// or https://",
+                    ch.name
+                )));
+            }
+        }
+        if self.tokens.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no [[tokens]]: clients could not authenticate".to_owned(),
+            ));
+        }
+        self.limits.validate()?;
+        self.timeouts.validate()?;
+        Ok(())
+    }
+}
+
+fn env_name(channel: &str) -> String {
+    channel
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+listen = "127.0.0.1:9999"
+
+[timeouts]
+connect = "2s"
+total = "1m 30s"
+
+[[channels]]
+name = "main"
+provider = "openai"
+base_url = "https://api.openai.com/v1"
+keys = ["sk-one", "sk-two"]
+models = ["gpt-4o-mini"]
+model_mapping = { "gpt-4o-mini" = "gpt-4o-mini-2024-07-18" }
+
+[[tokens]]
+key = "sk-client"
+"#;
+
+#[test]
+fn parses_a_minimal_config_with_defaults() {
+    let c = Config::parse(MINIMAL).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.listen.port(), 9999);
+    assert_eq!(c.timeouts.connect, Duration::from_secs(2));
+    assert_eq!(c.timeouts.total, Duration::from_secs(90));
+    assert_eq!(c.timeouts.stream_idle, Duration::from_secs(120));
+    assert_eq!(c.channels[0].provider, ProviderKind::Openai);
+    assert_eq!(c.channels[0].keys.len(), 2);
+    assert_eq!(c.limits.max_error_body, 64 * 1024);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let text = MINIMAL.replace(
+        "connect = \"2s\"",
+        "connect = \"2s\"\nconect_timeout = \"1s\"",
+    );
+    let err = Config::parse(&text).unwrap_err().to_string();
+    assert!(err.contains("conect_timeout"), "{err}");
+    assert!(err.contains("line 6"), "{err}");
+}
+
+#[test]
+fn bad_duration_and_provider_are_clear() {
+    let err = Config::parse(&MINIMAL.replace("\"2s\"", "\"two seconds\""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("connect") || err.contains("line 5"), "{err}");
+    let err = Config::parse(&MINIMAL.replace("\"openai\"", "\"opanai\""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("opanai"), "{err}");
+}
+
+#[test]
+fn env_overrides_channel_keys() {
+    let mut c = Config::parse(MINIMAL).unwrap();
+    c.apply_env(|name| (name == "SLUICE_CHANNEL_MAIN_KEYS").then(|| "sk-a, sk-b,sk-c".into()));
+    let keys: Vec<&str> = c.channels[0].keys.iter().map(Secret::expose).collect();
+    assert_eq!(keys, ["sk-a", "sk-b", "sk-c"]);
+}
+
+#[test]
+fn validation_rejects_unusable_configs() {
+    let no_tokens = MINIMAL.split("[[tokens]]").next().unwrap();
+    let err = Config::parse(no_tokens).unwrap().validate().unwrap_err();
+    assert!(err.to_string().contains("tokens"));
+    let bad_url = MINIMAL.replace("https://api.openai.com/v1", "api.openai.com");
+    let err = Config::parse(&bad_url).unwrap().validate().unwrap_err();
+    assert!(err.to_string().contains("base_url"));
+    let zero = MINIMAL.replace("\"2s\"", "\"0s\"");
+    let err = Config::parse(&zero).unwrap().validate().unwrap_err();
+    assert!(err.to_string().contains("timeouts.connect"));
+}

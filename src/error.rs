@@ -1,0 +1,236 @@
+//! The one place where internal errors become client-facing error bodies.
+//!
+//! Owns: status codes and the OpenAI / Anthropic error envelopes, before and inside a stream.
+//! Must never: return a 2xx for an error, leak a provider key, or panic on odd upstream bodies.
+
+use crate::convert;
+use crate::providers::WireFormat;
+use crate::upstream::{Deadline, UpstreamError};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+/// Everything that can end a relayed request early, by where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("invalid API token")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is larger than the {0}-byte limit")]
+    BodyTooLarge(usize),
+    #[error("the model `{0}` does not exist or is not served here")]
+    ModelNotFound(String),
+    #[error("this token may not use the model `{0}`")]
+    ModelNotAllowed(String),
+    #[error("the model `{model}` is not available on {endpoint}")]
+    EndpointNotSupported {
+        model: String,
+        endpoint: &'static str,
+    },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl From<convert::ConvertError> for RelayError {
+    fn from(e: convert::ConvertError) -> Self {
+        match e {
+            convert::ConvertError::InvalidRequest(m) => RelayError::BadRequest(m),
+            convert::ConvertError::InvalidUpstream(m) => {
+                RelayError::Upstream(UpstreamError::Invalid(m))
+            }
+        }
+    }
+}
+
+impl RelayError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) | Self::EndpointNotSupported { .. } => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::Upstream(u) => upstream_status(u),
+        }
+    }
+
+    /// A short label for logs and metrics (low cardinality).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Upstream(UpstreamError::Timeout(_)) => "deadline",
+            Self::Upstream(_) => "upstream_error",
+            _ => "client_error",
+        }
+    }
+
+    /// The error as a complete HTTP response in the client's format.
+    pub fn into_response_for(self, format: WireFormat) -> Response {
+        let status = client_status(format, self.status());
+        let mut headers = HeaderMap::new();
+        let body = match &self {
+            Self::Upstream(UpstreamError::Status {
+                status: up,
+                body,
+                wire,
+                retry_after,
+            }) => {
+                for (name, value) in retry_after {
+                    headers.insert(name.clone(), value.clone());
+                }
+                upstream_body(format, *wire, *up, body, status)
+            }
+            _ => own_body(format, status, &self.to_string(), self.code()),
+        };
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        (status, headers, body.to_string()).into_response()
+    }
+
+    /// The error as one SSE event, for when the response has already started.
+    pub fn stream_event(&self, format: WireFormat) -> Bytes {
+        let status = client_status(format, self.status());
+        let body = match self {
+            Self::Upstream(UpstreamError::Status {
+                status: up,
+                body,
+                wire,
+                ..
+            }) => upstream_body(format, *wire, *up, body, status),
+            _ => own_body(format, status, &self.to_string(), self.code()),
+        };
+        match format {
+            WireFormat::OpenAi => crate::stream::sse::encode(None, &body.to_string()),
+            WireFormat::Anthropic => crate::stream::sse::encode(Some("error"), &body.to_string()),
+        }
+    }
+
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthorized => Some("invalid_api_key"),
+            Self::ModelNotFound(_) => Some("model_not_found"),
+            Self::BodyTooLarge(_) => Some("request_too_large"),
+            Self::Upstream(UpstreamError::Timeout(_)) => Some("upstream_timeout"),
+            Self::Upstream(_) => Some("upstream_error"),
+            _ => None,
+        }
+    }
+}
+
+/// Upstream status -> client status. 401/403 concern the channel's key, not the client's: 502.
+/// 529 is Anthropic's own; OpenAI-format clients see it as 503 (see `upstream_body`).
+fn upstream_status(e: &UpstreamError) -> StatusCode {
+    match e {
+        UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        UpstreamError::Status { status, .. } => match status.as_u16() {
+            401 | 403 => StatusCode::BAD_GATEWAY,
+            400..=499 | 500..=504 | 529 => *status,
+            _ => StatusCode::BAD_GATEWAY,
+        },
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+/// Status sent to a client of `format` for an upstream status `s`.
+pub fn client_status(format: WireFormat, s: StatusCode) -> StatusCode {
+    if s.as_u16() == 529 && format == WireFormat::OpenAi {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        s
+    }
+}
+
+fn own_body(format: WireFormat, status: StatusCode, message: &str, code: Option<&str>) -> Value {
+    match format {
+        WireFormat::OpenAi => json!({"error": {
+            "message": message,
+            "type": openai_type(status),
+            "param": null,
+            "code": code,
+        }}),
+        WireFormat::Anthropic => json!({"type": "error", "error": {
+            "type": anthropic_type(status),
+            "message": message,
+        }}),
+    }
+}
+
+/// An upstream error body in the client's format: passed through when the formats match and
+/// the body is well-formed, converted otherwise.
+fn upstream_body(
+    format: WireFormat,
+    wire: WireFormat,
+    upstream: StatusCode,
+    body: &[u8],
+    sent: StatusCode,
+) -> Value {
+    if matches!(upstream.as_u16(), 401 | 403) {
+        let detail = convert::anthropic_error_to_openai(upstream.as_u16(), body);
+        let msg = detail["error"]["message"].as_str().unwrap_or("").to_owned();
+        return own_body(
+            format,
+            sent,
+            &format!("the upstream rejected the relay's channel credentials ({upstream}): {msg}"),
+            Some("upstream_auth_failed"),
+        );
+    }
+    match (format, wire) {
+        (WireFormat::OpenAi, WireFormat::OpenAi) => match serde_json::from_slice::<Value>(body) {
+            Ok(v) if v["error"]["message"].is_string() => v,
+            // xAI's `{"code","error":"<string>"}` and other odd shapes
+            _ => openai_from_any(upstream, body),
+        },
+        (WireFormat::OpenAi, WireFormat::Anthropic) => {
+            convert::anthropic_error_to_openai(upstream.as_u16(), body)
+        }
+        (WireFormat::Anthropic, WireFormat::Anthropic) => {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(v) if v["error"]["type"].is_string() => v,
+                _ => convert::openai_error_to_anthropic(upstream.as_u16(), body),
+            }
+        }
+        (WireFormat::Anthropic, WireFormat::OpenAi) => {
+            convert::openai_error_to_anthropic(upstream.as_u16(), body)
+        }
+    }
+}
+
+fn openai_from_any(status: StatusCode, body: &[u8]) -> Value {
+    // The Anthropic->OpenAI converter accepts any input and yields a well-formed OpenAI body.
+    convert::anthropic_error_to_openai(status.as_u16(), body)
+}
+
+fn openai_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400..=428 => "invalid_request_error",
+        429 => "rate_limit_error",
+        502 | 504 => "upstream_error",
+        _ => "server_error",
+    }
+}
+
+fn anthropic_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        504 => "timeout_error",
+        529 | 503 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+impl From<Deadline> for RelayError {
+    fn from(d: Deadline) -> Self {
+        RelayError::Upstream(UpstreamError::Timeout(d))
+    }
+}
+
+#[cfg(test)]
+mod tests;

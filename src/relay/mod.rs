@@ -1,0 +1,202 @@
+//! The spine: one request's journey from channel choice through the adaptor and the upstream
+//! call to the response sent back.
+//!
+//! Owns: the order of the phases (peek -> authorize model -> route -> build upstream body ->
+//! send -> answer or stream), and the access record's life.
+//! Must never: spawn work that outlives the request, or answer 2xx with an error inside.
+
+mod plan;
+mod record;
+
+pub use plan::{Conversion, Peek};
+pub use record::Record;
+
+use crate::auth::Token;
+use crate::convert;
+use crate::error::RelayError;
+use crate::providers::{Endpoint, WireFormat};
+use crate::routing::Selected;
+use crate::state::AppState;
+use crate::stream::{body::StreamLimits, RelayStream, Transform};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Relays one authenticated request whose body has been read.
+pub async fn relay(
+    state: &AppState,
+    endpoint: Endpoint,
+    token: &Token,
+    headers: &HeaderMap,
+    body: Bytes,
+    mut record: Record,
+) -> Response {
+    let format = endpoint.client_format();
+    record.token = Some(token.name.clone());
+    match run(state, endpoint, token, headers, body, &mut record).await {
+        Ok(Answer::Full(bytes)) => {
+            record.finish_ok();
+            json_response(bytes)
+        }
+        Ok(Answer::Stream(parts)) => {
+            record.status = 200;
+            let limits = StreamLimits {
+                idle: state.config.timeouts.stream_idle,
+                keepalive: state.config.timeouts.keepalive,
+                total: parts.total,
+                max_event: state.config.limits.max_stream_event,
+            };
+            let stream = RelayStream::new(parts.upstream, parts.transform, format, limits, record);
+            sse_response(Body::from_stream(stream))
+        }
+        Err(e) => {
+            record.fail(&e);
+            e.into_response_for(format)
+        }
+    }
+}
+
+enum Answer {
+    Full(Bytes),
+    Stream(StreamParts),
+}
+
+struct StreamParts {
+    upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    transform: Transform,
+    total: Instant,
+}
+
+async fn run(
+    state: &AppState,
+    endpoint: Endpoint,
+    token: &Token,
+    headers: &HeaderMap,
+    body: Bytes,
+    record: &mut Record,
+) -> Result<Answer, RelayError> {
+    let total = Instant::now() + state.config.timeouts.total;
+    let peek = Peek::parse(&body)?;
+    let model = peek.model()?.to_owned();
+    record.model = Some(model.clone());
+    record.stream = peek.stream();
+    if !token.allows(&model) {
+        return Err(RelayError::ModelNotAllowed(model));
+    }
+    let selected: Selected = state.routes.select(&model, endpoint)?;
+    record.channel = Some(selected.channel.name.clone());
+    let adaptor = selected.channel.adaptor;
+    let wire = adaptor.wire();
+    let conversion = Conversion::between(endpoint.client_format(), wire);
+    let (upstream_body, strip_usage) = plan::upstream_body(
+        endpoint,
+        conversion,
+        &peek,
+        body,
+        &model,
+        &selected.upstream_model,
+    )?;
+    let request = adaptor.build(
+        &selected.target(),
+        adaptor.upstream_endpoint(endpoint),
+        headers,
+        upstream_body,
+    );
+    let response = state.upstream.send(request, wire, total).await?;
+    record.first_byte();
+
+    if peek.stream() {
+        let transform = match conversion {
+            Conversion::None => Transform::pass(wire, strip_usage),
+            Conversion::ChatToMessages => Transform::MessagesToChat(Box::new(
+                convert::MessagesToChatStream::new(&model, peek.include_usage()),
+            )),
+            Conversion::MessagesToChat => {
+                Transform::ChatToMessages(Box::new(convert::ChatToMessagesStream::new(&model)))
+            }
+        };
+        return Ok(Answer::Stream(StreamParts {
+            upstream: response.bytes_stream().boxed(),
+            transform,
+            total,
+        }));
+    }
+
+    let bytes = state.upstream.read_body(response, total).await?;
+    let (bytes, usage) = match conversion {
+        Conversion::None => {
+            let usage = passthrough_usage(wire, &bytes);
+            (bytes, usage)
+        }
+        Conversion::ChatToMessages => {
+            let (v, usage) = convert::messages_response_to_chat(&upstream_json(&bytes)?, &model)?;
+            (to_bytes(&v), Some(usage))
+        }
+        Conversion::MessagesToChat => {
+            let (v, usage) = convert::chat_response_to_messages(&upstream_json(&bytes)?, &model)?;
+            (to_bytes(&v), Some(usage))
+        }
+    };
+    record.usage = usage;
+    Ok(Answer::Full(bytes))
+}
+
+/// Usage of a body passed through untouched: only the `usage` member is built.
+fn passthrough_usage(wire: WireFormat, body: &[u8]) -> Option<convert::Usage> {
+    #[derive(serde::Deserialize)]
+    struct UsageOnly {
+        usage: Option<Value>,
+    }
+    let usage = serde_json::from_slice::<UsageOnly>(body).ok()?.usage?;
+    let wrapped = serde_json::json!({ "usage": usage });
+    match wire {
+        WireFormat::OpenAi => convert::usage_from_chat(&wrapped),
+        WireFormat::Anthropic => convert::usage_from_messages(&wrapped),
+    }
+}
+
+fn upstream_json(bytes: &[u8]) -> Result<Value, RelayError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        crate::upstream::UpstreamError::Invalid(format!("the upstream body is not JSON: {e}"))
+            .into()
+    })
+}
+
+fn to_bytes(v: &Value) -> Bytes {
+    Bytes::from(v.to_string())
+}
+
+fn json_response(bytes: Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+fn sse_response(body: Body) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

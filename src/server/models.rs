@@ -1,0 +1,80 @@
+//! `GET /v1/models`: the models this token may use, in OpenAI's shape, or Anthropic's when the
+//! client sends `anthropic-version` (Anthropic SDKs do).
+//!
+//! Owns: the model listing. Must never: list a model the token may not use.
+
+use crate::error::RelayError;
+use crate::providers::WireFormat;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn format_of(headers: &HeaderMap) -> WireFormat {
+    if headers.contains_key("anthropic-version") {
+        WireFormat::Anthropic
+    } else {
+        WireFormat::OpenAi
+    }
+}
+
+/// Model name -> owner (the first channel's provider), for the models the token may use.
+fn visible(state: &AppState, headers: &HeaderMap) -> Result<BTreeMap<String, String>, RelayError> {
+    let token = state.tokens.authenticate(headers)?;
+    let mut out = BTreeMap::new();
+    for ch in state.routes.channels() {
+        for m in ch.models().filter(|m| token.allows(m)) {
+            out.entry(m.to_owned())
+                .or_insert_with(|| format!("{:?}", ch.kind).to_lowercase());
+        }
+    }
+    Ok(out)
+}
+
+fn entry(format: WireFormat, id: &str, owner: &str) -> Value {
+    match format {
+        WireFormat::OpenAi => json!({"id": id, "object": "model", "created": 0, "owned_by": owner}),
+        WireFormat::Anthropic => json!({
+            "type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"
+        }),
+    }
+}
+
+pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let format = format_of(&headers);
+    match visible(&state, &headers) {
+        Err(e) => e.into_response_for(format),
+        Ok(models) => {
+            let data: Vec<Value> = models.iter().map(|(id, o)| entry(format, id, o)).collect();
+            let body = match format {
+                WireFormat::OpenAi => json!({"object": "list", "data": data}),
+                WireFormat::Anthropic => json!({
+                    "data": data,
+                    "has_more": false,
+                    "first_id": models.keys().next(),
+                    "last_id": models.keys().next_back(),
+                }),
+            };
+            Json(body).into_response()
+        }
+    }
+}
+
+pub async fn one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let format = format_of(&headers);
+    match visible(&state, &headers) {
+        Err(e) => e.into_response_for(format),
+        Ok(models) => match models.get(&id) {
+            Some(owner) => Json(entry(format, &id, owner)).into_response(),
+            None => RelayError::ModelNotFound(id).into_response_for(format),
+        },
+    }
+}

@@ -1,0 +1,44 @@
+//! The relay's shared state: built once at start, read by every request.
+//!
+//! Owns: config, token table, channels and the upstream client.
+//! Must never: hold per-request data.
+
+use crate::auth::Tokens;
+use crate::config::{Config, ConfigError};
+use crate::routing::Routes;
+use crate::upstream::Upstream;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub config: Config,
+    pub tokens: Tokens,
+    pub routes: Routes,
+    pub upstream: Upstream,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the embedded simulator: {0}")]
+    Simulator(std::io::Error),
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<Arc<Self>, StartError> {
+        config.validate()?;
+        Ok(Arc::new(Self {
+            tokens: Tokens::new(&config),
+            routes: Routes::new(&config)?,
+            upstream: Upstream::new(&config)?,
+            config,
+        }))
+    }
+}

@@ -1,0 +1,150 @@
+//! Incremental Server-Sent Events parsing and encoding.
+//!
+//! Owns: turning upstream bytes into events (any chunking, `\n`/`\r\n`/`\r` line ends, comments,
+//! multi-line data) and events into bytes, with one bound on event size.
+//! Must never: buffer more than one event plus one partial line, or panic on any input.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SseError {
+    #[error("stream event larger than the {0}-byte limit")]
+    EventTooLarge(usize),
+}
+
+#[derive(Debug)]
+pub struct SseParser {
+    max_event: usize,
+    line: Vec<u8>,
+    /// A `\r` ended the previous chunk: a leading `\n` in the next one belongs to it.
+    after_cr: bool,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+}
+
+impl SseParser {
+    pub fn new(max_event: usize) -> Self {
+        Self {
+            max_event,
+            line: Vec::new(),
+            after_cr: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+        }
+    }
+
+    /// Feeds a chunk; complete events are appended to `out`.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        if self.after_cr {
+            self.after_cr = false;
+            if let Some(rest) = chunk.strip_prefix(b"\n") {
+                chunk = rest;
+            }
+        }
+        while let Some(pos) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+            self.extend_line(&chunk[..pos])?;
+            let was_cr = chunk[pos] == b'\r';
+            chunk = &chunk[pos + 1..];
+            if was_cr {
+                match chunk.first() {
+                    Some(b'\n') => chunk = &chunk[1..],
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+            }
+            let line = std::mem::take(&mut self.line);
+            self.take_line(&line, out);
+        }
+        self.extend_line(chunk)
+    }
+
+    /// The upstream ended: an event not yet closed by a blank line is still delivered.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.take_line(&line, out);
+        }
+        self.dispatch(out);
+    }
+
+    fn extend_line(&mut self, bytes: &[u8]) -> Result<(), SseError> {
+        if self.line.len() + bytes.len() + self.data.len() > self.max_event {
+            self.line.clear();
+            self.data.clear();
+            return Err(SseError::EventTooLarge(self.max_event));
+        }
+        self.line.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn take_line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        let value = String::from_utf8_lossy(value);
+        match field {
+            b"event" => self.event = Some(value.into_owned()),
+            b"data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(&value);
+                self.has_data = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        if self.has_data {
+            out.push(SseEvent {
+                event: self.event.take(),
+                data: std::mem::take(&mut self.data),
+            });
+        }
+        self.event = None;
+        self.has_data = false;
+    }
+}
+
+/// Encodes one event; multi-line data becomes several `data:` lines.
+pub fn encode(event: Option<&str>, data: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(data.len() + 32);
+    if let Some(name) = event {
+        b.put_slice(b"event: ");
+        b.put_slice(name.as_bytes());
+        b.put_u8(b'\n');
+    }
+    for line in data.split('\n') {
+        b.put_slice(b"data: ");
+        b.put_slice(line.as_bytes());
+        b.put_u8(b'\n');
+    }
+    b.put_u8(b'\n');
+    b.freeze()
+}
+
+/// An SSE comment line that keeps intermediaries from timing out an idle stream.
+pub const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+
+#[cfg(test)]
+mod tests;

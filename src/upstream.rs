@@ -1,0 +1,210 @@
+//! The upstream HTTP client: one shared pool, a deadline on every wait, bounded body reads.
+//!
+//! Owns: connect/first-byte/total deadlines, reading error bodies bounded (size and time), and
+//! discarding a connection whose body was not read to the end.
+//! Must never: wait on the network without a deadline, or read an unbounded body into memory.
+
+use crate::config::Config;
+use crate::providers::WireFormat;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Which deadline was missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    Connect,
+    FirstByte,
+    StreamIdle,
+    Total,
+    ErrorBody,
+}
+
+impl Deadline {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::FirstByte => "first_byte",
+            Self::StreamIdle => "stream_idle",
+            Self::Total => "total",
+            Self::ErrorBody => "error_body",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("upstream did not answer within the {} deadline", .0.as_str())]
+    Timeout(Deadline),
+    #[error("upstream unreachable: {0}")]
+    Connect(String),
+    #[error("upstream answered {status}")]
+    Status {
+        status: StatusCode,
+        /// The error body, read up to the configured bound.
+        body: Bytes,
+        wire: WireFormat,
+        /// `retry-after` / `retry-after-ms` headers to pass to the client.
+        retry_after: Vec<(HeaderName, HeaderValue)>,
+    },
+    #[error("upstream response could not be read: {0}")]
+    Read(String),
+    #[error("upstream response is larger than the {0}-byte limit")]
+    TooLarge(usize),
+    #[error("upstream sent an invalid response: {0}")]
+    Invalid(String),
+}
+
+/// One request to send upstream.
+pub struct UpstreamRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// The shared client. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Upstream {
+    client: reqwest::Client,
+    first_byte: Duration,
+    error_body: Duration,
+    max_error_body: usize,
+    max_response_body: usize,
+}
+
+impl Upstream {
+    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.timeouts.connect)
+            .pool_max_idle_per_host(config.upstream.pool_max_idle_per_host)
+            .pool_idle_timeout(config.upstream.pool_idle_timeout)
+            .tcp_nodelay(true)
+            .tcp_keepalive(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
+        if !config.upstream.use_env_proxy {
+            builder = builder.no_proxy();
+        }
+        Ok(Self {
+            client: builder.build()?,
+            first_byte: config.timeouts.first_byte,
+            error_body: config.timeouts.error_body,
+            max_error_body: config.limits.max_error_body,
+            max_response_body: config.limits.max_response_body,
+        })
+    }
+
+    /// Sends the request and waits for response headers (first-byte deadline, bounded by the
+    /// request's total deadline). A non-2xx answer becomes [`UpstreamError::Status`] with its
+    /// body read bounded; the connection is reused only if that body was read to the end.
+    pub async fn send(
+        &self,
+        req: UpstreamRequest,
+        wire: WireFormat,
+        total: Instant,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let first_byte = Instant::now() + self.first_byte;
+        let (deadline, kind) = if first_byte < total {
+            (first_byte, Deadline::FirstByte)
+        } else {
+            (total, Deadline::Total)
+        };
+        let send = self
+            .client
+            .request(req.method, req.url)
+            .headers(req.headers)
+            .body(req.body)
+            .send();
+        let resp = match tokio::time::timeout_at(deadline, send).await {
+            Err(_) => return Err(UpstreamError::Timeout(kind)),
+            Ok(Err(e)) => return Err(classify(e)),
+            Ok(Ok(resp)) => resp,
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = ["retry-after", "retry-after-ms"]
+            .into_iter()
+            .filter_map(|n| {
+                let v = resp.headers().get(n)?.clone();
+                Some((HeaderName::from_static(n), v))
+            })
+            .collect();
+        let deadline = total.min(Instant::now() + self.error_body);
+        // A body that does not fit or does not arrive in time is cut: `resp` is dropped here,
+        // and with it the connection, which cannot be reused half-read.
+        let body = match read_bounded(resp, self.max_error_body, deadline).await {
+            Ok(b) | Err((b, _)) => b,
+        };
+        Err(UpstreamError::Status {
+            status,
+            body,
+            wire,
+            retry_after,
+        })
+    }
+
+    /// Reads a successful non-streaming body, bounded in size and by the total deadline.
+    pub async fn read_body(
+        &self,
+        resp: reqwest::Response,
+        total: Instant,
+    ) -> Result<Bytes, UpstreamError> {
+        read_bounded(resp, self.max_response_body, total)
+            .await
+            .map_err(|(_, e)| e)
+    }
+}
+
+/// Reads at most `max` bytes before `deadline`. On failure returns what was read and why.
+async fn read_bounded(
+    resp: reqwest::Response,
+    max: usize,
+    deadline: Instant,
+) -> Result<Bytes, (Bytes, UpstreamError)> {
+    let mut buf = BytesMut::new();
+    let mut body = resp.bytes_stream();
+    loop {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Err(_) => return Err((buf.freeze(), UpstreamError::Timeout(Deadline::Total))),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) => return Err((buf.freeze(), UpstreamError::Read(e.to_string()))),
+            Ok(Some(Ok(chunk))) => {
+                if buf.len() + chunk.len() > max {
+                    let room = max - buf.len();
+                    buf.extend_from_slice(&chunk[..room]);
+                    return Err((buf.freeze(), UpstreamError::TooLarge(max)));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+fn classify(e: reqwest::Error) -> UpstreamError {
+    if e.is_timeout() && e.is_connect() {
+        UpstreamError::Timeout(Deadline::Connect)
+    } else if e.is_connect() {
+        UpstreamError::Connect(error_chain(&e))
+    } else if e.is_timeout() {
+        UpstreamError::Timeout(Deadline::FirstByte)
+    } else {
+        UpstreamError::Read(error_chain(&e))
+    }
+}
+
+/// The error with its sources, for messages that say what actually went wrong.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
