@@ -7,17 +7,23 @@
 //! bytes untouched and reads usage with `usage_from_chat` / `usage_from_messages`.
 
 mod error;
+mod error_body;
 mod json;
 mod parts;
 mod request_to_chat;
 mod request_to_messages;
+mod response_to_chat;
+mod response_to_messages;
 mod stop_reason;
 mod tools;
 mod usage;
 
 pub use error::ConvertError;
+pub use error_body::{anthropic_error_to_openai, openai_error_to_anthropic};
 pub use request_to_chat::messages_request_to_chat;
 pub use request_to_messages::{chat_request_to_messages, DEFAULT_MAX_TOKENS};
+pub use response_to_chat::messages_response_to_chat;
+pub use response_to_messages::chat_response_to_messages;
 pub use usage::{usage_from_chat, usage_from_messages, Usage};
 
 /// One SSE event to emit downstream. `event` = the `event:` name (Anthropic) or None (OpenAI);
