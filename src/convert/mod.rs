@@ -15,6 +15,8 @@ mod request_to_messages;
 mod response_to_chat;
 mod response_to_messages;
 mod stop_reason;
+mod stream_to_chat;
+mod stream_to_messages;
 mod tools;
 mod usage;
 
@@ -24,6 +26,8 @@ pub use request_to_chat::messages_request_to_chat;
 pub use request_to_messages::{chat_request_to_messages, DEFAULT_MAX_TOKENS};
 pub use response_to_chat::messages_response_to_chat;
 pub use response_to_messages::chat_response_to_messages;
+pub use stream_to_chat::MessagesToChatStream;
+pub use stream_to_messages::ChatToMessagesStream;
 pub use usage::{usage_from_chat, usage_from_messages, Usage};
 
 /// One SSE event to emit downstream. `event` = the `event:` name (Anthropic) or None (OpenAI);

@@ -50,10 +50,9 @@ pub fn messages_request_to_chat(req: &Value, upstream_model: &str) -> Result<Val
     }
     match opt(r, "stop_sequences") {
         None => {}
+        Some(Value::Array(a)) if a.is_empty() => {}
         Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
-            if !a.is_empty() {
-                out.insert("stop".into(), Value::Array(a.clone()));
-            }
+            out.insert("stop".into(), Value::Array(a.clone()));
         }
         Some(_) => return Err(REQ.err("stop_sequences must be an array of strings")),
     }

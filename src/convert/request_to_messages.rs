@@ -55,10 +55,9 @@ pub fn chat_request_to_messages(req: &Value, upstream_model: &str) -> Result<Val
         Some(Value::String(s)) => {
             out.insert("stop_sequences".into(), json!([s]));
         }
+        Some(Value::Array(a)) if a.is_empty() => {}
         Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
-            if !a.is_empty() {
-                out.insert("stop_sequences".into(), Value::Array(a.clone()));
-            }
+            out.insert("stop_sequences".into(), Value::Array(a.clone()));
         }
         Some(_) => return Err(REQ.err("stop must be a string or an array of strings")),
     }
