@@ -10,6 +10,8 @@ mod error;
 mod error_body;
 mod json;
 mod parts;
+#[cfg(test)]
+mod proptests;
 mod request_to_chat;
 mod request_to_messages;
 mod response_to_chat;
