@@ -118,8 +118,10 @@ fn args() -> impl Strategy<Value = Value> {
         .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>()))
 }
 
-/// One user turn and the assistant's answer: optional text, tool calls (with their results).
-fn exchange() -> impl Strategy<Value = (String, Option<String>, Vec<(String, Value, String)>)> {
+/// One user turn and the assistant's answer: optional text, tool calls (name, args, result).
+type Exchange = (String, Option<String>, Vec<(String, Value, String)>);
+
+fn exchange() -> impl Strategy<Value = Exchange> {
     let call = ("[a-z_]{1,8}", args(), ".{1,12}");
     prop_oneof![
         (".{1,16}", ".{1,16}").prop_map(|(u, a)| (u, Some(a), Vec::new())),
@@ -127,10 +129,7 @@ fn exchange() -> impl Strategy<Value = (String, Option<String>, Vec<(String, Val
     ]
 }
 
-fn chat_messages(
-    system: Option<String>,
-    exchanges: &[(String, Option<String>, Vec<(String, Value, String)>)],
-) -> Vec<Value> {
+fn chat_messages(system: Option<String>, exchanges: &[Exchange]) -> Vec<Value> {
     let mut m: Vec<Value> = system
         .into_iter()
         .map(|s| json!({"role":"system","content":s}))
