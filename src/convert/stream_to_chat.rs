@@ -249,7 +249,9 @@ impl MessagesToChatStream {
                     full.cache_creation_tokens.max(usage.cache_creation_tokens);
             }
         }
-        usage.completion_tokens = u64_of(o.get("output_tokens"));
+        if let Some(out) = o.get("output_tokens") {
+            usage.completion_tokens = u64_of(Some(out));
+        }
         self.usage = Some(usage);
     }
 

@@ -33,6 +33,10 @@ pub struct ChatToMessagesStream {
     /// The open content block: (Anthropic index, kind).
     open: Option<(u64, Block)>,
     next_block: u64,
+    /// Upstream id of the open tool_use block (a different id at the same index starts a new call).
+    tool_id: String,
+    /// A `refusal` delta was seen: the stop reason becomes `refusal`.
+    refused: bool,
     finish: Option<&'static str>,
     usage: Option<Usage>,
 }
@@ -47,6 +51,8 @@ impl ChatToMessagesStream {
             done: false,
             open: None,
             next_block: 0,
+            tool_id: String::new(),
+            refused: false,
             finish: None,
             usage: None,
         }
@@ -145,13 +151,12 @@ impl ChatToMessagesStream {
             );
             self.block_delta(json!({"type": "thinking_delta", "thinking": t}), out);
         }
-        if let Some(t) = d
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            self.ensure(Block::Text, json!({"type": "text", "text": ""}), out);
-            self.block_delta(json!({"type": "text_delta", "text": t}), out);
+        for key in ["content", "refusal"] {
+            if let Some(t) = d.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                self.refused |= key == "refusal";
+                self.ensure(Block::Text, json!({"type": "text", "text": ""}), out);
+                self.block_delta(json!({"type": "text_delta", "text": t}), out);
+            }
         }
         let Some(calls) = d.get("tool_calls").and_then(Value::as_array) else {
             return Ok(());
@@ -162,7 +167,13 @@ impl ChatToMessagesStream {
                 .and_then(Value::as_u64)
                 .unwrap_or(pos as u64);
             let f = call.get("function");
-            if self.open.map(|(_, b)| b) != Some(Block::Tool(tool)) {
+            let id = call
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty());
+            let same_call = self.open.map(|(_, b)| b) == Some(Block::Tool(tool))
+                && id.is_none_or(|id| id == self.tool_id);
+            if !same_call {
                 let name = f
                     .and_then(|f| f.get("name"))
                     .and_then(Value::as_str)
@@ -170,12 +181,11 @@ impl ChatToMessagesStream {
                     .ok_or_else(|| {
                         UP.err("tool call fragment for a call that was never started")
                     })?;
-                let id = match call.get("id").and_then(Value::as_str) {
-                    Some(id) if !id.is_empty() => id.to_owned(),
-                    _ => format!("toolu_{}", fresh_suffix()),
-                };
+                let id = id.map_or_else(|| format!("toolu_{}", fresh_suffix()), str::to_owned);
                 let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+                self.stop_block(out);
                 self.ensure(Block::Tool(tool), block, out);
+                self.tool_id = id;
             }
             let args = f
                 .and_then(|f| f.get("arguments"))
@@ -232,7 +242,11 @@ impl ChatToMessagesStream {
             Some(u) => u.to_anthropic(),
             None => json!({"output_tokens": 0}),
         };
-        let stop = self.finish.unwrap_or("end_turn");
+        let stop = if self.refused {
+            "refusal"
+        } else {
+            self.finish.unwrap_or("end_turn")
+        };
         out.push(event(
             "message_delta",
             json!({"type": "message_delta",

@@ -275,3 +275,41 @@ fn other_choices_are_ignored_and_malformed_input_errors() {
         Err(ConvertError::InvalidUpstream(_))
     ));
 }
+
+#[test]
+fn same_index_with_a_new_id_starts_a_new_call_and_refusal_maps() {
+    let mut s = ChatToMessagesStream::new("m");
+    let evs = run(
+        &mut s,
+        &[
+            line(
+                r#""choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{}"}}]}}]"#,
+            ),
+            line(
+                r#""choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"arguments":""}}]}}]"#,
+            ),
+            line(
+                r#""choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"b","function":{"name":"g","arguments":"{}"}}]}}]"#,
+            ),
+            line(r#""choices":[{"index":0,"delta":{"refusal":"I can't"},"finish_reason":"stop"}]"#),
+            "[DONE]".to_owned(),
+        ],
+    );
+    let starts: Vec<&Value> = evs
+        .iter()
+        .filter(|(n, _)| *n == "content_block_start")
+        .map(|(_, d)| &d["content_block"])
+        .collect();
+    assert_eq!(starts.len(), 3);
+    assert_eq!(
+        (starts[0]["id"].as_str(), starts[1]["id"].as_str()),
+        (Some("a"), Some("b"))
+    );
+    assert_eq!(starts[2]["type"], "text");
+    let last_delta = evs
+        .iter()
+        .rev()
+        .find(|(n, _)| *n == "message_delta")
+        .unwrap();
+    assert_eq!(last_delta.1["delta"]["stop_reason"], "refusal");
+}
