@@ -1,0 +1,60 @@
+//! The handle to a running simulator: its address, stats, and shutdown.
+//! Owns the server task; dropping it stops the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::state::Shared;
+use crate::{Provider, Stats};
+
+/// A running simulator. Dropping it stops the server too (without waiting).
+pub struct SimHandle {
+    pub(crate) addr: SocketAddr,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) server: JoinSet<()>,
+    pub(crate) _stop_on_drop: DropGuard,
+}
+
+impl SimHandle {
+    /// The address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL in the convention of the provider's own SDK:
+    /// `http://ADDR/openai/v1`, `http://ADDR/anthropic`, `http://ADDR/xai/v1`.
+    pub fn base_url(&self, provider: Provider) -> String {
+        match provider {
+            Provider::Anthropic => format!("http://{}/anthropic", self.addr),
+            other => format!("http://{}{}/v1", self.addr, other.path_prefix()),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Zeroes the totals; `connections_open` (a live gauge) is kept.
+    pub fn reset_stats(&self) {
+        self.shared.stats.reset();
+    }
+
+    /// Stops accepting, closes every connection and joins every task.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        while self.server.join_next().await.is_some() {}
+    }
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}

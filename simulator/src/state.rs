@@ -1,0 +1,30 @@
+//! State shared by every request of one simulator.
+//! Owns the shared counters and id source; must never hold per-connection state.
+
+use std::sync::Arc;
+
+use crate::gen::ids::Ids;
+use crate::stats::StatsRecorder;
+use crate::Provider;
+
+/// What every handler of a simulator shares.
+pub(crate) struct Shared {
+    pub(crate) stats: Arc<StatsRecorder>,
+    pub(crate) ids: Ids,
+}
+
+impl Shared {
+    pub(crate) fn new(seed: u64) -> Self {
+        Shared {
+            stats: Arc::new(StatsRecorder::default()),
+            ids: Ids::new(seed),
+        }
+    }
+}
+
+/// Router state of one provider's routes.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) provider: Provider,
+}

@@ -1,0 +1,130 @@
+//! Counters the simulator keeps about its own traffic, and their snapshot.
+//! Owns the counts; must never block a request for long (one short mutex per request).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Provider;
+
+/// A snapshot of the simulator's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// TCP connections open right now (a live gauge, never reset).
+    pub connections_open: u64,
+    /// TCP connections accepted since start or the last reset.
+    pub connections_accepted: u64,
+    /// Provider requests served since start or the last reset.
+    pub requests_total: u64,
+    /// Requests per `"<provider> <endpoint>"`, e.g. `"openai /v1/chat/completions"`.
+    pub requests: BTreeMap<String, u64>,
+    /// Faults served per kind, e.g. `"status=429"`, `"reset"`, `"cut"`.
+    pub faults: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Requests served for one provider endpoint (`endpoint` as `/v1/chat/completions`).
+    pub fn requests_to(&self, provider: Provider, endpoint: &str) -> u64 {
+        let key = format!("{} {endpoint}", provider.as_str());
+        self.requests.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Faults served of one kind (`"status=429"`, `"truncate"`, ...).
+    pub fn faults_of(&self, kind: &str) -> u64 {
+        self.faults.get(kind).copied().unwrap_or(0)
+    }
+
+    /// Total faults served.
+    pub fn faults_total(&self) -> u64 {
+        self.faults.values().sum()
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    requests_total: u64,
+    requests: BTreeMap<String, u64>,
+    faults: BTreeMap<String, u64>,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Default)]
+pub(crate) struct StatsRecorder {
+    open: AtomicU64,
+    accepted: AtomicU64,
+    totals: Mutex<Totals>,
+}
+
+impl StatsRecorder {
+    pub(crate) fn request(&self, provider: Provider, endpoint: &str) {
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        t.requests_total += 1;
+        let key = format!("{} {endpoint}", provider.as_str());
+        *t.requests.entry(key).or_default() += 1;
+    }
+
+    #[allow(dead_code, reason = "used by fault injection, phase 2")]
+    pub(crate) fn fault(&self, kind: &str) {
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        *t.faults.entry(kind.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        Stats {
+            connections_open: self.open.load(Ordering::SeqCst),
+            connections_accepted: self.accepted.load(Ordering::SeqCst),
+            requests_total: t.requests_total,
+            requests: t.requests.clone(),
+            faults: t.faults.clone(),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        self.accepted.store(0, Ordering::SeqCst);
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        *t = Totals::default();
+    }
+}
+
+/// Counts one open connection for as long as it lives.
+pub(crate) struct ConnGuard(Arc<StatsRecorder>);
+
+impl ConnGuard {
+    pub(crate) fn new(stats: Arc<StatsRecorder>) -> Self {
+        stats.accepted.fetch_add(1, Ordering::SeqCst);
+        stats.open.fetch_add(1, Ordering::SeqCst);
+        ConnGuard(stats)
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_counts_and_reset_keeps_gauge() {
+        let rec = Arc::new(StatsRecorder::default());
+        let g = ConnGuard::new(rec.clone());
+        rec.request(Provider::OpenAi, "/v1/models");
+        rec.fault("reset");
+        let s = rec.snapshot();
+        assert_eq!((s.connections_open, s.connections_accepted), (1, 1));
+        assert_eq!(s.requests_to(Provider::OpenAi, "/v1/models"), 1);
+        assert_eq!(s.faults_of("reset"), 1);
+        rec.reset();
+        let s = rec.snapshot();
+        assert_eq!((s.connections_open, s.connections_accepted), (1, 0));
+        assert_eq!(s.requests_total, 0);
+        drop(g);
+        assert_eq!(rec.snapshot().connections_open, 0);
+    }
+}

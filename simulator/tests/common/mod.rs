@@ -1,0 +1,112 @@
+//! Helpers for the simulator's end-to-end tests: start, request, parse SSE, wait.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_sim::{Provider, SimConfig, SimHandle};
+
+pub const OPENAI_KEY: &str = "sk-test-123";
+pub const ANTHROPIC_KEY: &str = "sk-ant-test-123";
+pub const XAI_KEY: &str = "xai-test-123";
+
+pub async fn sim() -> SimHandle {
+    sluice_sim::start(SimConfig::default())
+        .await
+        .expect("start simulator")
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
+}
+
+/// A POST with the provider's auth headers.
+pub fn post(sim: &SimHandle, provider: Provider, path: &str) -> reqwest::RequestBuilder {
+    let url = format!("{}{path}", sim.base_url(provider));
+    auth(client().post(url), provider)
+}
+
+pub fn get(sim: &SimHandle, provider: Provider, path: &str) -> reqwest::RequestBuilder {
+    let url = format!("{}{path}", sim.base_url(provider));
+    auth(client().get(url), provider)
+}
+
+pub fn auth(rb: reqwest::RequestBuilder, provider: Provider) -> reqwest::RequestBuilder {
+    match provider {
+        Provider::OpenAi => rb.bearer_auth(OPENAI_KEY),
+        Provider::Xai => rb.bearer_auth(XAI_KEY),
+        Provider::Anthropic => rb
+            .header("x-api-key", ANTHROPIC_KEY)
+            .header("anthropic-version", "2023-06-01"),
+    }
+}
+
+/// One parsed SSE event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub name: Option<String>,
+    pub data: String,
+}
+
+impl Event {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("bad json {:?}: {e}", self.data))
+    }
+}
+
+pub fn parse_sse(text: &str) -> Vec<Event> {
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.to_owned());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            Event { name, data }
+        })
+        .collect()
+}
+
+pub async fn sse(resp: reqwest::Response) -> Vec<Event> {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    parse_sse(&resp.text().await.expect("body"))
+}
+
+/// Polls `cond` every few ms until it holds or `within` passes.
+pub async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Removes ids and timestamps so two answers can be compared.
+pub fn strip_volatile(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for key in ["id", "created", "request_id"] {
+                map.remove(key);
+            }
+            map.values_mut().for_each(strip_volatile);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_volatile),
+        _ => {}
+    }
+}
