@@ -1,1 +1,157 @@
+//! Test support shared by sluice's tests and benches: start a simulator and a relay in front of
+//! it on port 0, talk to them, read SSE, and wait for conditions with a deadline.
+//!
+//! Owns: the builder language of end-to-end tests (`Harness::builder()...start()`).
+//! Must never: talk to anything but loopback, or wait without a deadline.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a failure here is a failed test"
+)]
 
+mod sse;
+
+pub use sse::{read_sse, SseEvent};
+
+use serde_json::Value;
+use sluice::{AppState, Config, Server};
+use sluice_sim::{Provider, SimConfig, SimHandle};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The token every harness relay accepts.
+pub const TOKEN: &str = sluice::demo::DEMO_TOKEN;
+
+/// A simulator and a relay in front of it, both on ephemeral loopback ports.
+pub struct Harness {
+    pub sim: SimHandle,
+    pub relay: Server,
+    pub client: reqwest::Client,
+}
+
+type Tweak = Box<dyn FnOnce(&mut Config, &SimHandle)>;
+
+pub struct HarnessBuilder {
+    sim: SimConfig,
+    tweaks: Vec<Tweak>,
+}
+
+impl Harness {
+    pub fn builder() -> HarnessBuilder {
+        HarnessBuilder {
+            sim: SimConfig::default(),
+            tweaks: Vec::new(),
+        }
+    }
+
+    /// The demo channels (OpenAI, Anthropic, xAI models) with short test deadlines.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.relay.addr()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.relay.addr(), path)
+    }
+
+    /// POST JSON with the OpenAI-style bearer token.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("relay unreachable")
+    }
+
+    /// POST JSON as the Anthropic SDK does (`x-api-key`, `anthropic-version`).
+    pub async fn post_anthropic(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("x-api-key", TOKEN)
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+            .await
+            .expect("relay unreachable")
+    }
+
+    /// Stops the relay (draining) and then the simulator.
+    pub async fn shutdown(self) {
+        self.relay.shutdown().await;
+        self.sim.shutdown().await;
+    }
+}
+
+impl HarnessBuilder {
+    pub fn sim(mut self, f: impl FnOnce(&mut SimConfig)) -> Self {
+        f(&mut self.sim);
+        self
+    }
+
+    /// Adjusts the relay's config before it starts.
+    pub fn config(mut self, f: impl FnOnce(&mut Config, &SimHandle) + 'static) -> Self {
+        self.tweaks.push(Box::new(f));
+        self
+    }
+
+    pub async fn start(self) -> Harness {
+        let sim = sluice_sim::start(self.sim).await.expect("simulator start");
+        let mut config = sluice::demo::config(&sim, SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.timeouts.first_byte = Duration::from_secs(5);
+        config.timeouts.stream_idle = Duration::from_secs(5);
+        config.timeouts.total = Duration::from_secs(30);
+        config.shutdown_grace = Duration::from_secs(5);
+        for t in self.tweaks {
+            t(&mut config, &sim);
+        }
+        let listen = config.listen;
+        let state = AppState::new(config).expect("relay config");
+        let relay = Server::start(state, listen).await.expect("relay start");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Harness { sim, relay, client }
+    }
+}
+
+/// The simulator's base URL for a provider, for direct calls in tests.
+pub fn direct_url(sim: &SimHandle, provider: Provider, path: &str) -> String {
+    format!("{}{}", sim.base_url(provider), path)
+}
+
+/// Polls `cond` until it holds or `within` passes; panics with `what` on timeout.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if cond().await {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("not true within {within:?}: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `assert_eventually!(cond, "what")`: polls a synchronous condition for up to 5 s.
+#[macro_export]
+macro_rules! assert_eventually {
+    ($cond:expr, $($what:tt)+) => {
+        $crate::eventually(std::time::Duration::from_secs(5), &format!($($what)+), || {
+            let ok = $cond;
+            async move { ok }
+        })
+        .await
+    };
+}
