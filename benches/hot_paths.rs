@@ -1,1 +1,94 @@
-fn main() {}
+//! Criterion micro-benchmarks of the relay's hot paths: SSE parsing and re-encoding, and
+//! OpenAI <-> Anthropic conversion of requests and stream events.
+//!
+//! Run: `cargo bench --bench hot_paths`. Results are per-operation times on this machine;
+//! compare runs on one machine only.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::json;
+use sluice::convert::{chat_request_to_messages, MessagesToChatStream};
+use sluice::stream::sse::{encode, SseParser};
+use std::hint::black_box;
+
+fn openai_stream(chunks: usize) -> Vec<u8> {
+    let mut text = Vec::new();
+    for i in 0..chunks {
+        let data = json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini",
+            "choices":[{"index":0,"delta":{"content":format!("word{i} ")},"finish_reason":null}]});
+        text.extend_from_slice(&encode(None, &data.to_string()));
+    }
+    text.extend_from_slice(b"data: [DONE]\n\n");
+    text
+}
+
+fn anthropic_events(deltas: usize) -> Vec<(Option<&'static str>, String)> {
+    let mut v = vec![
+        (Some("message_start"), json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}).to_string()),
+        (Some("content_block_start"), json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}).to_string()),
+    ];
+    for i in 0..deltas {
+        v.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":format!("word{i} ")}}).to_string()));
+    }
+    v.push((
+        Some("content_block_stop"),
+        json!({"type":"content_block_stop","index":0}).to_string(),
+    ));
+    v.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":20}}).to_string()));
+    v.push((
+        Some("message_stop"),
+        json!({"type":"message_stop"}).to_string(),
+    ));
+    v
+}
+
+fn sse(c: &mut Criterion) {
+    let text = openai_stream(20);
+    let mut g = c.benchmark_group("sse");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("parse_20_chunk_stream_in_512b_reads", |b| {
+        b.iter(|| {
+            let mut p = SseParser::new(1 << 20);
+            let mut out = Vec::new();
+            for chunk in text.chunks(512) {
+                p.push(black_box(chunk), &mut out).ok();
+            }
+            p.finish(&mut out);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("encode_event", |b| {
+        b.iter(|| {
+            black_box(encode(
+                None,
+                black_box("{\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}"),
+            ))
+        })
+    });
+    g.finish();
+}
+
+fn conversion(c: &mut Criterion) {
+    let req = json!({"model":"claude","max_tokens":256,"messages":[
+        {"role":"system","content":"Be brief."},
+        {"role":"user","content":"What is the weather in Paris?"}],
+        "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]});
+    let events = anthropic_events(20);
+    let mut g = c.benchmark_group("convert");
+    g.bench_function("chat_request_to_messages", |b| {
+        b.iter(|| black_box(chat_request_to_messages(black_box(&req), "claude-real").ok()))
+    });
+    g.bench_function("anthropic_stream_to_chat_20_deltas", |b| {
+        b.iter(|| {
+            let mut s = MessagesToChatStream::new("claude", true);
+            let mut n = 0;
+            for (e, d) in &events {
+                n += s.push(*e, d).map(|v| v.len()).unwrap_or(0);
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, sse, conversion);
+criterion_main!(benches);
