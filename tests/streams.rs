@@ -48,6 +48,10 @@ async fn client_disconnect_mid_stream_closes_the_upstream_at_once() {
             "{model}: upstream connections still open after clients left: {}",
             h.sim.stats().connections_open
         );
+        assert_eventually!(
+            h.state.upstream.open_connections() == 0,
+            "{model}: the relay still counts upstream connections"
+        );
     }
     h.shutdown().await;
 }

@@ -101,8 +101,6 @@ pub struct UpstreamConfig {
     pub pool_max_idle_per_host: usize,
     #[serde(with = "humantime_serde")]
     pub pool_idle_timeout: Duration,
-    /// Use HTTP(S)_PROXY from the environment for upstream calls.
-    pub use_env_proxy: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -110,7 +108,6 @@ impl Default for UpstreamConfig {
         Self {
             pool_max_idle_per_host: 32,
             pool_idle_timeout: Duration::from_secs(90),
-            use_env_proxy: false,
         }
     }
 }

@@ -66,7 +66,7 @@ enum Answer {
 }
 
 struct StreamParts {
-    upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: futures_util::stream::BoxStream<'static, Result<Bytes, hyper::Error>>,
     transform: Transform,
     total: Instant,
 }
@@ -120,7 +120,7 @@ async fn run(
             }
         };
         return Ok(Answer::Stream(StreamParts {
-            upstream: response.bytes_stream().boxed(),
+            upstream: http_body_util::BodyDataStream::new(response.into_body()).boxed(),
             transform,
             total,
         }));

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 pub struct RelayStream {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BoxStream<'static, Result<Bytes, hyper::Error>>,
     parser: SseParser,
     transform: Transform,
     format: WireFormat,
@@ -48,7 +48,7 @@ pub struct StreamLimits {
 
 impl RelayStream {
     pub fn new(
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: BoxStream<'static, Result<Bytes, hyper::Error>>,
         transform: Transform,
         format: WireFormat,
         limits: StreamLimits,

@@ -26,6 +26,8 @@ pub const TOKEN: &str = sluice::demo::DEMO_TOKEN;
 pub struct Harness {
     pub sim: SimHandle,
     pub relay: Server,
+    /// The relay's state, for reading its own counts.
+    pub state: std::sync::Arc<AppState>,
     pub client: reqwest::Client,
 }
 
@@ -111,13 +113,20 @@ impl HarnessBuilder {
         }
         let listen = config.listen;
         let state = AppState::new(config).expect("relay config");
-        let relay = Server::start(state, listen).await.expect("relay start");
+        let relay = Server::start(state.clone(), listen)
+            .await
+            .expect("relay start");
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Harness { sim, relay, client }
+        Harness {
+            sim,
+            relay,
+            state,
+            client,
+        }
     }
 }
 

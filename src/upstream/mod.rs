@@ -4,11 +4,20 @@
 //! discarding a connection whose body was not read to the end.
 //! Must never: wait on the network without a deadline, or read an unbounded body into memory.
 
+mod connector;
+
+pub use connector::ConnectionGauge;
+
 use crate::config::Config;
 use crate::providers::WireFormat;
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use connector::CountingConnector;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -65,10 +74,22 @@ pub struct UpstreamRequest {
     pub body: Bytes,
 }
 
+type HttpsClient = Client<HttpsConnector<CountingConnector>, Full<Bytes>>;
+
+/// A response whose body is still upstream.
+pub type UpstreamResponse = http::Response<Incoming>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
 /// The shared client. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct Upstream {
-    client: reqwest::Client,
+    client: HttpsClient,
+    connections: ConnectionGauge,
     first_byte: Duration,
     error_body: Duration,
     max_error_body: usize,
@@ -76,25 +97,38 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.timeouts.connect)
+    pub fn new(config: &Config) -> Result<Self, ClientError> {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(config.timeouts.connect));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(30)));
+        http.enforce_http(false);
+        let connections = ConnectionGauge::default();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(CountingConnector::new(http, connections.clone()));
+        let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.upstream.pool_max_idle_per_host)
             .pool_idle_timeout(config.upstream.pool_idle_timeout)
-            .tcp_nodelay(true)
-            .tcp_keepalive(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
-        if !config.upstream.use_env_proxy {
-            builder = builder.no_proxy();
-        }
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(https);
         Ok(Self {
-            client: builder.build()?,
+            client,
+            connections,
             first_byte: config.timeouts.first_byte,
             error_body: config.timeouts.error_body,
             max_error_body: config.limits.max_error_body,
             max_response_body: config.limits.max_response_body,
         })
+    }
+
+    /// Upstream TCP connections open now (in use or idle in the pool).
+    pub fn open_connections(&self) -> usize {
+        self.connections.get()
     }
 
     /// Sends the request and waits for response headers (first-byte deadline, bounded by the
@@ -105,19 +139,22 @@ impl Upstream {
         req: UpstreamRequest,
         wire: WireFormat,
         total: Instant,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let first_byte = Instant::now() + self.first_byte;
         let (deadline, kind) = if first_byte < total {
             (first_byte, Deadline::FirstByte)
         } else {
             (total, Deadline::Total)
         };
-        let send = self
-            .client
-            .request(req.method, req.url)
-            .headers(req.headers)
-            .body(req.body)
-            .send();
+        let mut request = http::Request::builder()
+            .method(req.method)
+            .uri(&req.url)
+            .body(Full::new(req.body))
+            .map_err(|e| {
+                UpstreamError::Connect(format!("invalid upstream URL {}: {e}", req.url))
+            })?;
+        *request.headers_mut() = req.headers;
+        let send = self.client.request(request);
         let resp = match tokio::time::timeout_at(deadline, send).await {
             Err(_) => return Err(UpstreamError::Timeout(kind)),
             Ok(Err(e)) => return Err(classify(e)),
@@ -151,7 +188,7 @@ impl Upstream {
     /// Reads a successful non-streaming body, bounded in size and by the total deadline.
     pub async fn read_body(
         &self,
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         total: Instant,
     ) -> Result<Bytes, UpstreamError> {
         read_bounded(resp, self.max_response_body, total)
@@ -162,18 +199,21 @@ impl Upstream {
 
 /// Reads at most `max` bytes before `deadline`. On failure returns what was read and why.
 async fn read_bounded(
-    resp: reqwest::Response,
+    resp: UpstreamResponse,
     max: usize,
     deadline: Instant,
 ) -> Result<Bytes, (Bytes, UpstreamError)> {
     let mut buf = BytesMut::new();
-    let mut body = resp.bytes_stream();
+    let mut body = resp.into_body();
     loop {
-        match tokio::time::timeout_at(deadline, body.next()).await {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => return Err((buf.freeze(), UpstreamError::Timeout(Deadline::Total))),
             Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => return Err((buf.freeze(), UpstreamError::Read(e.to_string()))),
-            Ok(Some(Ok(chunk))) => {
+            Ok(Some(Err(e))) => return Err((buf.freeze(), UpstreamError::Read(error_chain(&e)))),
+            Ok(Some(Ok(frame))) => {
+                let Ok(chunk) = frame.into_data() else {
+                    continue;
+                };
                 if buf.len() + chunk.len() > max {
                     let room = max - buf.len();
                     buf.extend_from_slice(&chunk[..room]);
@@ -185,16 +225,30 @@ async fn read_bounded(
     }
 }
 
-fn classify(e: reqwest::Error) -> UpstreamError {
-    if e.is_timeout() && e.is_connect() {
-        UpstreamError::Timeout(Deadline::Connect)
-    } else if e.is_connect() {
-        UpstreamError::Connect(error_chain(&e))
-    } else if e.is_timeout() {
-        UpstreamError::Timeout(Deadline::FirstByte)
+fn classify(e: hyper_util::client::legacy::Error) -> UpstreamError {
+    if e.is_connect() {
+        if is_timeout(&e) {
+            UpstreamError::Timeout(Deadline::Connect)
+        } else {
+            UpstreamError::Connect(error_chain(&e))
+        }
     } else {
         UpstreamError::Read(error_chain(&e))
     }
+}
+
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The error with its sources, for messages that say what actually went wrong.

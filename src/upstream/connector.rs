@@ -1,0 +1,129 @@
+//! The upstream connector: TCP (with deadline and TCP_NODELAY) whose every connection is counted
+//! for as long as it is open.
+//!
+//! Owns: the live upstream connection gauge. A connection's count is held by a guard inside its
+//! I/O object, so it falls exactly when hyper drops the connection, pooled or not.
+//! Must never: let a connection exist uncounted.
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::Uri;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// Live upstream connections (shared by every clone of the connector).
+#[derive(Clone, Default, Debug)]
+pub struct ConnectionGauge(Arc<AtomicUsize>);
+
+impl ConnectionGauge {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn guard(&self) -> GaugeGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        GaugeGuard(self.clone())
+    }
+}
+
+#[derive(Debug)]
+struct GaugeGuard(ConnectionGauge);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        (self.0).0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Wraps the HTTP connector; each connection it makes carries a gauge guard.
+#[derive(Clone)]
+pub struct CountingConnector {
+    inner: HttpConnector,
+    gauge: ConnectionGauge,
+}
+
+impl CountingConnector {
+    pub fn new(inner: HttpConnector, gauge: ConnectionGauge) -> Self {
+        Self { inner, gauge }
+    }
+}
+
+impl Service<Uri> for CountingConnector {
+    type Response = Counted<<HttpConnector as Service<Uri>>::Response>;
+    type Error = <HttpConnector as Service<Uri>>::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let gauge = self.gauge.clone();
+        Box::pin(async move {
+            let io = connecting.await?;
+            Ok(Counted {
+                io,
+                _guard: gauge.guard(),
+            })
+        })
+    }
+}
+
+/// A connection's I/O with its gauge guard.
+#[derive(Debug)]
+pub struct Counted<T> {
+    io: T,
+    _guard: GaugeGuard,
+}
+
+impl<T: Connection> Connection for Counted<T> {
+    fn connected(&self) -> Connected {
+        self.io.connected()
+    }
+}
+
+impl<T: Read + Unpin> Read for Counted<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<T: Write + Unpin> Write for Counted<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+}
