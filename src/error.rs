@@ -29,6 +29,19 @@ pub enum RelayError {
         model: String,
         endpoint: &'static str,
     },
+    #[error(
+        "no channel can serve the model `{model}` now (disabled, circuit open or at capacity)"
+    )]
+    NoChannel {
+        model: String,
+        /// When a channel is expected back (an open circuit's next probe).
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("the relay is overloaded ({reason}); retry later")]
+    Overloaded {
+        reason: &'static str,
+        retry_after: std::time::Duration,
+    },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
@@ -52,6 +65,7 @@ impl RelayError {
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::NoChannel { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(u) => upstream_status(u),
         }
     }
@@ -61,6 +75,8 @@ impl RelayError {
         match self {
             Self::Upstream(UpstreamError::Timeout(_)) => "deadline",
             Self::Upstream(_) => "upstream_error",
+            Self::NoChannel { .. } => "no_channel",
+            Self::Overloaded { .. } => "shed",
             _ => "client_error",
         }
     }
@@ -83,6 +99,9 @@ impl RelayError {
             }
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
+        if let Some(d) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, retry_after_secs(d));
+        }
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -108,16 +127,35 @@ impl RelayError {
         }
     }
 
+    /// The wait the relay itself advises (not an upstream's, which passes through).
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::NoChannel { retry_after, .. } => {
+                Some(retry_after.unwrap_or(std::time::Duration::from_secs(1)))
+            }
+            Self::Overloaded { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> Option<&'static str> {
         match self {
             Self::Unauthorized => Some("invalid_api_key"),
             Self::ModelNotFound(_) => Some("model_not_found"),
             Self::BodyTooLarge(_) => Some("request_too_large"),
+            Self::NoChannel { .. } => Some("no_channel_available"),
+            Self::Overloaded { .. } => Some("relay_overloaded"),
             Self::Upstream(UpstreamError::Timeout(_)) => Some("upstream_timeout"),
             Self::Upstream(_) => Some("upstream_error"),
             _ => None,
         }
     }
+}
+
+/// Whole seconds, rounded up, at least 1: what HTTP clients parse.
+fn retry_after_secs(d: std::time::Duration) -> HeaderValue {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
 }
 
 /// Upstream status -> client status. 401/403 concern the channel's key, not the client's: 502.

@@ -3,9 +3,11 @@
 //! Owns: the config schema, its defaults, loading and validation, env overrides for secrets.
 //! Must never: hold runtime state, or print a secret (see [`Secret`]).
 
+mod routing;
 mod secret;
 mod timeouts;
 
+pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, RoutingConfig};
 pub use secret::Secret;
 pub use timeouts::{Limits, Timeouts};
 
@@ -45,6 +47,14 @@ pub struct Config {
     #[serde(default)]
     pub upstream: UpstreamConfig,
     #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
+    pub overload: OverloadConfig,
+    /// Bearer token for the admin API (`/api/channels`) from non-loopback peers. Unset: the
+    /// admin API answers loopback peers only.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    #[serde(default)]
     pub channels: Vec<ChannelConfig>,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
@@ -80,6 +90,21 @@ pub struct ChannelConfig {
     /// `anthropic-version` sent to Anthropic channels when the client gives none.
     #[serde(default = "default_anthropic_version")]
     pub anthropic_version: String,
+    /// Higher tiers are tried first; lower ones only when no channel above is healthy.
+    #[serde(default)]
+    pub priority: i32,
+    /// Share of traffic within its priority tier (relative to the other channels' weights).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Most requests in flight on this channel at once; unset: no cap.
+    #[serde(default)]
+    pub max_concurrency: Option<usize>,
+    /// Deadlines replacing the global `[timeouts]` ones for this channel.
+    #[serde(default)]
+    pub timeouts: ChannelTimeouts,
+    /// A disabled channel gets no traffic until enabled (config or admin API).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -117,6 +142,12 @@ fn default_listen() -> SocketAddr {
 }
 fn default_grace() -> Duration {
     Duration::from_secs(30)
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_true() -> bool {
+    true
 }
 fn default_anthropic_version() -> String {
     "2023-06-01".to_owned()
@@ -185,6 +216,19 @@ impl Config {
                     ch.name
                 )));
             }
+            if ch.weight == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "channel `{}`: weight must be above 0 (disable it with `enabled = false`)",
+                    ch.name
+                )));
+            }
+            if ch.max_concurrency == Some(0) {
+                return Err(ConfigError::Invalid(format!(
+                    "channel `{}`: max_concurrency must be above 0 (leave it out for no cap)",
+                    ch.name
+                )));
+            }
+            ch.timeouts.validate(&ch.name)?;
             let url = ch.base_url.as_str();
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!(
@@ -200,6 +244,8 @@ impl Config {
         }
         self.limits.validate()?;
         self.timeouts.validate()?;
+        self.routing.validate()?;
+        self.overload.validate()?;
         Ok(())
     }
 }

@@ -75,3 +75,53 @@ fn validation_rejects_unusable_configs() {
     let err = Config::parse(&zero).unwrap().validate().unwrap_err();
     assert!(err.to_string().contains("timeouts.connect"));
 }
+
+#[test]
+fn routing_keys_have_defaults_and_parse() {
+    let c = Config::parse(MINIMAL).unwrap();
+    let ch = &c.channels[0];
+    assert_eq!((ch.priority, ch.weight, ch.enabled), (0, 1, true));
+    assert_eq!(ch.max_concurrency, None);
+    assert_eq!(c.routing.max_attempts, 3);
+    assert_eq!(c.routing.breaker.consecutive_failures, 5);
+    assert_eq!(c.overload.max_in_flight, 4096);
+    assert!(c.overload.memory_budget.is_none() && c.admin_token.is_none());
+
+    let text = MINIMAL.replace(
+        "[[tokens]]",
+        "priority = 2\nweight = 3\nmax_concurrency = 8\nenabled = false\n\
+         timeouts = { first_byte = \"3s\" }\n\n\
+         [routing]\nmax_retry_wait = \"500ms\"\n[routing.breaker]\nbackoff = \"1s\"\n\
+         [overload]\nmemory_budget = 1000000\n\n[[tokens]]",
+    );
+    let c = Config::parse(&text).unwrap();
+    c.validate().unwrap();
+    let ch = &c.channels[0];
+    assert_eq!((ch.priority, ch.weight, ch.enabled), (2, 3, false));
+    assert_eq!(ch.max_concurrency, Some(8));
+    assert_eq!(ch.timeouts.first_byte, Some(Duration::from_secs(3)));
+    assert_eq!(ch.timeouts.total, None);
+    assert_eq!(c.routing.max_retry_wait, Duration::from_millis(500));
+    assert_eq!(c.routing.breaker.backoff, Duration::from_secs(1));
+    assert_eq!(c.overload.memory_budget, Some(1_000_000));
+}
+
+#[test]
+fn routing_validation_names_the_key() {
+    let with = |extra: &str| MINIMAL.replace("[[tokens]]", &format!("{extra}\n[[tokens]]"));
+    for (extra, key) in [
+        ("weight = 0", "weight"),
+        ("max_concurrency = 0", "max_concurrency"),
+        ("timeouts = { total = \"0s\" }", "timeouts.total"),
+        ("\n[routing]\nmax_attempts = 0", "routing.max_attempts"),
+        (
+            "\n[routing]\nretry_budget_ratio = 1.5",
+            "retry_budget_ratio",
+        ),
+        ("\n[routing.breaker]\nerror_rate = 0.0", "error_rate"),
+        ("\n[overload]\nmax_in_flight = 0", "max_in_flight"),
+    ] {
+        let err = Config::parse(&with(extra)).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains(key), "{extra}: {err}");
+    }
+}

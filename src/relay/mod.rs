@@ -5,6 +5,7 @@
 //! send -> answer or stream), and the access record's life.
 //! Must never: spawn work that outlives the request, or answer 2xx with an error inside.
 
+mod attempt;
 mod plan;
 mod record;
 
@@ -15,7 +16,6 @@ use crate::auth::Token;
 use crate::convert;
 use crate::error::RelayError;
 use crate::providers::{Endpoint, WireFormat};
-use crate::routing::Selected;
 use crate::state::AppState;
 use crate::stream::{body::StreamLimits, RelayStream, Transform};
 use axum::body::Body;
@@ -45,7 +45,7 @@ pub async fn relay(
         Ok(Answer::Stream(parts)) => {
             record.status = 200;
             let limits = StreamLimits {
-                idle: state.config.timeouts.stream_idle,
+                idle: parts.idle,
                 keepalive: state.config.timeouts.keepalive,
                 total: parts.total,
                 max_event: state.config.limits.max_stream_event,
@@ -69,6 +69,7 @@ struct StreamParts {
     upstream: futures_util::stream::BoxStream<'static, Result<Bytes, hyper::Error>>,
     transform: Transform,
     total: Instant,
+    idle: std::time::Duration,
 }
 
 async fn run(
@@ -79,7 +80,7 @@ async fn run(
     body: Bytes,
     record: &mut Record,
 ) -> Result<Answer, RelayError> {
-    let total = Instant::now() + state.config.timeouts.total;
+    let started = Instant::now();
     let peek = Peek::parse(&body)?;
     let model = peek.model()?.to_owned();
     record.model = Some(model.clone());
@@ -87,26 +88,24 @@ async fn run(
     if !token.allows(&model) {
         return Err(RelayError::ModelNotAllowed(model));
     }
-    let selected: Selected = state.routes.select(&model, endpoint)?;
-    record.channel = Some(selected.channel.name.clone());
-    let adaptor = selected.channel.adaptor;
-    let wire = adaptor.wire();
-    let conversion = Conversion::between(endpoint.client_format(), wire);
-    let (upstream_body, strip_usage) = plan::upstream_body(
+    let ask = attempt::Ask {
         endpoint,
-        conversion,
-        &peek,
-        body,
-        &model,
-        &selected.upstream_model,
-    )?;
-    let request = adaptor.build(
-        &selected.target(),
-        adaptor.upstream_endpoint(endpoint),
         headers,
-        upstream_body,
-    );
-    let response = state.upstream.send(request, wire, total).await?;
+        peek: &peek,
+        body: &body,
+        model: &model,
+        started,
+    };
+    let attempt::Answered {
+        selected,
+        response,
+        wire,
+        conversion,
+        strip_usage,
+        total,
+        stream_idle,
+    } = attempt::attempts(state, ask, record).await?;
+    let mut lease = selected.lease;
     record.first_byte();
 
     if peek.stream() {
@@ -119,14 +118,32 @@ async fn run(
                 Transform::ChatToMessages(Box::new(convert::ChatToMessagesStream::new(&model)))
             }
         };
+        // Headers arrived: the channel answered. The lease (its in-flight count) stays with
+        // the stream until the stream is dropped.
+        lease.succeeded(Instant::now());
+        let upstream = http_body_util::BodyDataStream::new(response.into_body()).map(move |c| {
+            let _held = &lease;
+            c
+        });
         return Ok(Answer::Stream(StreamParts {
-            upstream: http_body_util::BodyDataStream::new(response.into_body()).boxed(),
+            upstream: upstream.boxed(),
             transform,
             total,
+            idle: stream_idle,
         }));
     }
 
-    let bytes = state.upstream.read_body(response, total).await?;
+    let bytes = match state.upstream.read_body(response, total).await {
+        Ok(b) => {
+            lease.succeeded(Instant::now());
+            b
+        }
+        Err(e) => {
+            lease.failed(crate::routing::classify(&e), Instant::now());
+            return Err(e.into());
+        }
+    };
+    drop(lease);
     let (bytes, usage) = match conversion {
         Conversion::None => {
             let usage = passthrough_usage(wire, &bytes);

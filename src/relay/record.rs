@@ -21,6 +21,8 @@ pub struct Record {
     pub outcome: &'static str,
     pub error: Option<String>,
     pub usage: Option<crate::convert::Usage>,
+    /// Upstream attempts made (0: none, the request failed before routing).
+    pub attempts: u32,
     started: Instant,
     first_byte: Option<Duration>,
 }
@@ -38,6 +40,7 @@ impl Record {
             outcome: "client_gone",
             error: None,
             usage: None,
+            attempts: 0,
             started: Instant::now(),
             first_byte: None,
         }
@@ -81,6 +84,7 @@ impl Drop for Record {
             stream = self.stream,
             status = self.status,
             outcome = self.outcome,
+            attempts = self.attempts,
             latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
             first_byte_ms = self.first_byte.map(|d| d.as_secs_f64() * 1000.0),
             tokens_in = usage.prompt_tokens,

@@ -140,7 +140,18 @@ impl Upstream {
         wire: WireFormat,
         total: Instant,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let first_byte = Instant::now() + self.first_byte;
+        self.send_within(req, wire, total, self.first_byte).await
+    }
+
+    /// [`Upstream::send`] with its own first-byte deadline (a channel's override).
+    pub async fn send_within(
+        &self,
+        req: UpstreamRequest,
+        wire: WireFormat,
+        total: Instant,
+        first_byte: Duration,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let first_byte = Instant::now() + first_byte;
         let (deadline, kind) = if first_byte < total {
             (first_byte, Deadline::FirstByte)
         } else {

@@ -1,0 +1,138 @@
+//! The attempt loop: pick a channel, build its upstream request, send, and on a retryable
+//! failure fail over, all before anything has gone to the client (the client's response
+//! starts only once an upstream answered 2xx).
+//!
+//! Owns: retry decisions per request (bounded attempts, the shared retry budget, no channel
+//! twice while another is left, retry-after waits that fit the deadline and the cap).
+//! Must never: hold two attempts at once (each failed attempt's response and lease are
+//! released before the next starts), wait past the request's deadline, or retry a client error.
+
+use super::plan::{self, Conversion, Peek};
+use super::Record;
+use crate::error::RelayError;
+use crate::providers::{Endpoint, WireFormat};
+use crate::routing::{classify, Pick, Selected};
+use crate::state::AppState;
+use crate::upstream::UpstreamResponse;
+use bytes::Bytes;
+use http::HeaderMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The attempt that got a 2xx answer, with what the rest of the request needs.
+pub(super) struct Answered {
+    pub selected: Selected,
+    pub response: UpstreamResponse,
+    pub wire: WireFormat,
+    pub conversion: Conversion,
+    pub strip_usage: bool,
+    /// The whole request's deadline on this channel.
+    pub total: Instant,
+    pub stream_idle: Duration,
+}
+
+/// What one request needs to make attempts.
+pub(super) struct Ask<'a> {
+    pub endpoint: Endpoint,
+    pub headers: &'a HeaderMap,
+    pub peek: &'a Peek,
+    pub body: &'a Bytes,
+    pub model: &'a str,
+    pub started: Instant,
+}
+
+pub(super) async fn attempts(
+    state: &AppState,
+    ask: Ask<'_>,
+    record: &mut Record,
+) -> Result<Answered, RelayError> {
+    let routes = &state.routes;
+    let policy = routes.policy();
+    let timeouts = &state.config.timeouts;
+    let deadline = ask.started + timeouts.total;
+    routes.note_request(Instant::now());
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last: Option<RelayError> = None;
+    let mut waited = Duration::ZERO;
+    loop {
+        let now = Instant::now();
+        let mut selected = match routes.select(ask.model, ask.endpoint, &tried, now) {
+            Ok(Pick::Go(s)) => *s,
+            Ok(Pick::WaitUntil(t)) => {
+                let wait = t.saturating_duration_since(now);
+                if waited + wait <= policy.max_retry_wait && t < deadline {
+                    waited += wait;
+                    tokio::time::sleep_until(t).await;
+                    continue;
+                }
+                // The last upstream error (a 429 keeps its retry-after), or our own 503.
+                return Err(last.unwrap_or(RelayError::NoChannel {
+                    model: ask.model.to_owned(),
+                    retry_after: Some(wait),
+                }));
+            }
+            Err(e) => return Err(last.unwrap_or(e)),
+        };
+        record.attempts += 1;
+        let ch = selected.channel().clone();
+        record.channel = Some(ch.name.clone());
+        let adaptor = ch.adaptor;
+        let wire = adaptor.wire();
+        let conversion = Conversion::between(ask.endpoint.client_format(), wire);
+        let (upstream_body, strip_usage) = plan::upstream_body(
+            ask.endpoint,
+            conversion,
+            ask.peek,
+            ask.body.clone(),
+            ask.model,
+            &selected.upstream_model,
+        )?;
+        let request = adaptor.build(
+            &selected.lease.target(),
+            adaptor.upstream_endpoint(ask.endpoint),
+            ask.headers,
+            upstream_body,
+        );
+        let total = ask.started + ch.timeouts.total.unwrap_or(timeouts.total);
+        let first_byte = ch.timeouts.first_byte.unwrap_or(timeouts.first_byte);
+        match state
+            .upstream
+            .send_within(request, wire, total, first_byte)
+            .await
+        {
+            Ok(response) => {
+                return Ok(Answered {
+                    selected,
+                    response,
+                    wire,
+                    conversion,
+                    strip_usage,
+                    total,
+                    stream_idle: ch.timeouts.stream_idle.unwrap_or(timeouts.stream_idle),
+                })
+            }
+            Err(e) => {
+                // `e` holds at most the bounded error body; the connection is already
+                // released (pooled if read to the end, dropped otherwise).
+                let verdict = classify(&e);
+                let now = Instant::now();
+                selected.lease.failed(verdict, now);
+                tracing::debug!(
+                    channel = %ch.name, key = %selected.lease.key_hint(),
+                    attempt = record.attempts, error = %e, ?verdict, "attempt failed"
+                );
+                let err = RelayError::from(e);
+                if !verdict.retryable()
+                    || record.attempts >= policy.max_attempts
+                    || !routes.try_retry(now)
+                {
+                    return Err(err);
+                }
+                tried.push(selected.index);
+                last = Some(err);
+                // The lease goes before the next attempt is chosen.
+                drop(selected);
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! One configured upstream and its live state: enabled or not, breaker, keys, cool-down and
+//! in-flight count; and the [`Lease`] an attempt holds on it.
+//!
+//! Owns: admission of one attempt (atomically: enabled, breaker, concurrency cap, key) and
+//! recording its outcome.
+//! Must never: do I/O, or let an in-flight count or a probe slot outlive its attempt (the
+//! lease gives both back on drop, whatever path the request took).
+
+use super::breaker::{Admit, Breaker, BreakerState};
+use super::keys::{KeyRing, KeySnapshot, NoKey, SetAside};
+use super::outcome::Verdict;
+use crate::config::{
+    BreakerConfig, ChannelConfig, ChannelTimeouts, ConfigError, ProviderKind, Secret,
+};
+use crate::providers::{adaptor_for, Adaptor, Target};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::time::Instant;
+
+/// Live state behind one lock: read and changed together when admitting an attempt.
+struct Live {
+    enabled: bool,
+    /// Why the channel is disabled: `config`, `operator`, `auth` (every key rejected).
+    disabled_by: Option<&'static str>,
+    breaker: Breaker,
+    /// A 503/529 `retry-after`: no attempts before then.
+    cooling_until: Option<Instant>,
+}
+
+pub struct Channel {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub adaptor: &'static dyn Adaptor,
+    pub priority: i32,
+    pub weight: u32,
+    pub max_concurrency: Option<usize>,
+    pub timeouts: ChannelTimeouts,
+    base_url: String,
+    keys: KeyRing,
+    models: HashSet<String>,
+    mapping: HashMap<String, String>,
+    headers: HeaderMap,
+    anthropic_version: String,
+    live: Mutex<Live>,
+    in_flight: AtomicUsize,
+    attempts: AtomicU64,
+    faults: AtomicU64,
+}
+
+/// Whether a channel could take an attempt now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Cooling down after a rate limit or overload; ready then.
+    NotBefore(Instant),
+    /// Disabled, circuit open, at its cap, or no key left.
+    No,
+}
+
+impl Channel {
+    pub(super) fn from_config(
+        c: &ChannelConfig,
+        breaker: &BreakerConfig,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &c.headers {
+            let name = HeaderName::try_from(k.as_str()).map_err(|_| {
+                ConfigError::Invalid(format!("channel `{}`: bad header name `{k}`", c.name))
+            })?;
+            let value = HeaderValue::try_from(v.as_str()).map_err(|_| {
+                ConfigError::Invalid(format!("channel `{}`: bad value for header `{k}`", c.name))
+            })?;
+            headers.insert(name, value);
+        }
+        Ok(Self {
+            name: c.name.clone(),
+            kind: c.provider,
+            adaptor: adaptor_for(c.provider),
+            priority: c.priority,
+            weight: c.weight.max(1),
+            max_concurrency: c.max_concurrency,
+            timeouts: c.timeouts.clone(),
+            base_url: c.base_url.trim_end_matches('/').to_owned(),
+            keys: KeyRing::new(c.keys.clone()),
+            models: c.models.iter().cloned().collect(),
+            mapping: c.model_mapping.clone().into_iter().collect(),
+            headers,
+            anthropic_version: c.anthropic_version.clone(),
+            live: Mutex::new(Live {
+                enabled: c.enabled,
+                disabled_by: (!c.enabled).then_some("config"),
+                breaker: Breaker::new(breaker, now),
+                cooling_until: None,
+            }),
+            in_flight: AtomicUsize::new(0),
+            attempts: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
+        })
+    }
+
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn serves(&self, model: &str) -> bool {
+        self.models.contains(model)
+    }
+
+    /// The model name to send upstream for a client's model name.
+    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.mapping.get(model).map(String::as_str).unwrap_or(model)
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = &str> {
+        self.models.iter().map(String::as_str)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    fn below_cap(&self) -> bool {
+        self.max_concurrency.is_none_or(|m| self.in_flight() < m)
+    }
+
+    pub(super) fn readiness(&self, now: Instant) -> Readiness {
+        let live = self.live();
+        if !live.enabled || !live.breaker.can_admit(now) || !self.below_cap() {
+            return Readiness::No;
+        }
+        let cooling = live.cooling_until.filter(|u| *u > now);
+        match (self.keys.check(now), cooling) {
+            (Err(NoKey::AllSetAside), _) => Readiness::No,
+            (Err(NoKey::CoolingUntil(k)), c) => Readiness::NotBefore(c.map_or(k, |c| c.max(k))),
+            (Ok(()), Some(c)) => Readiness::NotBefore(c),
+            (Ok(()), None) => Readiness::Ready,
+        }
+    }
+
+    /// Admits one attempt, or `None` if the channel cannot take it now.
+    pub(super) fn try_start(self: &Arc<Self>, now: Instant) -> Option<Lease> {
+        let mut live = self.live();
+        if !live.enabled || live.cooling_until.is_some_and(|u| u > now) {
+            return None;
+        }
+        if !live.breaker.can_admit(now) || self.keys.check(now).is_err() {
+            return None;
+        }
+        // The cap: increment only while below it.
+        let cap = self.max_concurrency.unwrap_or(usize::MAX);
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .ok()?;
+        let probe = match live.breaker.admit(now) {
+            Admit::Yes => false,
+            Admit::Probe => true,
+            Admit::No => {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                return None;
+            }
+        };
+        let Ok(key) = self.keys.pick(now) else {
+            live.breaker.abandon(probe);
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        };
+        drop(live);
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        Some(Lease {
+            channel: Arc::clone(self),
+            key_index: key.index,
+            key: key.secret,
+            probe,
+            reported: false,
+        })
+    }
+
+    /// Back in service: enabled, keys restored, circuit closed.
+    pub(super) fn enable(&self, now: Instant) {
+        let mut live = self.live();
+        live.enabled = true;
+        live.disabled_by = None;
+        live.cooling_until = None;
+        live.breaker.close(now);
+        self.keys.reset();
+    }
+
+    pub(super) fn disable(&self, by: &'static str) {
+        let mut live = self.live();
+        live.enabled = false;
+        live.disabled_by = Some(by);
+    }
+
+    pub(super) fn snapshot(&self, now: Instant) -> ChannelSnapshot {
+        let live = self.live();
+        ChannelSnapshot {
+            name: self.name.clone(),
+            provider: format!("{:?}", self.kind).to_lowercase(),
+            priority: self.priority,
+            weight: self.weight,
+            enabled: live.enabled,
+            disabled_by: live.disabled_by,
+            breaker: live.breaker.state(now),
+            consecutive_failures: live.breaker.consecutive_failures(),
+            breaker_trips: live.breaker.trips(),
+            probe_in_ms: live
+                .breaker
+                .retry_at()
+                .map(|u| duration_ms(u.saturating_duration_since(now))),
+            cooling_for_ms: live
+                .cooling_until
+                .filter(|u| *u > now)
+                .map(|u| duration_ms(u - now)),
+            in_flight: self.in_flight(),
+            max_concurrency: self.max_concurrency,
+            attempts: self.attempts.load(Ordering::Relaxed),
+            faults: self.faults.load(Ordering::Relaxed),
+            keys: self.keys.snapshot(now),
+        }
+    }
+}
+
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A channel's state for the admin API, `/api/monitor/health` and `/metrics`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChannelSnapshot {
+    pub name: String,
+    pub provider: String,
+    pub priority: i32,
+    pub weight: u32,
+    pub enabled: bool,
+    pub disabled_by: Option<&'static str>,
+    pub breaker: BreakerState,
+    pub consecutive_failures: u32,
+    /// Opens since the circuit was last closed (the backoff exponent).
+    pub breaker_trips: u32,
+    pub probe_in_ms: Option<u64>,
+    pub cooling_for_ms: Option<u64>,
+    pub in_flight: usize,
+    pub max_concurrency: Option<usize>,
+    /// Attempts admitted since start.
+    pub attempts: u64,
+    /// Attempts that ended in an upstream fault since start.
+    pub faults: u64,
+    pub keys: Vec<KeySnapshot>,
+}
+
+/// One attempt's hold on a channel: counted in flight until dropped. Report the outcome with
+/// [`Lease::succeeded`] or [`Lease::failed`]; a lease dropped unreported frees its probe slot.
+pub struct Lease {
+    channel: Arc<Channel>,
+    key_index: usize,
+    key: Secret,
+    probe: bool,
+    reported: bool,
+}
+
+impl Lease {
+    pub fn channel(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            base_url: &self.channel.base_url,
+            key: &self.key,
+            extra_headers: &self.channel.headers,
+            anthropic_version: &self.channel.anthropic_version,
+        }
+    }
+
+    pub fn key_hint(&self) -> String {
+        self.key.hint()
+    }
+
+    pub fn succeeded(&mut self, now: Instant) {
+        if std::mem::replace(&mut self.reported, true) {
+            return;
+        }
+        self.channel.live().breaker.success(now, self.probe);
+    }
+
+    /// Records a failed attempt: breaker, key set aside or cooling, channel cooling.
+    pub fn failed(&mut self, verdict: Verdict, now: Instant) {
+        if std::mem::replace(&mut self.reported, true) {
+            return;
+        }
+        let ch = &self.channel;
+        let mut live = ch.live();
+        match verdict {
+            Verdict::Fault { cool, .. } => {
+                ch.faults.fetch_add(1, Ordering::Relaxed);
+                live.breaker.failure(now, self.probe);
+                if let Some(d) = cool {
+                    let until = now + d;
+                    live.cooling_until = Some(live.cooling_until.map_or(until, |u| u.max(until)));
+                }
+            }
+            Verdict::RateLimited { cool } => {
+                live.breaker.abandon(self.probe);
+                if let Some(d) = cool {
+                    ch.keys.cool(self.key_index, now + d);
+                }
+            }
+            Verdict::KeyRejected(why) => {
+                live.breaker.abandon(self.probe);
+                let all_auth = ch.keys.set_aside(self.key_index, why);
+                tracing::warn!(
+                    channel = %ch.name, key = %self.key.hint(), reason = ?why,
+                    "upstream key set aside"
+                );
+                if all_auth && why == SetAside::Auth && live.enabled {
+                    live.enabled = false;
+                    live.disabled_by = Some("auth");
+                    tracing::error!(
+                        channel = %ch.name,
+                        "every key of the channel was rejected: channel disabled until enabled"
+                    );
+                }
+            }
+            // The client's own error: the channel answered, so it is healthy.
+            Verdict::Client => live.breaker.success(now, self.probe),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.channel.live().breaker.abandon(self.probe);
+        }
+        self.channel.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}

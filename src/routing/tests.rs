@@ -1,0 +1,178 @@
+use super::*;
+use crate::upstream::UpstreamError;
+use http::StatusCode;
+
+fn routes_from(extra: &str) -> Routes {
+    let text = format!(
+        r#"
+        [routing]
+        seed = 7
+        [routing.breaker]
+        consecutive_failures = 2
+        backoff = "1s"
+
+        [[channels]]
+        name = "a"
+        provider = "anthropic"
+        base_url = "http://127.0.0.1:1/"
+        keys = ["k1", "k2"]
+        models = ["claude-x", "shared"]
+        model_mapping = {{ "claude-x" = "claude-real" }}
+        [[channels]]
+        name = "o"
+        provider = "openai"
+        base_url = "http://127.0.0.1:2/v1"
+        keys = ["o1"]
+        models = ["shared", "emb"]
+        {extra}
+        [[tokens]]
+        key = "t"
+    "#
+    );
+    let cfg = Config::parse(&text).unwrap();
+    cfg.validate().unwrap();
+    Routes::new(&cfg).unwrap()
+}
+
+fn routes() -> Routes {
+    routes_from("")
+}
+
+fn go(r: &Routes, model: &str, endpoint: Endpoint, tried: &[usize]) -> Selected {
+    match r.select(model, endpoint, tried, Instant::now()) {
+        Ok(Pick::Go(s)) => *s,
+        Ok(Pick::WaitUntil(_)) => panic!("wait"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn status(code: u16) -> UpstreamError {
+    UpstreamError::Status {
+        status: StatusCode::from_u16(code).unwrap(),
+        body: bytes::Bytes::new(),
+        wire: crate::providers::WireFormat::OpenAi,
+        retry_after: Vec::new(),
+    }
+}
+
+#[test]
+fn maps_models_and_rotates_keys() {
+    let r = routes();
+    let a = go(&r, "claude-x", Endpoint::Chat, &[]);
+    assert_eq!(a.upstream_model, "claude-real");
+    assert_eq!(a.lease.target().base_url, "http://127.0.0.1:1");
+    let b = go(&r, "claude-x", Endpoint::Chat, &[]);
+    assert_ne!(a.lease.target().key.expose(), b.lease.target().key.expose());
+}
+
+#[test]
+fn skips_channels_that_cannot_serve_the_endpoint() {
+    let r = routes();
+    assert_eq!(
+        go(&r, "shared", Endpoint::Embeddings, &[]).channel().name,
+        "o"
+    );
+    assert!(matches!(
+        r.select("claude-x", Endpoint::Embeddings, &[], Instant::now()),
+        Err(RelayError::EndpointNotSupported { .. })
+    ));
+    assert!(matches!(
+        r.select("nope", Endpoint::Chat, &[], Instant::now()),
+        Err(RelayError::ModelNotFound(_))
+    ));
+}
+
+#[test]
+fn avoids_tried_channels_while_another_is_left() {
+    let r = routes();
+    for _ in 0..20 {
+        assert_eq!(go(&r, "shared", Endpoint::Chat, &[0]).channel().name, "o");
+        assert_eq!(go(&r, "shared", Endpoint::Chat, &[1]).channel().name, "a");
+    }
+    // both tried: one of them again rather than nothing
+    go(&r, "shared", Endpoint::Chat, &[0, 1]);
+}
+
+#[test]
+fn leases_count_in_flight_and_the_cap_holds() {
+    let r = routes_from("max_concurrency = 1\npriority = 1");
+    let first = go(&r, "shared", Endpoint::Chat, &[]);
+    assert_eq!(first.channel().name, "o", "higher priority");
+    assert_eq!(r.channels()[1].in_flight(), 1);
+    let second = go(&r, "shared", Endpoint::Chat, &[]);
+    assert_eq!(second.channel().name, "a", "o is at its cap");
+    drop(first);
+    assert_eq!(r.channels()[1].in_flight(), 0);
+    assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).channel().name, "o");
+}
+
+#[test]
+fn open_circuit_and_disabled_channels_get_no_traffic() {
+    let r = routes_from("priority = 1");
+    for _ in 0..2 {
+        let mut s = go(&r, "shared", Endpoint::Chat, &[]);
+        assert_eq!(s.channel().name, "o");
+        s.lease.failed(classify(&status(500)), Instant::now());
+    }
+    let snap = r.channel_snapshot("o").unwrap();
+    assert_eq!(snap.breaker, BreakerState::Open);
+    assert_eq!(snap.faults, 2);
+    assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).channel().name, "a");
+    assert!(r.disable("a"));
+    assert!(matches!(
+        r.select("shared", Endpoint::Chat, &[], Instant::now()),
+        Err(RelayError::NoChannel {
+            retry_after: Some(_),
+            ..
+        })
+    ));
+    assert!(r.enable("o"));
+    assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).channel().name, "o");
+    assert!(!r.enable("nope"));
+}
+
+#[test]
+fn every_key_rejected_disables_the_channel() {
+    let r = routes();
+    for _ in 0..2 {
+        let mut s = go(&r, "claude-x", Endpoint::Chat, &[]);
+        s.lease.failed(classify(&status(401)), Instant::now());
+    }
+    let snap = r.channel_snapshot("a").unwrap();
+    assert_eq!((snap.enabled, snap.disabled_by), (false, Some("auth")));
+    assert!(snap.keys.iter().all(|k| k.state == "auth"));
+    assert_eq!(snap.breaker, BreakerState::Closed, "not a channel fault");
+    assert!(matches!(
+        r.select("claude-x", Endpoint::Chat, &[], Instant::now()),
+        Err(RelayError::NoChannel { .. })
+    ));
+    r.enable("a");
+    go(&r, "claude-x", Endpoint::Chat, &[]);
+}
+
+#[test]
+fn a_rate_limited_only_channel_asks_to_wait() {
+    let r = routes();
+    let mut s = go(&r, "emb", Endpoint::Embeddings, &[]);
+    let limited = UpstreamError::Status {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        body: bytes::Bytes::new(),
+        wire: crate::providers::WireFormat::OpenAi,
+        retry_after: vec![(
+            http::HeaderName::from_static("retry-after"),
+            http::HeaderValue::from_static("2"),
+        )],
+    };
+    let now = Instant::now();
+    s.lease.failed(classify(&limited), now);
+    drop(s);
+    match r.select("emb", Endpoint::Embeddings, &[], now) {
+        Ok(Pick::WaitUntil(t)) => assert_eq!(t - now, std::time::Duration::from_secs(2)),
+        _ => panic!("expected a wait"),
+    }
+    let snap = r.snapshot();
+    assert_eq!(snap.channels[1].keys[0].state, "cooling");
+    assert!(serde_json::to_string(&snap)
+        .unwrap()
+        .contains("\"breaker\":\"closed\""));
+}
