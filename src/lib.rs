@@ -10,6 +10,7 @@ pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod error;
+pub mod overload;
 pub mod providers;
 pub mod relay;
 pub mod routing;

@@ -1,10 +1,11 @@
 //! The relay's shared state: built once at start, read by every request.
 //!
-//! Owns: config, token table, channels and the upstream client.
+//! Owns: config, token table, channels, the upstream client and the overload counters.
 //! Must never: hold per-request data.
 
 use crate::auth::Tokens;
 use crate::config::{Config, ConfigError};
+use crate::overload::Overload;
 use crate::routing::Routes;
 use crate::upstream::Upstream;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ pub struct AppState {
     pub tokens: Tokens,
     pub routes: Routes,
     pub upstream: Upstream,
+    pub overload: Overload,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,7 @@ impl AppState {
             tokens: Tokens::new(&config),
             routes: Routes::new(&config)?,
             upstream: Upstream::new(&config)?,
+            overload: Overload::new(&config.overload),
             config,
         }))
     }

@@ -1,9 +1,11 @@
 //! The HTTP front: router, tower layers, and thin handlers per endpoint family.
 //!
 //! Owns: `app(state) -> Router` (tests call it without a socket) and the layer stack, read top
-//! to bottom: request id, panic catch, then routes.
+//! to bottom: request id, panic catch, then routes (the relay endpoints behind the overload
+//! shedder).
 //! Must never: contain relay logic (handlers call `relay`).
 
+mod admin;
 mod handlers;
 mod models;
 mod run;
@@ -22,14 +24,24 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    // Relay endpoints are shed under overload; monitoring and admin stay reachable.
+    let relay = Router::new()
         .route("/v1/chat/completions", post(handlers::chat))
         .route("/v1/completions", post(handlers::completions))
         .route("/v1/embeddings", post(handlers::embeddings))
         .route("/v1/messages", post(handlers::messages))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::overload::shed,
+        ));
+    Router::new()
+        .merge(relay)
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::one))
         .route("/api/monitor/health", get(handlers::health))
+        .route("/api/channels", get(admin::list))
+        .route("/api/channels/{name}/enable", post(admin::enable))
+        .route("/api/channels/{name}/disable", post(admin::disable))
         .fallback(handlers::not_found)
         .with_state(state)
         .layer(

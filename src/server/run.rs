@@ -1,12 +1,13 @@
 //! Accepting connections and shutting down: the relay's own accept loop.
 //!
 //! Owns: the listener, one task per inbound connection held in a `JoinSet` (so none can be
-//! forgotten), TCP_NODELAY, and graceful shutdown: stop accepting, let in-flight requests finish
+//! forgotten), the inbound connection cap, the peer address (as `ConnectInfo`), TCP_NODELAY, and graceful shutdown: stop accepting, let in-flight requests finish
 //! within the grace period, then cancel what is left.
 //! Must never: leave a connection task running after `serve` returns.
 
 use super::app;
 use crate::state::AppState;
+use axum::extract::connect_info::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
+use tower::Layer;
 
 /// Serves until `shutdown` resolves, then drains within the configured grace period.
 pub async fn serve(
@@ -27,7 +29,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
-    let service = TowerToHyperService::new(app(state));
+    let router = app(state.clone());
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
@@ -35,7 +37,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (tcp, _peer) = match accepted {
+                let (tcp, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
@@ -44,13 +46,23 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Over `overload.max_connections`: closed at once, before any byte is read
+                // (cheapest for the relay; clients see a reset and retry elsewhere).
+                let Some(permit) = state.overload.admit_connection() else {
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
+                let service = TowerToHyperService::new(
+                    axum::Extension(ConnectInfo(peer)).layer(router.clone()),
+                );
                 let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
                     .into_owned();
                 let conn = graceful.watch(conn);
                 conns.spawn(async move {
                     let _ = conn.await;
+                    drop(permit);
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

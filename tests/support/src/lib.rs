@@ -164,3 +164,61 @@ macro_rules! assert_eventually {
         .await
     };
 }
+
+/// The model name the routing tests ask for; each test channel maps it to a real model name.
+pub const ROUTED_MODEL: &str = "m";
+
+/// An OpenAI channel on the simulator serving [`ROUTED_MODEL`] as `upstream_model`, with one
+/// valid key. Tests set priority, weight, faults (`headers`) and the rest on the result.
+pub fn openai_channel(
+    sim: &SimHandle,
+    name: &str,
+    upstream_model: &str,
+) -> sluice::config::ChannelConfig {
+    let text = format!(
+        r#"
+        [[channels]]
+        name = "{name}"
+        provider = "openai"
+        base_url = "{base}"
+        keys = ["sk-{name}-key"]
+        models = ["{ROUTED_MODEL}"]
+        model_mapping = {{ "{ROUTED_MODEL}" = "{upstream_model}" }}
+        [[tokens]]
+        key = "unused"
+        "#,
+        base = sim.base_url(Provider::OpenAi),
+    );
+    Config::parse(&text).unwrap().channels.remove(0)
+}
+
+/// Makes every request of a channel fail with the simulator fault `spec` (`x-sim-fault`).
+pub fn with_fault(
+    mut ch: sluice::config::ChannelConfig,
+    spec: &str,
+) -> sluice::config::ChannelConfig {
+    ch.headers
+        .insert(sluice_sim::FAULT_HEADER.to_owned(), spec.to_owned());
+    ch
+}
+
+/// A loopback port nothing listens on: a dead upstream.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Leak check after traffic: upstream connections settle at most at the pool's idle bound
+/// (`max_idle` for the one simulator host) and the relay's count agrees with the simulator's.
+pub async fn assert_upstream_settled(h: &Harness, max_idle: usize) {
+    eventually(
+        Duration::from_secs(10),
+        "upstream connections settle",
+        || {
+            let sim = h.sim.stats().connections_open as usize;
+            let relay = h.state.upstream.open_connections();
+            async move { sim == relay && relay <= max_idle }
+        },
+    )
+    .await;
+}
