@@ -61,6 +61,7 @@ pub struct OverloadSnapshot {
 }
 
 /// Holds one slot of a counter until dropped.
+#[derive(Debug)]
 pub struct Permit(Arc<AtomicUsize>);
 
 impl Drop for Permit {

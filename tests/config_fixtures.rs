@@ -16,6 +16,7 @@ fn example_configs_load() {
         "ANTHROPIC_API_KEY",
         "XAI_API_KEY",
         "SLUICE_TOKEN_BACKEND",
+        "SLUICE_ADMIN_TOKEN",
     ] {
         std::env::set_var(var, "sk-test-value-from-env");
     }

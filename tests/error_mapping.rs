@@ -116,7 +116,15 @@ async fn upstream_429_keeps_status_and_retry_after_on_every_provider() {
 
 #[tokio::test]
 async fn upstream_5xx_and_529_map_consistently() {
-    let h = Harness::start().await;
+    // One attempt per request and no circuit breaking: each status must reach the client as is
+    // (fail-over and breakers have their own tests in failover.rs and channel_health.rs).
+    let h = Harness::builder()
+        .config(|c, _| {
+            c.routing.max_attempts = 1;
+            c.routing.breaker.consecutive_failures = 1000;
+        })
+        .start()
+        .await;
     for code in [500u16, 502, 503, 504] {
         for model in ["gpt-4o-mini", "claude-sonnet-4-20250514", "grok-3"] {
             let prompt = format!("hi <<sim:status={code}>>");

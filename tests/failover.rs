@@ -161,8 +161,7 @@ async fn a_lone_rate_limited_channel_returns_its_429_and_retry_after() {
 async fn waits_out_a_short_retry_after_when_no_other_channel_is_left() {
     let h = relay_with(|sim| vec![openai_channel(sim, "only", "gpt-4o")], |_| {}).await;
     let scenario =
-        Scenario::parse("[[rule]]\nrequests = 1\nfault = \"status=429,retry-after=1\"\n")
-            .unwrap();
+        Scenario::parse("[[rule]]\nrequests = 1\nfault = \"status=429,retry-after=1\"\n").unwrap();
     h.sim.set_scenario(Some(scenario));
     let started = Instant::now();
     let results = send(&h, 1).await;
