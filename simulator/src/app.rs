@@ -1,16 +1,20 @@
-//! The router: every provider under its prefix, the `/__sim` admin routes, JSON 404s.
-//! Owns the URL layout; must never hold provider logic.
+//! The router: every provider under its prefix (behind the fault layer), the `/__sim`
+//! admin routes, JSON 404s. Owns the URL layout; must never hold provider logic.
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use http::{Method, StatusCode, Uri};
 use serde_json::json;
 
+use crate::faults::layer::layer;
+use crate::faults::mix::Mix;
+use crate::faults::scenario::Scenario;
 use crate::state::{Ctx, Shared};
 use crate::{anthropic, openai, Provider};
 
@@ -19,6 +23,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let mut app = Router::new()
         .route("/__sim/stats", get(stats))
         .route("/__sim/stats/reset", post(reset_stats))
+        .route("/__sim/scenario", put(put_scenario).delete(delete_scenario))
+        .route("/__sim/mix", put(put_mix).delete(delete_mix))
         .with_state(shared.clone());
     for provider in Provider::ALL {
         let ctx = Ctx {
@@ -29,25 +35,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             Provider::Anthropic => anthropic::router(ctx.clone()),
             Provider::OpenAi | Provider::Xai => openai::router(ctx.clone()),
         };
-        let routes = routes.route_layer(middleware::from_fn_with_state(ctx, record));
+        let routes = routes.route_layer(middleware::from_fn_with_state(ctx, layer));
         app = app.nest(provider.path_prefix(), routes);
     }
     app.fallback(not_found)
-}
-
-/// Counts the request under its provider and endpoint template.
-async fn record(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
-    let endpoint = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str())
-        .unwrap_or_else(|| req.uri().path());
-    let endpoint = endpoint
-        .strip_prefix(ctx.provider.path_prefix())
-        .unwrap_or(endpoint)
-        .to_owned();
-    ctx.shared.stats.request(ctx.provider, &endpoint);
-    next.run(req).await
+        .method_not_allowed_fallback(not_allowed)
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
@@ -59,7 +51,48 @@ async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+fn bad_config(message: String) -> Response {
+    let body = json!({"error": {"type": "sim_config_error", "message": message}});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+async fn put_scenario(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    match Scenario::parse(&text) {
+        Ok(s) => {
+            shared.faults.set_scenario(Some(s));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad_config(e.to_string()),
+    }
+}
+
+async fn delete_scenario(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.faults.set_scenario(None);
+    StatusCode::NO_CONTENT
+}
+
+async fn put_mix(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match Mix::parse(&String::from_utf8_lossy(&body)) {
+        Ok(m) => {
+            shared.faults.set_mix(Some(m));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad_config(e.to_string()),
+    }
+}
+
+async fn delete_mix(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.faults.set_mix(None);
+    StatusCode::NO_CONTENT
+}
+
 async fn not_found(method: Method, uri: Uri) -> Response {
     let body = json!({"error": {"type": "not_found", "message": format!("no route for {method} {}", uri.path())}});
     (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+async fn not_allowed(method: Method, uri: Uri) -> Response {
+    let body = json!({"error": {"type": "method_not_allowed", "message": format!("{method} is not allowed on {}", uri.path())}});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }

@@ -9,7 +9,6 @@ use crate::Provider;
 
 /// The class of an error, mapped to each provider's type/code words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code, reason = "used by fault injection, phase 2")]
 pub(crate) enum ErrorKind {
     InvalidRequest,
     Authentication,
@@ -69,7 +68,6 @@ impl ApiError {
     }
 
     /// The error a provider sends with `status` (used for injected faults).
-    #[allow(dead_code, reason = "used by fault injection, phase 2")]
     pub(crate) fn for_status(status: StatusCode) -> Self {
         let kind = match status.as_u16() {
             401 => ErrorKind::Authentication,
@@ -166,6 +164,26 @@ fn xai_code(kind: ErrorKind) -> &'static str {
         ErrorKind::Server => "Internal error",
         ErrorKind::Overloaded => "The service is currently unavailable",
         ErrorKind::Timeout => "Deadline exceeded",
+    }
+}
+
+/// The provider's in-stream error event (sent after a 200 stream has begun).
+pub(crate) fn stream_error_event(provider: Provider) -> bytes::Bytes {
+    use crate::http::reply::event;
+    match provider {
+        Provider::OpenAi => event(
+            None,
+            &json!({"error": {"message": "The server had an error while processing your request. (simulated)",
+                "type": "server_error", "param": null, "code": null}}),
+        ),
+        Provider::Anthropic => event(
+            Some("error"),
+            &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        ),
+        Provider::Xai => event(
+            None,
+            &json!({"code": "Internal error", "error": "The service encountered an error (simulated)."}),
+        ),
     }
 }
 

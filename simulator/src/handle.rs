@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::state::Shared;
-use crate::{Provider, Stats};
+use crate::{Mix, Provider, Scenario, Stats};
 
 /// A running simulator. Dropping it stops the server too (without waiting).
 pub struct SimHandle {
@@ -42,6 +42,16 @@ impl SimHandle {
     /// Zeroes the totals; `connections_open` (a live gauge) is kept.
     pub fn reset_stats(&self) {
         self.shared.stats.reset();
+    }
+
+    /// Installs (`Some`) or removes (`None`) a scenario; its rule counters start afresh.
+    pub fn set_scenario(&self, scenario: Option<Scenario>) {
+        self.shared.faults.set_scenario(scenario);
+    }
+
+    /// Installs (`Some`) or removes (`None`) the fault mix; its RNG restarts from the seed.
+    pub fn set_mix(&self, mix: Option<Mix>) {
+        self.shared.faults.set_mix(mix);
     }
 
     /// Stops accepting, closes every connection and joins every task.

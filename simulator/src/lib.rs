@@ -35,6 +35,7 @@ mod anthropic;
 mod app;
 mod config;
 mod errors;
+mod faults;
 mod gen;
 mod handle;
 mod headers;
@@ -46,6 +47,10 @@ mod state;
 mod stats;
 
 pub use config::SimConfig;
+pub use faults::mix::Mix;
+pub use faults::scenario::{Scenario, ScenarioError};
+pub use faults::select::FAULT_HEADER;
+pub use faults::spec::{Fault, FaultError, FaultSet};
 pub use handle::SimHandle;
 pub use provider::Provider;
 pub use stats::Stats;
@@ -62,7 +67,7 @@ use crate::state::Shared;
 pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config.seed));
+    let shared = Arc::new(Shared::new(config.seed, config.scenario, config.mix));
     let app = app::router(shared.clone());
     let cancel = CancellationToken::new();
     let mut server = JoinSet::new();

@@ -1,9 +1,11 @@
 //! `sluice-sim`: runs the simulator until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Parser;
-use sluice_sim::{Provider, SimConfig};
+use sluice_sim::{Mix, Provider, Scenario, SimConfig};
 
 /// Imitates upstream LLM providers (OpenAI, Anthropic, xAI) with fault injection.
 #[derive(Parser, Debug)]
@@ -12,27 +14,55 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9000")]
     listen: SocketAddr,
-    /// Seed for every random choice.
+    /// Seed for every random choice (mix, scenario weights, drip jitter).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// A TOML scenario file of fault rules (see fixtures/scenarios/).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// A seeded fault mix, e.g. 'status=429:5%, status=503:3%, truncate=200:2%, reset:1%'.
+    #[arg(long)]
+    mix: Option<String>,
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sluice-sim: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let scenario = match &args.scenario {
+        Some(path) => Some(Scenario::from_file(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mix = match &args.mix {
+        Some(text) => Some(Mix::parse(text).map_err(|e| format!("--mix: {e}"))?),
+        None => None,
+    };
     let config = SimConfig {
         listen: args.listen,
         seed: args.seed,
+        scenario,
+        mix,
     };
-    let sim = sluice_sim::start(config).await?;
+    let sim = sluice_sim::start(config)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     for p in Provider::ALL {
         println!("{:<10} {}", p.as_str(), sim.base_url(p));
     }
     println!("{:<10} http://{}/__sim/stats", "stats", sim.addr());
-    wait_for_signal().await?;
+    wait_for_signal().await.map_err(|e| e.to_string())?;
     sim.shutdown().await;
     Ok(())
 }

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::faults::mix::Mix;
+use crate::faults::scenario::Scenario;
+use crate::faults::select::FaultState;
 use crate::gen::ids::Ids;
 use crate::stats::StatsRecorder;
 use crate::Provider;
@@ -11,13 +14,15 @@ use crate::Provider;
 pub(crate) struct Shared {
     pub(crate) stats: Arc<StatsRecorder>,
     pub(crate) ids: Ids,
+    pub(crate) faults: FaultState,
 }
 
 impl Shared {
-    pub(crate) fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64, scenario: Option<Scenario>, mix: Option<Mix>) -> Self {
         Shared {
             stats: Arc::new(StatsRecorder::default()),
             ids: Ids::new(seed),
+            faults: FaultState::new(seed, scenario, mix),
         }
     }
 }

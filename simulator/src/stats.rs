@@ -65,7 +65,6 @@ impl StatsRecorder {
         *t.requests.entry(key).or_default() += 1;
     }
 
-    #[allow(dead_code, reason = "used by fault injection, phase 2")]
     pub(crate) fn fault(&self, kind: &str) {
         let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         *t.faults.entry(kind.to_owned()).or_default() += 1;

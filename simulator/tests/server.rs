@@ -26,6 +26,22 @@ async fn unknown_path_is_json_404() {
 }
 
 #[tokio::test]
+async fn wrong_method_is_json_405() {
+    let sim = sim().await;
+    let r = client()
+        .get(format!(
+            "{}/chat/completions",
+            sim.base_url(Provider::OpenAi)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "method_not_allowed");
+}
+
+#[tokio::test]
 async fn base_urls() {
     let sim = sim().await;
     let a = sim.addr();

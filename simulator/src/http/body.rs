@@ -13,12 +13,13 @@ use tokio::time::Sleep;
 
 /// One step of a scripted body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(dead_code, reason = "used by fault injection, phase 2")]
 pub(crate) enum Step {
     /// Send these bytes as one frame (and let the connection flush it).
     Data(Bytes),
     /// Wait before the next step.
     Pause(Duration),
+    /// Return to the connection once so it writes what it holds (headers included).
+    Flush,
     /// Send nothing more, ever (until the client leaves or the server stops).
     Stall,
     /// Fail the body: the connection is closed without a proper end.
@@ -84,6 +85,7 @@ impl Body for ScriptBody {
                     return Poll::Ready(Some(Ok(Frame::data(b))));
                 }
                 Some(Step::Pause(d)) => self.pause = Some(Box::pin(tokio::time::sleep(d))),
+                Some(Step::Flush) => self.yield_next = true,
                 Some(Step::Stall) => {
                     self.steps.push_front(Step::Stall);
                     return Poll::Pending;

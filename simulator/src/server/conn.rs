@@ -21,7 +21,6 @@ use crate::stats::ConnGuard;
 
 /// What a handler asks the connection to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code, reason = "used by fault injection, phase 2")]
 pub(crate) enum ConnAction {
     /// Keep serving HTTP.
     Serve,
@@ -35,11 +34,9 @@ pub(crate) enum ConnAction {
 
 /// A handle in each request's extensions through which a handler steers its connection.
 #[derive(Clone)]
-#[allow(dead_code, reason = "used by fault injection, phase 2")]
 pub(crate) struct ConnControl(Arc<watch::Sender<ConnAction>>);
 
 impl ConnControl {
-    #[allow(dead_code, reason = "used by fault injection, phase 2")]
     pub(crate) fn request(&self, action: ConnAction) {
         self.0.send_replace(action);
     }

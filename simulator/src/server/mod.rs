@@ -5,7 +5,6 @@ mod conn;
 mod exec;
 mod io;
 
-#[allow(unused_imports)]
 pub(crate) use conn::{ConnAction, ConnControl};
 
 use std::sync::Arc;

@@ -1,0 +1,143 @@
+//! The fault middleware in front of every provider route: counts the request, chooses its
+//! faults, and applies them around the (fault-free) provider handler.
+//! Owns the order of fault application; must never build provider answers.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde_json::json;
+
+use super::select::Chosen;
+use super::spec::{Fault, FaultError};
+use super::transform;
+use crate::errors::{ApiError, ErrorKind};
+use crate::headers;
+use crate::server::{ConnAction, ConnControl};
+use crate::state::Ctx;
+
+/// Largest request body read (bigger ones get the provider's 413).
+const MAX_BODY: usize = 32 << 20;
+
+/// Middleware: see the module docs.
+pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or_else(|| req.uri().path());
+    let endpoint = endpoint
+        .strip_prefix(ctx.provider.path_prefix())
+        .unwrap_or(endpoint)
+        .to_owned();
+    ctx.shared.stats.request(ctx.provider, &endpoint);
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        let e = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge,
+            "Request exceeds the maximum allowed size.",
+        );
+        return headers::respond(ctx.provider, &ctx.shared.ids, Instant::now(), Err(e));
+    };
+    let chosen = match ctx
+        .shared
+        .faults
+        .choose(ctx.provider, &endpoint, &parts.headers, &bytes)
+    {
+        Ok(c) => c,
+        Err(e) => return bad_spec(&e),
+    };
+    let control = parts.extensions.get::<ConnControl>().cloned();
+    let req = Request::from_parts(parts, Body::from(bytes));
+    if chosen.faults.is_empty() {
+        return next.run(req).await;
+    }
+    faulted(ctx, chosen, control, req, next).await
+}
+
+fn bad_spec(e: &FaultError) -> Response {
+    let body = json!({"error": {"type": "sim_fault_error", "message": e.to_string()}});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+/// Hands the connection to the connection task, then waits to be dropped by it.
+async fn give_up_connection(control: Option<ConnControl>, action: ConnAction) -> Response {
+    if let Some(c) = control {
+        c.request(action);
+    }
+    std::future::pending().await
+}
+
+async fn faulted(
+    ctx: Ctx,
+    chosen: Chosen,
+    control: Option<ConnControl>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Chosen { faults, mut rng } = chosen;
+    let stats = &ctx.shared.stats;
+    if let Some(d) = faults.find(|f| match f {
+        Fault::Delay(d) => Some(*d),
+        _ => None,
+    }) {
+        stats.fault("delay");
+        tokio::time::sleep(d).await;
+    }
+    if let Some(stall) = faults.find(|f| match f {
+        Fault::StallHeaders(d) => Some(*d),
+        _ => None,
+    }) {
+        stats.fault("stall-headers");
+        return match stall {
+            Some(d) => {
+                tokio::time::sleep(d).await;
+                give_up_connection(control, ConnAction::Close).await
+            }
+            None => std::future::pending().await,
+        };
+    }
+    if faults.has(&Fault::Reset) {
+        stats.fault("reset");
+        return give_up_connection(control, ConnAction::Reset).await;
+    }
+    if faults.has(&Fault::Blackhole) {
+        stats.fault("blackhole");
+        return give_up_connection(control, ConnAction::Blackhole).await;
+    }
+    let status = faults.find(|f| match f {
+        Fault::Status(c) => StatusCode::from_u16(*c).ok(),
+        _ => None,
+    });
+    let res = match status {
+        Some(code) => {
+            stats.fault(&format!("status={}", code.as_u16()));
+            let retry_after = faults.find(|f| match f {
+                Fault::RetryAfter(s) => Some(*s),
+                _ => None,
+            });
+            status_reply(&ctx, code, retry_after)
+        }
+        None => next.run(req).await,
+    };
+    transform::apply(ctx.provider, &faults, &mut rng, stats, res).await
+}
+
+/// The provider's own error for `status`, with its headers (and `retry-after`).
+fn status_reply(ctx: &Ctx, status: StatusCode, retry_after: Option<u64>) -> Response {
+    let request_id = ctx.shared.ids.next("req_");
+    let e = ApiError::for_status(status);
+    e.reply(ctx.provider, &request_id)
+        .with_headers(headers::for_error(
+            ctx.provider,
+            &request_id,
+            status,
+            retry_after,
+        ))
+        .into_response()
+}
