@@ -1,0 +1,264 @@
+//! `sluice monitor [URL]`: polls a relay's `/api/monitor/health` and draws its gauges, trends
+//! and status in the terminal; with `--once`, prints one sample and exits with a code scripts
+//! can act on.
+//!
+//! Owns: the command's arguments, the poll, the plain-text view, the exit codes.
+//! Must never: depend on the relay's types for the JSON (a newer or older relay must still
+//! show), or wait on a relay without a deadline.
+
+use super::health::HEALTH_PATH;
+use serde_json::Value;
+use std::fmt::Write;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_UNREACHABLE: u8 = 1;
+pub const EXIT_CRITICAL: u8 = 2;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Base URL of the relay.
+    #[arg(default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Time between polls (humantime: 5s, 1m).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Print one sample and exit: 0 ok or warn, 2 critical, 1 unreachable.
+    #[arg(long)]
+    pub once: bool,
+    /// The relay's monitor.admin_token (needed unless the relay is on loopback).
+    #[arg(long, env = "SLUICE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime_serde::re::humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be above 0".to_owned());
+    }
+    Ok(d)
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn run(args: Args) -> u8 {
+    let client = match client(args.interval) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sluice monitor: cannot build an HTTP client: {e}");
+            return EXIT_UNREACHABLE;
+        }
+    };
+    let url = health_url(&args.url);
+    if args.once {
+        let polled = fetch(&client, &url, args.token.as_deref()).await;
+        return match &polled {
+            Ok(v) => {
+                print!("{}", render(v, &args.url, std::io::stdout().is_terminal()));
+                exit_code(&polled)
+            }
+            Err(e) => {
+                eprintln!("sluice monitor: {url}: {e}");
+                EXIT_UNREACHABLE
+            }
+        };
+    }
+    let mut tick = tokio::time::interval(args.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = tokio::signal::ctrl_c() => return EXIT_OK,
+        }
+        let view = match fetch(&client, &url, args.token.as_deref()).await {
+            Ok(v) => render(&v, &args.url, true),
+            Err(e) => format!("sluice monitor  {}\n\nunreachable: {e}\n", args.url),
+        };
+        // Home, clear, draw.
+        print!(
+            "\x1b[H\x1b[2J{view}\n(every {}; Ctrl-C to quit)\n",
+            humantime_serde::re::humantime::format_duration(args.interval)
+        );
+    }
+}
+
+fn client(interval: Duration) -> reqwest::Result<reqwest::Client> {
+    let timeout = interval.clamp(Duration::from_secs(2), Duration::from_secs(10));
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+}
+
+fn health_url(base: &str) -> String {
+    format!("{}{HEALTH_PATH}", base.trim_end_matches('/'))
+}
+
+/// Gets the snapshot: 200 and 503 both carry it; anything else is an error.
+pub async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> Result<Value, String> {
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| chain(&e))?;
+    let status = resp.status().as_u16();
+    match status {
+        200 | 503 => resp
+            .json::<Value>()
+            .await
+            .map_err(|e| format!("invalid health JSON: {e}")),
+        401 | 403 => Err(format!(
+            "refused ({status}): pass --token with the relay's monitor.admin_token"
+        )),
+        _ => Err(format!("unexpected status {status}")),
+    }
+}
+
+/// An error with its causes: reqwest's own message alone hides "connection refused".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let _ = write!(text, ": {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// 0 for ok and warn, 2 for critical, 1 when there is no usable answer.
+pub fn exit_code(polled: &Result<Value, String>) -> u8 {
+    match polled {
+        Ok(v) => match v["status"].as_str() {
+            Some("ok" | "warn") => EXIT_OK,
+            Some("critical") => EXIT_CRITICAL,
+            _ => EXIT_UNREACHABLE,
+        },
+        Err(_) => EXIT_UNREACHABLE,
+    }
+}
+
+/// The text view of one snapshot; `color` adds ANSI colors to levels.
+pub fn render(v: &Value, url: &str, color: bool) -> String {
+    let paint = |level: &str, text: String| if color { paint(level, text) } else { text };
+    let mut out = String::new();
+    let status = v["status"].as_str().unwrap_or("?");
+    let _ = writeln!(
+        out,
+        "sluice monitor  {url}  status: {}  version {}  up {}",
+        paint(status, status.to_uppercase()),
+        v["version"].as_str().unwrap_or("?"),
+        uptime(v["uptime_seconds"].as_f64().unwrap_or(0.0)),
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<24}{:>14}{:>16}  level",
+        "gauge", "value", "trend/min"
+    );
+    let empty = serde_json::Map::new();
+    for (name, value) in v["gauges"].as_object().unwrap_or(&empty) {
+        let level = v["alerts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["gauge"] == name.as_str()))
+            .and_then(|a| a["status"].as_str())
+            .unwrap_or("ok");
+        let bytes = name.ends_with("_bytes");
+        let shown = value
+            .as_u64()
+            .map_or("-".to_owned(), |n| amount(n as f64, bytes));
+        let trend = v["trend"][name].as_f64().map_or("-".to_owned(), |t| {
+            let arrow = if t > 0.0 { "+" } else { "" };
+            format!("{arrow}{}", amount(t, bytes))
+        });
+        let _ = writeln!(
+            out,
+            "{name:<24}{shown:>14}{trend:>16}  {}",
+            paint(level, level.to_owned())
+        );
+    }
+    if let Some(g) = v["growing"].as_array().filter(|g| !g.is_empty()) {
+        let names: Vec<&str> = g.iter().filter_map(|x| x["gauge"].as_str()).collect();
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint("warn", format!("growing: {}", names.join(", ")))
+        );
+    }
+    let c = &v["counters"];
+    let sum = |x: &Value| -> u64 {
+        x.as_object().map_or(0, |m| {
+            m.values()
+                .map(|n| n.as_u64().unwrap_or_else(|| sum_nested(n)))
+                .sum()
+        })
+    };
+    let _ = writeln!(
+        out,
+        "\nrequests {}  upstream errors {}  retries {}  client disconnects {}  timeouts {}",
+        sum(&c["requests"]),
+        sum(&c["upstream_errors"]),
+        c["retries"].as_u64().unwrap_or(0),
+        c["client_disconnects"].as_u64().unwrap_or(0),
+        sum(&c["timeouts"]),
+    );
+    if let Some(tcp) = v["tcp_sockets"].as_object() {
+        let parts: Vec<String> = tcp.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(out, "tcp: {}", parts.join("  "));
+    }
+    let _ = writeln!(
+        out,
+        "samples {} over {}s (every {}s)",
+        v["samples"].as_u64().unwrap_or(0),
+        v["window_seconds"].as_f64().unwrap_or(0.0),
+        v["interval_seconds"].as_f64().unwrap_or(0.0),
+    );
+    out
+}
+
+fn sum_nested(v: &Value) -> u64 {
+    v.as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
+fn paint(level: &str, text: String) -> String {
+    match level {
+        "critical" => format!("\x1b[1;31m{text}\x1b[0m"),
+        "warn" => format!("\x1b[33m{text}\x1b[0m"),
+        "ok" => format!("\x1b[32m{text}\x1b[0m"),
+        _ => text,
+    }
+}
+
+/// 1234 -> "1234"; with bytes, 1536 -> "1.5 KiB".
+fn amount(n: f64, bytes: bool) -> String {
+    if !bytes {
+        return if n.fract() == 0.0 {
+            format!("{n}")
+        } else {
+            format!("{n:.2}")
+        };
+    }
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = n;
+    let mut i = 0;
+    while x.abs() >= 1024.0 && i < units.len() - 1 {
+        x /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{x:.0} B")
+    } else {
+        format!("{x:.1} {}", units[i])
+    }
+}
+
+fn uptime(secs: f64) -> String {
+    let s = secs as u64;
+    format!("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests;
