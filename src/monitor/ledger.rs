@@ -6,34 +6,18 @@
 //! Must never: let a label set grow with traffic. Families, timeout kinds and channels are fixed
 //! lists; anything else is counted under `other`.
 
+mod labels;
+
+pub use labels::{ErrorLabel, FAMILIES, OTHER_CHANNEL, TIMEOUT_KINDS};
+
 use super::histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS, OVERHEAD_BUCKETS};
+use labels::index_or_other;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-
-/// Endpoint families of `in_flight`; an unknown family counts as `other`.
-pub const FAMILIES: [&str; 6] = [
-    "chat",
-    "completions",
-    "embeddings",
-    "messages",
-    "models",
-    "other",
-];
-/// Kinds of `timeout` (the names of `upstream::Deadline`); an unknown kind counts as `other`.
-pub const TIMEOUT_KINDS: [&str; 6] = [
-    "connect",
-    "first_byte",
-    "stream_idle",
-    "total",
-    "error_body",
-    "other",
-];
-/// The label of a channel the ledger was not told about at start.
-pub const OTHER_CHANNEL: &str = "other";
 
 const INBOUND: usize = 0;
 const UPSTREAM: usize = 1;
@@ -43,34 +27,6 @@ const IN_FLIGHT: usize = 4;
 const SLOTS: usize = IN_FLIGHT + FAMILIES.len();
 /// Status codes 100..=599 get their own counter; anything else counts as `other`.
 const STATUS_SLOTS: usize = 600;
-
-/// What went wrong with an upstream call: its HTTP status, or a kind such as `connect`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ErrorLabel {
-    Status(u16),
-    Kind(&'static str),
-}
-
-impl From<u16> for ErrorLabel {
-    fn from(s: u16) -> Self {
-        Self::Status(s)
-    }
-}
-
-impl From<&'static str> for ErrorLabel {
-    fn from(k: &'static str) -> Self {
-        Self::Kind(k)
-    }
-}
-
-impl fmt::Display for ErrorLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Status(s) => write!(f, "{s}"),
-            Self::Kind(k) => f.write_str(k),
-        }
-    }
-}
 
 pub struct Ledger {
     gauges: [AtomicU64; SLOTS],
@@ -315,13 +271,6 @@ impl Ledger {
             ),
         ]
     }
-}
-
-fn index_or_other(names: &[&str], name: &str) -> usize {
-    names
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or(names.len() - 1)
 }
 
 #[cfg(test)]

@@ -39,7 +39,9 @@ pub fn read() -> ProcView {
     let status_field = |name: &str| status.as_deref().and_then(|s| status_value(s, name));
     let tcp_sockets = fds.as_ref().and_then(|f| {
         let sockets = own_sockets(&f.socket_inodes)?;
-        let mut by_state = BTreeMap::new();
+        // Every state present, zeros included, so a series never vanishes from /metrics.
+        let mut by_state: BTreeMap<&'static str, u64> =
+            TcpState::OWNED.iter().map(|s| (s.name(), 0)).collect();
         for s in sockets {
             *by_state.entry(s.state.name()).or_insert(0) += 1;
         }

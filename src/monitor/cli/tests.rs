@@ -43,7 +43,7 @@ fn snapshot(status: &str) -> Value {
         "growing": [{"gauge": "live_tasks", "per_minute": 1.5, "tolerance_per_minute": 1.0}],
         "counters": {"requests": {"200": 5, "503": 2}, "upstream_errors": {"main": {"503": 2}},
                      "retries": 1, "client_disconnects": 0, "timeouts": {"connect": 1}},
-        "tcp_sockets": {"ESTABLISHED": 3},
+        "tcp_sockets": {"CLOSE_WAIT": 0, "ESTABLISHED": 3},
         "samples": 4, "window_seconds": 600.0, "interval_seconds": 30.0
     })
 }
@@ -130,7 +130,7 @@ fn renders_gauges_trends_levels_and_counters() {
     assert!(
         text.contains("requests 7  upstream errors 2  retries 1  client disconnects 0  timeouts 1")
     );
-    assert!(text.contains("ESTABLISHED 3"));
+    assert!(text.contains("tcp sockets: ESTABLISHED 3\n"), "{text}");
 }
 
 #[test]

@@ -23,6 +23,20 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// Every state a socket with an owner can be in (TIME_WAIT sockets have none).
+    pub const OWNED: [TcpState; 10] = [
+        Self::Established,
+        Self::SynSent,
+        Self::SynRecv,
+        Self::FinWait1,
+        Self::FinWait2,
+        Self::Close,
+        Self::CloseWait,
+        Self::LastAck,
+        Self::Listen,
+        Self::Closing,
+    ];
+
     /// From the `st` column (include/net/tcp_states.h).
     pub fn from_hex(st: &str) -> Self {
         match u8::from_str_radix(st, 16) {
