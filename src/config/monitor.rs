@@ -232,6 +232,23 @@ mod tests {
     }
 
     #[test]
+    fn is_a_section_of_the_whole_config() {
+        let base = "[[tokens]]\nkey = \"sk-client\"\n";
+        let c = crate::config::Config::parse(base).unwrap();
+        assert_eq!(c.monitor.interval, Duration::from_secs(30));
+        let c = crate::config::Config::parse(&format!(
+            "{base}[monitor]\ninterval = \"10s\"\n[monitor.thresholds]\nopen_fds = {{ warn = 1, critical = 2 }}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.monitor.interval, Duration::from_secs(10));
+        assert_eq!(c.monitor.thresholds.open_fds.critical, 2);
+        let err = crate::config::Config::parse(&format!("{base}[monitor]\nwindow = \"1s\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("monitor.window"), "{err}");
+    }
+
+    #[test]
     fn rejects_bad_values_and_unknown_keys() {
         for bad in [
             r#"interval = "0s""#,

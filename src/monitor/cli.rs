@@ -58,7 +58,7 @@ pub async fn run(args: Args) -> u8 {
         let polled = fetch(&client, &url, args.token.as_deref()).await;
         return match &polled {
             Ok(v) => {
-                print!("{}", render(v, &args.url, std::io::stdout().is_terminal()));
+                emit(&render(v, &args.url, std::io::stdout().is_terminal()));
                 exit_code(&polled)
             }
             Err(e) => {
@@ -69,21 +69,36 @@ pub async fn run(args: Args) -> u8 {
     }
     let mut tick = tokio::time::interval(args.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One listener for the whole run, so a Ctrl-C during a poll is not lost.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let every = humantime_serde::re::humantime::format_duration(args.interval);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = tokio::signal::ctrl_c() => return EXIT_OK,
-        }
-        let view = match fetch(&client, &url, args.token.as_deref()).await {
-            Ok(v) => render(&v, &args.url, true),
-            Err(e) => format!("sluice monitor  {}\n\nunreachable: {e}\n", args.url),
+        let draw = async {
+            tick.tick().await;
+            let view = match fetch(&client, &url, args.token.as_deref()).await {
+                Ok(v) => render(&v, &args.url, true),
+                Err(e) => format!("sluice monitor  {}\n\nunreachable: {e}\n", args.url),
+            };
+            // Home, clear, draw.
+            emit(&format!(
+                "\x1b[H\x1b[2J{view}\n(every {every}; Ctrl-C to quit)\n"
+            ))
         };
-        // Home, clear, draw.
-        print!(
-            "\x1b[H\x1b[2J{view}\n(every {}; Ctrl-C to quit)\n",
-            humantime_serde::re::humantime::format_duration(args.interval)
-        );
+        tokio::select! {
+            _ = &mut interrupted => return EXIT_OK,
+            drawn = draw => if !drawn { return EXIT_OK },
+        }
     }
+}
+
+/// Writes to stdout; false once stdout is gone (a closed pipe ends the watch quietly).
+fn emit(text: &str) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
 }
 
 fn client(interval: Duration) -> reqwest::Result<reqwest::Client> {
