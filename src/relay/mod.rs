@@ -50,7 +50,14 @@ pub async fn relay(
                 total: parts.total,
                 max_event: state.config.limits.max_stream_event,
             };
-            let stream = RelayStream::new(parts.upstream, parts.transform, format, limits, record);
+            let guard = state.monitor.ledger().open_stream();
+            let stream = RelayStream::new(
+                parts.upstream,
+                parts.transform,
+                format,
+                limits,
+                (record, guard),
+            );
             sse_response(Body::from_stream(stream))
         }
         Err(e) => {
@@ -106,8 +113,10 @@ async fn run(
         headers,
         upstream_body,
     );
-    let response = state.upstream.send(request, wire, total).await?;
-    record.first_byte();
+    record.upstream_sent();
+    let response = state.upstream.send(request, wire, total).await;
+    record.upstream_answered();
+    let response = response?;
 
     if peek.stream() {
         let transform = match conversion {
@@ -127,6 +136,7 @@ async fn run(
     }
 
     let bytes = state.upstream.read_body(response, total).await?;
+    record.upstream_done();
     let (bytes, usage) = match conversion {
         Conversion::None => {
             let usage = passthrough_usage(wire, &bytes);

@@ -1,7 +1,8 @@
 //! The HTTP front: router, tower layers, and thin handlers per endpoint family.
 //!
 //! Owns: `app(state) -> Router` (tests call it without a socket) and the layer stack, read top
-//! to bottom: request id, panic catch, then routes.
+//! to bottom: request id, panic catch, then routes (relay endpoints, then the monitor's
+//! `/api/monitor/health` and `/metrics`).
 //! Must never: contain relay logic (handlers call `relay`).
 
 mod handlers;
@@ -29,9 +30,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(handlers::messages))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::one))
-        .route("/api/monitor/health", get(handlers::health))
         .fallback(handlers::not_found)
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::monitor::router(state.monitor.clone()))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
