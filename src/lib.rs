@@ -10,6 +10,7 @@ pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod error;
+pub mod monitor;
 pub mod overload;
 pub mod providers;
 pub mod relay;

@@ -1,4 +1,5 @@
-//! The `sluice` command line: `sluice serve [--config FILE]`.
+//! The `sluice` command line: `sluice serve [--config FILE]`, `sluice check-config FILE`,
+//! `sluice monitor [URL] [--once]`.
 
 use clap::{Parser, Subcommand};
 use sluice::{demo, AppState, Config, StartError};
@@ -39,6 +40,9 @@ enum Command {
     },
     /// Check a config file and exit.
     CheckConfig { config: PathBuf },
+    /// Watch a running relay's health: gauges, trends, status. With --once, print one sample
+    /// and exit 0 (ok or warn), 2 (critical) or 1 (unreachable).
+    Monitor(sluice::monitor::cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Monitor(args) => {
+            return ExitCode::from(runtime.block_on(sluice::monitor::cli::run(args)));
+        }
         Command::Serve { config, listen } => runtime.block_on(serve(config, listen)),
         Command::CheckConfig { config } => Config::load(&config)
             .map(|c| {

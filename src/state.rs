@@ -5,6 +5,7 @@
 
 use crate::auth::Tokens;
 use crate::config::{Config, ConfigError};
+use crate::monitor::Monitor;
 use crate::overload::Overload;
 use crate::routing::Routes;
 use crate::upstream::Upstream;
@@ -15,6 +16,7 @@ pub struct AppState {
     pub tokens: Tokens,
     pub routes: Routes,
     pub upstream: Upstream,
+    pub monitor: Arc<Monitor>,
     pub overload: Overload,
 }
 
@@ -36,11 +38,14 @@ pub enum StartError {
 impl AppState {
     pub fn new(config: Config) -> Result<Arc<Self>, StartError> {
         config.validate()?;
+        let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
+        let monitor = Monitor::new(&config.monitor, &channels);
         Ok(Arc::new(Self {
             tokens: Tokens::new(&config),
             routes: Routes::new(&config)?,
-            upstream: Upstream::new(&config)?,
+            upstream: Upstream::new(&config, monitor.ledger().clone())?,
             overload: Overload::new(&config.overload),
+            monitor,
             config,
         }))
     }

@@ -120,6 +120,8 @@ async fn shutdown_lets_open_streams_finish() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
     );
+    // The finished stream's connection went back to the pool; the pool goes with the state.
+    drop(h.state);
     assert_eventually!(h.sim.stats().connections_open == 0, "nothing left upstream");
     h.sim.shutdown().await;
 }

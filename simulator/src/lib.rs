@@ -9,7 +9,8 @@
 //! # Keys
 //! A key is valid when it carries the provider's prefix (and something after it):
 //! OpenAI `sk-` and xAI `xai-` in `Authorization: Bearer <key>`; Anthropic `sk-ant-` in
-//! `x-api-key`, which also requires an `anthropic-version` header. A missing or wrong key
+//! `x-api-key` (or `Authorization: Bearer`, which anthropic-python 2.x sends), and Anthropic
+//! also requires an `anthropic-version` header. A missing or wrong key
 //! gets the provider's own rejection: OpenAI 401 `invalid_api_key`, Anthropic 401
 //! `authentication_error` (a missing `anthropic-version` is 400 `invalid_request_error`),
 //! xAI 400 with a string `error`.
@@ -30,6 +31,43 @@
 //! from its schema. xAI `grok-3-mini*` models add `reasoning_content`, counted in
 //! `completion_tokens_details.reasoning_tokens` and (as xAI does) in `total_tokens` but not
 //! in `completion_tokens`.
+//!
+//! # Faults
+//! Every provider endpoint can misbehave, in the provider's own error shapes and headers.
+//! A fault spec is `FAULT[, FAULT...]` (several combine):
+//!
+//! | fault | effect |
+//! |---|---|
+//! | `status=CODE` | the provider's error for CODE (400..=599); 429 and 503/529 carry `retry-after` (and 429 the provider's rate-limit headers at 0) |
+//! | `retry-after=SECS` | the `retry-after` value of a status fault |
+//! | `truncate=N` | headers promise the whole body (Content-Length; streams: chunked), the connection closes after N body bytes |
+//! | `cut=N` | a stream sends N events, then the connection is aborted (no terminator, no clean end) |
+//! | `stall-headers[=DUR]` | the request is read, nothing is answered; after DUR (default: never) the connection is closed |
+//! | `stall-after=N` | a stream sends N events, then nothing, and stays open |
+//! | `delay=DUR` | wait DUR before the response headers |
+//! | `drip=MIN..MAX` | wait a seeded random time in the range before each event (`drip=DUR` for a fixed wait) |
+//! | `reset` | TCP RST (SO_LINGER 0, close) instead of an answer |
+//! | `blackhole` | after the request, never read or answer; the socket stays open until the client leaves |
+//! | `malformed` | a JSON body cut in half (status kept), or one broken event (the 2nd) in a stream |
+//! | `oversize=BYTES` | the JSON body, or the 2nd stream event, padded to BYTES with a `sim_padding` field (`64KiB`, `1MiB` accepted) |
+//! | `error-event[=N]` | after N events (default 2), the provider's in-stream error event, then a clean end |
+//! | `no-done` | a stream ends cleanly without its terminator (`data: [DONE]` / `message_stop`) |
+//! | `none` | no fault (for weighted choices) |
+//!
+//! Stream-only faults on a JSON response are ignored (and not counted). `reset`, `blackhole`
+//! and a timed `stall-headers` act on the whole connection (on h2c, on every stream of it).
+//! Faults are chosen per request by, in order: the [`FAULT_HEADER`] (`x-sim-fault`) header;
+//! a `<<sim:FAULT, ...>>` directive anywhere in the raw body (so faults pass through a
+//! relay that forwards prompts); the first matching rule of a [`Scenario`]
+//! (`SimConfig::scenario`, `--scenario FILE`, `PUT /__sim/scenario`); a seeded [`Mix`]
+//! (`SimConfig::mix`, `--mix 'status=429:5%, reset:1%'`, `PUT /__sim/mix`). A bad spec in a
+//! header or directive gets a 400 `sim_fault_error` naming the problem. Same seed and same
+//! request order give the same faults.
+//!
+//! # Connections
+//! [`Stats::connections_open`] counts TCP connections from accept until the simulator's
+//! side is closed. A client leaving (even mid-stream or mid-stall) is noticed at once
+//! (hyper sees EOF), so the gauge falls within milliseconds; read it with a short poll.
 
 mod anthropic;
 mod app;

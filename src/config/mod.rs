@@ -3,10 +3,12 @@
 //! Owns: the config schema, its defaults, loading and validation, env overrides for secrets.
 //! Must never: hold runtime state, or print a secret (see [`Secret`]).
 
+mod monitor;
 mod routing;
 mod secret;
 mod timeouts;
 
+pub use monitor::{Level, MonitorConfig, Thresholds};
 pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, RoutingConfig};
 pub use secret::Secret;
 pub use timeouts::{Limits, Timeouts};
@@ -58,6 +60,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    pub monitor: MonitorConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -95,11 +95,13 @@ pub(super) async fn attempts(
         );
         let total = ask.started + ch.timeouts.total.unwrap_or(timeouts.total);
         let first_byte = ch.timeouts.first_byte.unwrap_or(timeouts.first_byte);
-        match state
+        record.upstream_sent();
+        let sent = state
             .upstream
             .send_within(request, wire, total, first_byte)
-            .await
-        {
+            .await;
+        record.upstream_answered();
+        match sent {
             Ok(response) => {
                 return Ok(Answered {
                     selected,

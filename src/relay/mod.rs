@@ -50,7 +50,14 @@ pub async fn relay(
                 total: parts.total,
                 max_event: state.config.limits.max_stream_event,
             };
-            let stream = RelayStream::new(parts.upstream, parts.transform, format, limits, record);
+            let guard = state.monitor.ledger().open_stream();
+            let stream = RelayStream::new(
+                parts.upstream,
+                parts.transform,
+                format,
+                limits,
+                (record, guard),
+            );
             sse_response(Body::from_stream(stream))
         }
         Err(e) => {
@@ -106,7 +113,6 @@ async fn run(
         stream_idle,
     } = attempt::attempts(state, ask, record).await?;
     let mut lease = selected.lease;
-    record.first_byte();
 
     if peek.stream() {
         let transform = match conversion {
@@ -135,6 +141,7 @@ async fn run(
 
     let bytes = match state.upstream.read_body(response, total).await {
         Ok(b) => {
+            record.upstream_done();
             lease.succeeded(Instant::now());
             b
         }

@@ -1,12 +1,16 @@
 //! The access record of one request: written exactly once, when the request's work ends.
 //!
 //! Owns: the request's identity (id, token, model, channel), its outcome, usage and timings,
-//! and the one structured access-log event, emitted from `Drop`.
-//! Must never: be emitted twice or not at all; if nobody set an outcome, the client left.
+//! its in-flight count, and reporting all of it: one structured access-log event and the
+//! ledger's counters and histograms, both from `Drop`.
+//! Must never: be reported twice or not at all; if nobody set an outcome, the client left.
 
 use crate::convert::Usage;
 use crate::error::RelayError;
+use crate::monitor::{Guard, Ledger};
 use crate::providers::Endpoint;
+use crate::upstream::UpstreamError;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,15 +24,20 @@ pub struct Record {
     pub status: u16,
     pub outcome: &'static str,
     pub error: Option<String>,
-    pub usage: Option<crate::convert::Usage>,
+    pub usage: Option<Usage>,
     /// Upstream attempts made (0: none, the request failed before routing).
     pub attempts: u32,
+    ledger: Arc<Ledger>,
+    _in_flight: Guard,
     started: Instant,
-    first_byte: Option<Duration>,
+    upstream_sent: Option<Instant>,
+    upstream_headers: Option<Duration>,
+    upstream_done: Option<Instant>,
+    first_token: Option<Duration>,
 }
 
 impl Record {
-    pub fn new(request_id: String, endpoint: Endpoint) -> Self {
+    pub fn new(request_id: String, endpoint: Endpoint, ledger: &Arc<Ledger>) -> Self {
         Self {
             request_id,
             endpoint,
@@ -41,15 +50,37 @@ impl Record {
             error: None,
             usage: None,
             attempts: 0,
+            _in_flight: ledger.in_flight(endpoint.family()),
+            ledger: ledger.clone(),
             started: Instant::now(),
-            first_byte: None,
+            upstream_sent: None,
+            upstream_headers: None,
+            upstream_done: None,
+            first_token: None,
         }
     }
 
-    /// Marks the time the first upstream byte arrived (once).
-    pub fn first_byte(&mut self) {
-        if self.first_byte.is_none() {
-            self.first_byte = Some(self.started.elapsed());
+    /// The request is about to go upstream.
+    pub fn upstream_sent(&mut self) {
+        self.upstream_sent = Some(Instant::now());
+    }
+
+    /// The upstream's response headers arrived.
+    pub fn upstream_answered(&mut self) {
+        if let Some(sent) = self.upstream_sent {
+            self.upstream_headers = Some(sent.elapsed());
+        }
+    }
+
+    /// The upstream's answer was read to its end (non-streaming).
+    pub fn upstream_done(&mut self) {
+        self.upstream_done = Some(Instant::now());
+    }
+
+    /// The first stream chunk arrived from upstream (once).
+    pub fn first_token(&mut self) {
+        if self.first_token.is_none() {
+            self.first_token = Some(self.started.elapsed());
         }
     }
 
@@ -64,16 +95,49 @@ impl Record {
         }
         self.outcome = err.outcome();
         self.error = Some(err.to_string());
+        if let RelayError::Upstream(u) = err {
+            let channel = self.channel.as_deref().unwrap_or("other");
+            match u {
+                UpstreamError::Timeout(d) => {
+                    self.ledger.timeout(d.as_str());
+                    self.ledger.upstream_error(channel, "timeout");
+                }
+                UpstreamError::Status { status, .. } => {
+                    self.ledger.upstream_error(channel, status.as_u16())
+                }
+                UpstreamError::Connect(_) => self.ledger.upstream_error(channel, "connect"),
+                UpstreamError::Read(_) => self.ledger.upstream_error(channel, "read"),
+                UpstreamError::TooLarge(_) => self.ledger.upstream_error(channel, "too_large"),
+                UpstreamError::Invalid(_) => self.ledger.upstream_error(channel, "invalid"),
+            }
+        }
     }
 
-    pub fn usage_or_default(&self) -> Usage {
-        self.usage.unwrap_or_default()
+    fn report(&self) {
+        // 499: the client closed the request before an answer was decided (nginx's convention).
+        let status = if self.status == 0 { 499 } else { self.status };
+        self.ledger.request(status);
+        if self.outcome == "client_gone" {
+            self.ledger.client_disconnect();
+        }
+        if let Some(d) = self.upstream_headers {
+            self.ledger.observe_upstream_latency(d);
+        }
+        if let Some(d) = self.first_token {
+            self.ledger.observe_time_to_first_token(d);
+        }
+        if let (Some(sent), Some(done)) = (self.upstream_sent, self.upstream_done) {
+            let upstream = done.saturating_duration_since(sent);
+            self.ledger
+                .observe_relay_overhead(self.started.elapsed().saturating_sub(upstream));
+        }
     }
 }
 
 impl Drop for Record {
     fn drop(&mut self) {
-        let usage = self.usage_or_default();
+        self.report();
+        let usage = self.usage.unwrap_or_default();
         tracing::info!(
             target: "sluice::access",
             request_id = %self.request_id,
@@ -86,7 +150,8 @@ impl Drop for Record {
             outcome = self.outcome,
             attempts = self.attempts,
             latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
-            first_byte_ms = self.first_byte.map(|d| d.as_secs_f64() * 1000.0),
+            upstream_ms = self.upstream_headers.map(|d| d.as_secs_f64() * 1000.0),
+            first_token_ms = self.first_token.map(|d| d.as_secs_f64() * 1000.0),
             tokens_in = usage.prompt_tokens,
             tokens_out = usage.completion_tokens,
             usage_known = self.usage.is_some(),

@@ -1,7 +1,8 @@
 //! The admin API for channels: `GET /api/channels` (states), `POST /api/channels/{name}/enable`
 //! and `.../disable`.
 //!
-//! Owns: who may call it: loopback peers, or anyone with `Authorization: Bearer <admin_token>`.
+//! Owns: who may call it: loopback peers, or anyone with `Authorization: Bearer <admin_token>`
+//! (the top-level key, or `monitor.admin_token`).
 //! Must never: show a key's value (snapshots carry hints), or answer without that check.
 
 use crate::error::RelayError;
@@ -16,12 +17,14 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// Loopback peers, or the top-level `admin_token` (or the monitor's `monitor.admin_token`, so one
+/// token opens both admin surfaces) as a bearer token.
 fn allowed(state: &AppState, req: &Request) -> bool {
-    let loopback = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
-    if loopback {
+        .map(|ConnectInfo(p)| *p);
+    if crate::monitor::authorized(peer, req.headers(), &state.config.monitor) {
         return true;
     }
     let Some(admin) = &state.config.admin_token else {

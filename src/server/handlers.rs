@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub async fn messages(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> 
 
 async fn handle(state: &AppState, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
     let format = endpoint.client_format();
-    let mut record = Record::new(request_id(&headers), endpoint);
+    let mut record = Record::new(request_id(&headers), endpoint, state.monitor.ledger());
     let token = match state.tokens.authenticate(&headers) {
         Ok(t) => t,
         Err(e) => {
@@ -73,14 +73,6 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned()
-}
-
-pub async fn health() -> Response {
-    axum::Json(serde_json::json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
-    .into_response()
 }
 
 pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {

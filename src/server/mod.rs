@@ -1,8 +1,8 @@
 //! The HTTP front: router, tower layers, and thin handlers per endpoint family.
 //!
 //! Owns: `app(state) -> Router` (tests call it without a socket) and the layer stack, read top
-//! to bottom: request id, panic catch, then routes (the relay endpoints behind the overload
-//! shedder).
+//! to bottom: request id, panic catch, then routes (relay endpoints behind the overload
+//! shedder, the channels' admin API, then the monitor's `/api/monitor/health` and `/metrics`).
 //! Must never: contain relay logic (handlers call `relay`).
 
 mod admin;
@@ -38,12 +38,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(relay)
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::one))
-        .route("/api/monitor/health", get(handlers::health))
         .route("/api/channels", get(admin::list))
         .route("/api/channels/{name}/enable", post(admin::enable))
         .route("/api/channels/{name}/disable", post(admin::disable))
         .fallback(handlers::not_found)
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::monitor::router(state.monitor.clone()))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -45,6 +45,7 @@ fn entry(format: WireFormat, id: &str, owner: &str) -> Value {
 }
 
 pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let _in_flight = state.monitor.ledger().in_flight("models");
     let format = format_of(&headers);
     match visible(&state, &headers) {
         Err(e) => e.into_response_for(format),
@@ -69,6 +70,7 @@ pub async fn one(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let _in_flight = state.monitor.ledger().in_flight("models");
     let format = format_of(&headers);
     match visible(&state, &headers) {
         Err(e) => e.into_response_for(format),

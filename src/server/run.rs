@@ -1,13 +1,16 @@
 //! Accepting connections and shutting down: the relay's own accept loop.
 //!
 //! Owns: the listener, one task per inbound connection held in a `JoinSet` (so none can be
-//! forgotten), the inbound connection cap, the peer address (as `ConnectInfo`), TCP_NODELAY, and graceful shutdown: stop accepting, let in-flight requests finish
-//! within the grace period, then cancel what is left.
-//! Must never: leave a connection task running after `serve` returns.
+//! forgotten) and counted in the ledger, the inbound connection cap, TCP_NODELAY, the peer address for each request, the
+//! relay's background work (the monitor's sampler, polled here rather than spawned), and graceful
+//! shutdown: stop accepting, let in-flight requests finish within the grace period, then cancel
+//! what is left.
+//! Must never: leave a connection task or background job running after `serve` returns.
 
 use super::app;
 use crate::state::AppState;
-use axum::extract::connect_info::ConnectInfo;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -20,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use tower::Layer;
+use tower::ServiceBuilder;
 
 /// Serves until `shutdown` resolves, then drains within the configured grace period.
 pub async fn serve(
@@ -29,11 +32,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
+    let ledger = state.monitor.ledger().clone();
+    let sampler = crate::monitor::sampler::run(state.monitor.clone(), CancellationToken::new());
     let router = app(state.clone());
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
+    tokio::pin!(sampler);
+    let mut sampler_running = true;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -53,18 +60,26 @@ pub async fn serve(
                     continue;
                 };
                 let _ = tcp.set_nodelay(true);
+                let counted = ledger.inbound_connection();
                 let service = TowerToHyperService::new(
-                    axum::Extension(ConnectInfo(peer)).layer(router.clone()),
+                    ServiceBuilder::new()
+                        .map_request(move |mut req: http::Request<Incoming>| {
+                            req.extensions_mut().insert(ConnectInfo(peer));
+                            req
+                        })
+                        .service(router.clone()),
                 );
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(tcp), service)
                     .into_owned();
                 let conn = graceful.watch(conn);
                 conns.spawn(async move {
+                    let _counted = counted;
                     let _ = conn.await;
                     drop(permit);
                 });
             }
+            () = &mut sampler, if sampler_running => sampler_running = false,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             () = &mut shutdown => break,
         }

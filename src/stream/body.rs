@@ -9,6 +9,7 @@
 use super::sse::{SseEvent, SseParser, KEEPALIVE};
 use super::transform::Transform;
 use crate::error::RelayError;
+use crate::monitor::Guard;
 use crate::providers::WireFormat;
 use crate::relay::Record;
 use crate::upstream::{error_chain, Deadline, UpstreamError};
@@ -36,6 +37,7 @@ pub struct RelayStream {
     keepalive_every: Duration,
     total: Pin<Box<Sleep>>,
     record: Record,
+    _open: Guard,
     done: bool,
 }
 
@@ -52,7 +54,7 @@ impl RelayStream {
         transform: Transform,
         format: WireFormat,
         limits: StreamLimits,
-        record: Record,
+        (record, open): (Record, Guard),
     ) -> Self {
         let now = Instant::now();
         Self {
@@ -69,6 +71,7 @@ impl RelayStream {
             keepalive_every: limits.keepalive,
             total: Box::pin(tokio::time::sleep_until(limits.total)),
             record,
+            _open: open,
             done: false,
         }
     }
@@ -77,7 +80,7 @@ impl RelayStream {
         let now = Instant::now();
         self.idle.as_mut().reset(now + self.idle_every);
         self.keepalive.as_mut().reset(now + self.keepalive_every);
-        self.record.first_byte();
+        self.record.first_token();
         if let Err(e) = self.parser.push(chunk, &mut self.scratch) {
             return self.fail(UpstreamError::Invalid(e.to_string()).into());
         }

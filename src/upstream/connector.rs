@@ -1,55 +1,31 @@
 //! The upstream connector: TCP (with deadline and TCP_NODELAY) whose every connection is counted
 //! for as long as it is open.
 //!
-//! Owns: the live upstream connection gauge. A connection's count is held by a guard inside its
+//! Owns: counting upstream connections in the ledger. A connection's count is held by a guard inside its
 //! I/O object, so it falls exactly when hyper drops the connection, pooled or not.
 //! Must never: let a connection exist uncounted.
 
+use crate::monitor::{Guard, Ledger};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
-
-/// Live upstream connections (shared by every clone of the connector).
-#[derive(Clone, Default, Debug)]
-pub struct ConnectionGauge(Arc<AtomicUsize>);
-
-impl ConnectionGauge {
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn guard(&self) -> GaugeGuard {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        GaugeGuard(self.clone())
-    }
-}
-
-#[derive(Debug)]
-struct GaugeGuard(ConnectionGauge);
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        (self.0).0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 /// Wraps the HTTP connector; each connection it makes carries a gauge guard.
 #[derive(Clone)]
 pub struct CountingConnector {
     inner: HttpConnector,
-    gauge: ConnectionGauge,
+    ledger: Arc<Ledger>,
 }
 
 impl CountingConnector {
-    pub fn new(inner: HttpConnector, gauge: ConnectionGauge) -> Self {
-        Self { inner, gauge }
+    pub fn new(inner: HttpConnector, ledger: Arc<Ledger>) -> Self {
+        Self { inner, ledger }
     }
 }
 
@@ -64,12 +40,12 @@ impl Service<Uri> for CountingConnector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let connecting = self.inner.call(uri);
-        let gauge = self.gauge.clone();
+        let ledger = self.ledger.clone();
         Box::pin(async move {
             let io = connecting.await?;
             Ok(Counted {
                 io,
-                _guard: gauge.guard(),
+                _guard: ledger.upstream_connection(),
             })
         })
     }
@@ -79,7 +55,7 @@ impl Service<Uri> for CountingConnector {
 #[derive(Debug)]
 pub struct Counted<T> {
     io: T,
-    _guard: GaugeGuard,
+    _guard: Guard,
 }
 
 impl<T: Connection> Connection for Counted<T> {

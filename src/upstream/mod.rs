@@ -6,9 +6,8 @@
 
 mod connector;
 
-pub use connector::ConnectionGauge;
-
 use crate::config::Config;
+use crate::monitor::Ledger;
 use crate::providers::WireFormat;
 use bytes::{Bytes, BytesMut};
 use connector::CountingConnector;
@@ -18,6 +17,7 @@ use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -89,7 +89,7 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct Upstream {
     client: HttpsClient,
-    connections: ConnectionGauge,
+    ledger: Arc<Ledger>,
     first_byte: Duration,
     error_body: Duration,
     max_error_body: usize,
@@ -97,19 +97,18 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(config: &Config) -> Result<Self, ClientError> {
+    pub fn new(config: &Config, ledger: Arc<Ledger>) -> Result<Self, ClientError> {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(config.timeouts.connect));
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(30)));
         http.enforce_http(false);
-        let connections = ConnectionGauge::default();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(CountingConnector::new(http, connections.clone()));
+            .wrap_connector(CountingConnector::new(http, ledger.clone()));
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.upstream.pool_max_idle_per_host)
             .pool_idle_timeout(config.upstream.pool_idle_timeout)
@@ -118,7 +117,7 @@ impl Upstream {
             .build(https);
         Ok(Self {
             client,
-            connections,
+            ledger,
             first_byte: config.timeouts.first_byte,
             error_body: config.timeouts.error_body,
             max_error_body: config.limits.max_error_body,
@@ -128,7 +127,7 @@ impl Upstream {
 
     /// Upstream TCP connections open now (in use or idle in the pool).
     pub fn open_connections(&self) -> usize {
-        self.connections.get()
+        self.ledger.counts().upstream_connections as usize
     }
 
     /// Sends the request and waits for response headers (first-byte deadline, bounded by the

@@ -1,4 +1,5 @@
-//! Anthropic's header checks: `x-api-key` with an `sk-ant-` key, and `anthropic-version`.
+//! Anthropic's header checks: an `sk-ant-` key in `x-api-key` (or, as recent official SDKs
+//! send it, `Authorization: Bearer`), and `anthropic-version`.
 //! Owns those two checks and their error wording; must never look at the body.
 
 use http::HeaderMap;
@@ -8,7 +9,15 @@ use crate::Provider;
 
 /// Checks the key first (401), then the version header (400).
 pub(crate) fn check(headers: &HeaderMap) -> Result<(), ApiError> {
-    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
     match key {
         None | Some("") => {
             return Err(ApiError::bad_key(
@@ -41,5 +50,8 @@ mod tests {
         assert!(check(&h).is_ok());
         h.insert("x-api-key", "sk-x".parse().unwrap());
         assert_eq!(check(&h).map_err(|e| e.status.as_u16()), Err(401));
+        h.remove("x-api-key");
+        h.insert("authorization", "Bearer sk-ant-y".parse().unwrap());
+        assert!(check(&h).is_ok());
     }
 }

@@ -7,4 +7,5 @@ pub(crate) mod mix;
 pub(crate) mod scenario;
 pub(crate) mod select;
 pub(crate) mod spec;
+pub(crate) mod stream;
 pub(crate) mod transform;

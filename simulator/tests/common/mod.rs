@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-use sluice_sim::{Provider, SimConfig, SimHandle};
+use serde_json::{json, Value};
+use sluice_sim::{Provider, SimConfig, SimHandle, FAULT_HEADER};
 
 pub const OPENAI_KEY: &str = "sk-test-123";
 pub const ANTHROPIC_KEY: &str = "sk-ant-test-123";
@@ -108,5 +108,37 @@ pub fn strip_volatile(v: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(strip_volatile),
         _ => {}
+    }
+}
+
+pub fn chat(stream: bool) -> Value {
+    json!({"model": "gpt-4o-mini", "stream": stream, "messages": [{"role": "user", "content": "hello"}]})
+}
+
+pub fn anthropic_msg(stream: bool) -> Value {
+    json!({"model": "claude-sonnet-4-20250514", "max_tokens": 12, "stream": stream,
+        "messages": [{"role": "user", "content": "hello"}]})
+}
+
+pub fn xai_chat(stream: bool) -> Value {
+    json!({"model": "grok-3", "stream": stream, "messages": [{"role": "user", "content": "hello"}]})
+}
+
+pub fn with_fault(rb: reqwest::RequestBuilder, fault: &str) -> reqwest::RequestBuilder {
+    rb.header(FAULT_HEADER, fault)
+}
+
+/// Reads a body chunk by chunk; returns the bytes and whether it ended in an error.
+pub async fn read_all(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("body in time")
+        {
+            Ok(Some(c)) => out.extend_from_slice(&c),
+            Ok(None) => return (out, false),
+            Err(_) => return (out, true),
+        }
     }
 }

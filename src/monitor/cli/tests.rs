@@ -1,0 +1,142 @@
+use super::*;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use std::future::IntoFuture;
+
+/// Serves `body` with `status` on `/api/monitor/health` while `f` runs, on 127.0.0.1:0.
+async fn with_relay<F, Fut>(status: StatusCode, body: Value, f: F) -> u8
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route(
+        HEALTH_PATH,
+        get(move || async move { (status, Json(body)) }),
+    );
+    tokio::select! {
+        r = axum::serve(listener, app).into_future() => panic!("server ended: {r:?}"),
+        code = f(url) => code,
+    }
+}
+
+fn once(url: String) -> Args {
+    Args {
+        url,
+        interval: Duration::from_secs(5),
+        once: true,
+        token: None,
+    }
+}
+
+fn snapshot(status: &str) -> Value {
+    json!({
+        "status": status,
+        "version": "0.1.0",
+        "uptime_seconds": 3725.0,
+        "gauges": {"live_tasks": 12, "open_fds": null, "resident_memory_bytes": 52428800},
+        "trend": {"live_tasks": 1.5},
+        "alerts": [{"gauge": "live_tasks", "status": status, "value": 12, "warn": 10, "critical": 20}],
+        "growing": [{"gauge": "live_tasks", "per_minute": 1.5, "tolerance_per_minute": 1.0}],
+        "counters": {"requests": {"200": 5, "503": 2}, "upstream_errors": {"main": {"503": 2}},
+                     "retries": 1, "client_disconnects": 0, "timeouts": {"connect": 1}},
+        "tcp_sockets": {"CLOSE_WAIT": 0, "ESTABLISHED": 3},
+        "samples": 4, "window_seconds": 600.0, "interval_seconds": 30.0
+    })
+}
+
+#[tokio::test]
+async fn once_exits_0_on_ok_and_warn() {
+    for s in ["ok", "warn"] {
+        let code = with_relay(StatusCode::OK, snapshot(s), |u| run(once(u))).await;
+        assert_eq!(code, EXIT_OK, "{s}");
+    }
+}
+
+#[tokio::test]
+async fn once_exits_2_on_critical() {
+    let code = with_relay(StatusCode::SERVICE_UNAVAILABLE, snapshot("critical"), |u| {
+        run(once(u))
+    })
+    .await;
+    assert_eq!(code, EXIT_CRITICAL);
+}
+
+#[tokio::test]
+async fn once_exits_1_when_unreachable_or_refused() {
+    // A port that was just free: nothing listens there any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert_eq!(run(once(format!("http://{addr}"))).await, EXIT_UNREACHABLE);
+    let refused = with_relay(StatusCode::UNAUTHORIZED, json!({}), |u| run(once(u))).await;
+    assert_eq!(refused, EXIT_UNREACHABLE);
+    let garbage = with_relay(StatusCode::OK, json!({"status": 7}), |u| run(once(u))).await;
+    assert_eq!(garbage, EXIT_UNREACHABLE);
+}
+
+#[tokio::test]
+async fn sends_the_token_and_reads_a_real_monitor() {
+    use crate::config::{MonitorConfig, Secret};
+    use crate::monitor::{router, Monitor};
+    let config = MonitorConfig {
+        admin_token: Some(Secret::new("admin-token-123")),
+        ..MonitorConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // No ConnectInfo here: the monitor treats the peer as remote, so the token is needed.
+    let app = router(Monitor::new(&config, &[]));
+    let client = client(Duration::from_secs(5)).unwrap();
+    tokio::select! {
+        r = axum::serve(listener, app).into_future() => panic!("server ended: {r:?}"),
+        () = async {
+            let health = health_url(&url);
+            assert!(fetch(&client, &health, None).await.unwrap_err().contains("401"));
+            let v = fetch(&client, &health, Some("admin-token-123")).await.unwrap();
+            assert_eq!(exit_code(&Ok(v.clone())), EXIT_OK);
+            let text = render(&v, &url, false);
+            assert!(text.contains("inbound_connections"), "{text}");
+        } => {}
+    }
+}
+
+#[test]
+fn renders_gauges_trends_levels_and_counters() {
+    let text = render(&snapshot("warn"), "http://relay", false);
+    assert!(!text.contains('\x1b'));
+    assert!(render(&snapshot("warn"), "http://relay", true).contains("\x1b[33mWARN"));
+    assert!(
+        text.contains("WARN") && text.contains("up 1h02m05s"),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.starts_with("live_tasks")).unwrap();
+    assert!(
+        line.contains("12") && line.contains("+1.50") && line.contains("warn"),
+        "{line}"
+    );
+    let rss = text
+        .lines()
+        .find(|l| l.starts_with("resident_memory_bytes"))
+        .unwrap();
+    assert!(rss.contains("50.0 MiB"), "{rss}");
+    let fds = text.lines().find(|l| l.starts_with("open_fds")).unwrap();
+    assert!(fds.contains(" -"), "{fds}");
+    assert!(text.contains("growing: live_tasks"));
+    assert!(
+        text.contains("requests 7  upstream errors 2  retries 1  client disconnects 0  timeouts 1")
+    );
+    assert!(text.contains("tcp sockets: ESTABLISHED 3\n"), "{text}");
+}
+
+#[test]
+fn parses_intervals() {
+    assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+    assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+    assert!(parse_duration("0s").is_err());
+    assert!(parse_duration("soon").is_err());
+}

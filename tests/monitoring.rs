@@ -1,0 +1,189 @@
+//! End to end: the ledger's gauges follow their resources, agree with the OS and with the
+//! simulator, and the health status turns critical past a threshold and back.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use sluice::config::Level;
+use sluice_test_support::{assert_eventually, Harness};
+use std::time::Duration;
+
+/// Process-wide figures (fds, sockets, tasks) are shared by every test in this binary: these
+/// tests take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn health(h: &Harness) -> (u16, Value) {
+    let resp = h
+        .client
+        .get(h.url("/api/monitor/health"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+fn slow(model: &str) -> Value {
+    json!({"model": model, "stream": true, "max_tokens": 400,
+        "messages": [{"role": "user", "content": "go <<sim:drip=50ms..50ms>>"}]})
+}
+
+/// Counts of this process's fds and TCP sockets, read directly from /proc.
+fn proc_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test]
+async fn gauges_rise_with_their_resources_and_fall_back() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::start().await;
+    let (_, before) = health(&h).await;
+    let g0 = before["gauges"].clone();
+
+    // Hold 5 streams open (each on its own client connection) through the simulator.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let resp = client
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(sluice_test_support::TOKEN)
+            .json(&slow("gpt-4o-mini"))
+            .send()
+            .await
+            .unwrap();
+        let mut body = resp.bytes_stream();
+        body.next().await.unwrap().unwrap();
+        held.push((client, body));
+    }
+    let (_, during) = health(&h).await;
+    let g = &during["gauges"];
+    let rise = |name: &str| g[name].as_u64().unwrap() - g0[name].as_u64().unwrap();
+    assert!(rise("inbound_connections") >= 5, "{g}");
+    assert_eq!(rise("open_streams"), 5, "{g}");
+    assert_eq!(during["in_flight"]["chat"], 5, "{during}");
+    assert_eq!(
+        g["upstream_connections"].as_u64().unwrap(),
+        h.sim.stats().connections_open,
+        "relay and simulator agree"
+    );
+    assert!(g["upstream_connections"].as_u64().unwrap() >= 5);
+    assert!(
+        g["tcp_established"].as_u64().unwrap() >= 20,
+        "5 x (client, relay-in, relay-out, sim-in): {g}"
+    );
+    assert!(rise("live_tasks") >= 5, "{g}");
+
+    drop(held);
+    assert_eventually!(h.sim.stats().connections_open == 0, "upstream closed");
+    let (_, after) = health(&h).await;
+    let g = &after["gauges"];
+    assert_eq!(g["open_streams"], 0, "{g}");
+    assert_eq!(after["in_flight"]["chat"], 0);
+    assert_eq!(g["upstream_connections"], 0, "{g}");
+    assert_eq!(after["counters"]["client_disconnects"], 5, "{after}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn fd_and_socket_figures_agree_with_proc() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::start().await;
+    let (_, v) = health(&h).await;
+    let reported = v["gauges"]["open_fds"].as_u64().unwrap() as i64;
+    let direct = proc_fds() as i64;
+    assert!(
+        (reported - direct).abs() <= 3,
+        "health says {reported} fds, /proc says {direct}"
+    );
+    let listen = v["tcp_sockets"]["LISTEN"].as_u64().unwrap();
+    assert!(
+        listen >= 2,
+        "the relay's and the simulator's listeners: {v}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_turns_critical_past_a_threshold_and_back() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::builder()
+        .config(|c, _| c.monitor.thresholds.inbound_connections = Level::new(3, 4))
+        .start()
+        .await;
+    let (status, v) = health(&h).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("ok")), "{v}");
+
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        c.get(h.url("/v1/models"))
+            .bearer_auth(sluice_test_support::TOKEN)
+            .send()
+            .await
+            .unwrap();
+        clients.push(c); // keeps its idle keep-alive connection open
+    }
+    let (status, v) = health(&h).await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (503, Some("critical")),
+        "{v}"
+    );
+    let code = sluice::monitor::cli::run(sluice::monitor::cli::Args {
+        url: format!("http://{}", h.addr()),
+        interval: Duration::from_secs(1),
+        once: true,
+        token: None,
+    })
+    .await;
+    assert_eq!(code, 2, "`sluice monitor --once` exits 2 on critical");
+
+    drop(clients);
+    assert_eventually!(
+        h.state.monitor.ledger().counts().inbound_connections <= 1,
+        "client connections closed"
+    );
+    let (status, v) = health(&h).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("ok")), "{v}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_request_counts() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::start().await;
+    h.post(
+        "/v1/chat/completions",
+        &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    h.post("/v1/chat/completions", &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x <<sim:status=503>>"}]})).await;
+    let text = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("sluice_requests_total{status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_requests_total{status=\"503\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_upstream_errors_total{channel=\"demo-openai\",status=\"503\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE sluice_upstream_latency_seconds histogram"));
+    h.shutdown().await;
+}
