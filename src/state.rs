@@ -39,7 +39,9 @@ impl AppState {
     pub fn new(config: Config) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
-        let monitor = Monitor::new(&config.monitor, &channels);
+        let mut monitor_config = config.monitor.clone();
+        monitor_config.admin_token = config.admin_token.clone();
+        let monitor = Monitor::new(&monitor_config, &channels);
         Ok(Arc::new(Self {
             tokens: Tokens::new(&config),
             routes: Routes::new(&config)?,

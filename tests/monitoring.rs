@@ -187,3 +187,59 @@ async fn metrics_are_prometheus_text_with_request_counts() {
     assert!(text.contains("# TYPE sluice_upstream_latency_seconds histogram"));
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn channel_states_are_visible_in_health_and_metrics() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::builder()
+        .config(|c, _| {
+            // The OpenAI demo channel fails every request: its circuit opens after two.
+            c.channels[0]
+                .headers
+                .insert("x-sim-fault".into(), "status=500".into());
+            c.routing.max_attempts = 1;
+            c.routing.breaker.consecutive_failures = 2;
+            c.routing.breaker.backoff = Duration::from_secs(60);
+        })
+        .start()
+        .await;
+    let req = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..3 {
+        h.post("/v1/chat/completions", &req).await;
+    }
+    let (_, v) = health(&h).await;
+    let channels = v["channels"]["channels"].as_array().unwrap();
+    let openai = channels
+        .iter()
+        .find(|c| c["name"] == "demo-openai")
+        .unwrap();
+    assert_eq!(openai["breaker"], "open", "{openai}");
+    let anthropic = channels
+        .iter()
+        .find(|c| c["name"] == "demo-anthropic")
+        .unwrap();
+    assert_eq!(anthropic["breaker"], "closed");
+    assert!(v["retry_budget"].is_null() && v["channels"]["retry_budget"].is_object());
+    assert!(v["overload"]["max_in_flight"].as_u64().unwrap() > 0, "{v}");
+
+    let text = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("sluice_channel_state{channel=\"demo-openai\",state=\"open\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("sluice_channel_state{channel=\"demo-openai\",state=\"closed\"} 0"));
+    assert!(text.contains("sluice_channel_state{channel=\"demo-anthropic\",state=\"closed\"} 1"));
+    assert!(
+        text.contains("sluice_channel_faults_total{channel=\"demo-openai\"} 2"),
+        "{text}"
+    );
+    h.shutdown().await;
+}

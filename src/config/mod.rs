@@ -199,6 +199,15 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose().is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "admin_token must not be empty".to_owned(),
+            ));
+        }
         let mut names = HashSet::new();
         for ch in &self.channels {
             if !names.insert(ch.name.as_str()) {

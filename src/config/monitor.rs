@@ -20,7 +20,9 @@ pub struct MonitorConfig {
     /// How often an alert that lasts is logged again.
     pub alert_repeat: Duration,
     /// Required from non-loopback peers of `/api/monitor/health` and `/metrics`
-    /// (`Authorization: Bearer ...`). Without it, only loopback peers are served.
+    /// (`Authorization: Bearer ...`). Not read from `[monitor]`: the relay sets it from the
+    /// top-level `admin_token`, the one token of every admin surface. Without it, only loopback
+    /// peers are served.
     pub admin_token: Option<Secret>,
     pub thresholds: Thresholds,
 }
@@ -111,7 +113,6 @@ struct MonitorToml {
     window: Duration,
     #[serde(with = "humantime_serde")]
     alert_repeat: Duration,
-    admin_token: Option<Secret>,
     thresholds: Thresholds,
 }
 
@@ -122,7 +123,6 @@ impl Default for MonitorToml {
             interval: d.interval,
             window: d.window,
             alert_repeat: d.alert_repeat,
-            admin_token: d.admin_token,
             thresholds: d.thresholds,
         }
     }
@@ -140,12 +140,6 @@ impl TryFrom<MonitorToml> for MonitorConfig {
         }
         if t.alert_repeat.is_zero() {
             return Err("monitor.alert_repeat must be above 0".to_owned());
-        }
-        if t.admin_token
-            .as_ref()
-            .is_some_and(|s| s.expose().is_empty())
-        {
-            return Err("monitor.admin_token must not be empty".to_owned());
         }
         let th = &t.thresholds;
         let levels = [
@@ -172,7 +166,7 @@ impl TryFrom<MonitorToml> for MonitorConfig {
             interval: t.interval,
             window: t.window,
             alert_repeat: t.alert_repeat,
-            admin_token: t.admin_token,
+            admin_token: None,
             thresholds: t.thresholds,
         })
     }
@@ -213,7 +207,6 @@ mod tests {
             r#"
             interval = "5s"
             window = "1m"
-            admin_token = "admin-secret-token"
             [thresholds]
             live_tasks = { warn = 10, critical = 20, growth_per_minute = 1.5 }
             open_fds = { warn = 5000, critical = 6000 }
@@ -228,7 +221,6 @@ mod tests {
         );
         assert_eq!(c.thresholds.open_fds.warn, 5000);
         assert_eq!(c.thresholds.open_fds.growth_per_minute, 50.0);
-        assert_eq!(c.admin_token.unwrap().expose(), "admin-secret-token");
     }
 
     #[test]
@@ -255,7 +247,7 @@ mod tests {
             r#"interval = "1m"
                window = "30s""#,
             r#"intervall = "1s""#,
-            r#"admin_token = """#,
+            r#"admin_token = "one token for all admin surfaces is at the top level""#,
             "[thresholds]\nopen_fds = { warn = 10, critical = 5 }",
             "[thresholds]\nopen_fds = { warn = 10 }",
             "[thresholds]\nopen_fds = { warn = 1, critical = 5, growth_per_minute = -1.0 }",

@@ -183,7 +183,7 @@ impl Writer {
 }
 
 /// Label values escape `\`, `"` and newlines.
-fn escape_into(out: &mut String, v: &str) {
+pub fn escape_into(out: &mut String, v: &str) {
     for ch in v.chars() {
         match ch {
             '\\' => out.push_str("\\\\"),

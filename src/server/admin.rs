@@ -2,7 +2,7 @@
 //! and `.../disable`.
 //!
 //! Owns: who may call it: loopback peers, or anyone with `Authorization: Bearer <admin_token>`
-//! (the top-level key, or `monitor.admin_token`).
+//! (the top-level key, shared with the monitor endpoints).
 //! Must never: show a key's value (snapshots carry hints), or answer without that check.
 
 use crate::error::RelayError;
@@ -17,28 +17,14 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Loopback peers, or the top-level `admin_token` (or the monitor's `monitor.admin_token`, so one
-/// token opens both admin surfaces) as a bearer token.
+/// Loopback peers, or the top-level `admin_token` as a bearer token (the monitor's rule: one
+/// token opens every admin surface).
 fn allowed(state: &AppState, req: &Request) -> bool {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(p)| *p);
-    if crate::monitor::authorized(peer, req.headers(), &state.config.monitor) {
-        return true;
-    }
-    let Some(admin) = &state.config.admin_token else {
-        return false;
-    };
-    req.headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), admin.expose().as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    crate::monitor::authorized(peer, req.headers(), state.monitor.config())
 }
 
 fn forbidden() -> Response {

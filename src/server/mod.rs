@@ -7,11 +7,13 @@
 
 mod admin;
 mod handlers;
+mod health;
 mod models;
 mod run;
 
 pub use run::{serve, Server};
 
+use crate::monitor::health::{HEALTH_PATH, METRICS_PATH};
 use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
@@ -41,9 +43,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/channels", get(admin::list))
         .route("/api/channels/{name}/enable", post(admin::enable))
         .route("/api/channels/{name}/disable", post(admin::disable))
+        .route(HEALTH_PATH, get(health::health))
+        .route(METRICS_PATH, get(health::metrics))
         .fallback(handlers::not_found)
-        .with_state(state.clone())
-        .merge(crate::monitor::router(state.monitor.clone()))
+        .with_state(state)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

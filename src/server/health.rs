@@ -1,0 +1,193 @@
+//! `/api/monitor/health` and `/metrics` for the whole relay: the monitor's view plus the state
+//! of the channels (circuit, in-flight, faults), the retry budget and overload protection.
+//!
+//! Owns: composing those views; the monitor stays unaware of routing.
+//! Must never: serve a non-loopback peer without the admin token.
+
+use crate::monitor::{authorized, health::refused, health_response, prometheus};
+use crate::routing::{BreakerState, RoutesSnapshot};
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn allowed(state: &AppState, peer: Peer, headers: &HeaderMap) -> bool {
+    authorized(peer.map(|p| p.0 .0), headers, state.monitor.config())
+}
+
+pub async fn health(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
+    if !allowed(&state, peer, &headers) {
+        return refused(state.monitor.config());
+    }
+    let (status, Json(snapshot)) = health_response(&state.monitor);
+    let mut body = serde_json::to_value(&snapshot).unwrap_or_default();
+    body["channels"] = serde_json::to_value(state.routes.snapshot()).unwrap_or_default();
+    body["overload"] = serde_json::to_value(state.overload.snapshot()).unwrap_or_default();
+    (status, Json(body)).into_response()
+}
+
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
+    if !allowed(&state, peer, &headers) {
+        return refused(state.monitor.config());
+    }
+    let mut text = state.monitor.render_prometheus();
+    render_routes(&mut text, &state.routes.snapshot());
+    let o = state.overload.snapshot();
+    family(
+        &mut text,
+        "sluice_shed_requests_total",
+        "counter",
+        "Requests refused with 503 by overload protection.",
+    );
+    let _ = writeln!(text, "sluice_shed_requests_total {}", o.shed_requests);
+    family(
+        &mut text,
+        "sluice_refused_connections_total",
+        "counter",
+        "Connections closed at once beyond overload.max_connections.",
+    );
+    let _ = writeln!(
+        text,
+        "sluice_refused_connections_total {}",
+        o.refused_connections
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn label(channel: &str) -> String {
+    let mut s = String::new();
+    prometheus::escape_into(&mut s, channel);
+    s
+}
+
+/// Channel states, one-hot per state, and per-channel counts.
+pub fn render_routes(out: &mut String, r: &RoutesSnapshot) {
+    family(
+        out,
+        "sluice_channel_state",
+        "gauge",
+        "1 for the channel's current state (closed, open, half_open, disabled).",
+    );
+    for c in &r.channels {
+        let current = if !c.enabled {
+            "disabled"
+        } else {
+            match c.breaker {
+                BreakerState::Closed => "closed",
+                BreakerState::Open => "open",
+                BreakerState::HalfOpen => "half_open",
+            }
+        };
+        let ch = label(&c.name);
+        for state in ["closed", "open", "half_open", "disabled"] {
+            let v = u8::from(state == current);
+            let _ = writeln!(
+                out,
+                "sluice_channel_state{{channel=\"{ch}\",state=\"{state}\"}} {v}"
+            );
+        }
+    }
+    family(
+        out,
+        "sluice_channel_in_flight",
+        "gauge",
+        "Attempts in flight on the channel.",
+    );
+    for c in &r.channels {
+        let _ = writeln!(
+            out,
+            "sluice_channel_in_flight{{channel=\"{}\"}} {}",
+            label(&c.name),
+            c.in_flight
+        );
+    }
+    family(
+        out,
+        "sluice_channel_attempts_total",
+        "counter",
+        "Upstream attempts admitted on the channel.",
+    );
+    for c in &r.channels {
+        let _ = writeln!(
+            out,
+            "sluice_channel_attempts_total{{channel=\"{}\"}} {}",
+            label(&c.name),
+            c.attempts
+        );
+    }
+    family(
+        out,
+        "sluice_channel_faults_total",
+        "counter",
+        "Attempts on the channel that ended in an upstream fault.",
+    );
+    for c in &r.channels {
+        let _ = writeln!(
+            out,
+            "sluice_channel_faults_total{{channel=\"{}\"}} {}",
+            label(&c.name),
+            c.faults
+        );
+    }
+    family(
+        out,
+        "sluice_channel_breaker_trips",
+        "gauge",
+        "Circuit opens since the channel's circuit last closed.",
+    );
+    for c in &r.channels {
+        let _ = writeln!(
+            out,
+            "sluice_channel_breaker_trips{{channel=\"{}\"}} {}",
+            label(&c.name),
+            c.breaker_trips
+        );
+    }
+    let b = &r.retry_budget;
+    family(
+        out,
+        "sluice_retry_budget_requests",
+        "gauge",
+        "Requests in the retry budget's window.",
+    );
+    let _ = writeln!(out, "sluice_retry_budget_requests {}", b.requests);
+    family(
+        out,
+        "sluice_retry_budget_retries",
+        "gauge",
+        "Retries in the retry budget's window.",
+    );
+    let _ = writeln!(out, "sluice_retry_budget_retries {}", b.retries);
+    family(
+        out,
+        "sluice_retry_budget_allowed",
+        "gauge",
+        "Retries the budget allows over its window at this traffic.",
+    );
+    let _ = writeln!(out, "sluice_retry_budget_allowed {}", b.allowed);
+}
