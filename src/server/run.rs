@@ -54,6 +54,8 @@ pub async fn serve(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
+                #[cfg(feature = "canary")]
+                crate::canary::held_inbound(&tcp);
                 let counted = ledger.inbound_connection();
                 let service = TowerToHyperService::new(
                     ServiceBuilder::new()

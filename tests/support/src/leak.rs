@@ -107,16 +107,29 @@ impl Reading {
         )
     }
 
-    /// The relay's own transient work is over: no request, stream or connection in either
-    /// direction, and the simulator agrees.
-    fn quiet(&self) -> bool {
+    /// What keeps the relay from being quiet: a request, stream or connection in either
+    /// direction, a simulator connection, or a CLOSE_WAIT socket. Empty when quiet.
+    fn noise(&self) -> Vec<String> {
         let c = &self.counts;
-        c.in_flight_total() == 0
-            && c.open_streams == 0
-            && c.inbound_connections == 0
-            && c.upstream_connections == 0
-            && self.sim_open == 0
-            && self.close_wait() == Some(0)
+        let mut out = Vec::new();
+        let mut expect_zero = |what: &str, n: u64| {
+            if n != 0 {
+                out.push(format!("{what}: {n}, expected 0"));
+            }
+        };
+        expect_zero("in-flight requests", c.in_flight_total());
+        expect_zero("open streams", c.open_streams);
+        expect_zero("inbound connections", c.inbound_connections);
+        expect_zero(
+            "upstream connections (relay ledger)",
+            c.upstream_connections,
+        );
+        expect_zero("upstream connections seen by the simulator", self.sim_open);
+        match self.close_wait() {
+            Some(n) => expect_zero("CLOSE_WAIT sockets", n as u64),
+            None => out.push("TCP sockets: /proc/self/net/tcp unreadable".to_owned()),
+        }
+        out
     }
 }
 
@@ -130,7 +143,8 @@ impl Baseline {
             let r = Reading::take(&h.state, &h.sim);
             let figures = r.live_tasks.zip(r.open_fds);
             // Quiet, and the same figures twice in a row: nothing is still winding down.
-            if r.quiet() && figures.is_some() && figures == last {
+            let noise = r.noise();
+            if noise.is_empty() && figures.is_some() && figures == last {
                 let (live_tasks, open_fds) = figures.unwrap_or_default();
                 return Self {
                     live_tasks,
@@ -140,11 +154,15 @@ impl Baseline {
                 };
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!(
-                    "leak check: the relay never became quiet enough for a baseline (a leak in \
-                     the warm-up itself?)\n{}",
-                    details(&r)
-                );
+                let mut report =
+                    "leak: the warmed-up relay did not become quiet for a baseline within 5s \
+                     (a leak in the warm-up itself?):\n"
+                        .to_owned();
+                for p in &noise {
+                    let _ = writeln!(report, "  {p}");
+                }
+                report.push_str(&details(&r));
+                panic!("{report}");
             }
             last = figures;
             tokio::time::sleep(Duration::from_millis(50)).await;
