@@ -129,7 +129,12 @@ fn expected(r: &Req) -> Option<Shape> {
 async fn run(h: &Harness, r: &Req) -> Option<Outcome> {
     let body = r.route.body(r.fault, r.stream, r.max_tokens);
     let exchange = async {
-        let mut resp = r.route.request(h, &body).send().await.expect("relay reachable");
+        let mut resp = r
+            .route
+            .request(h, &body)
+            .send()
+            .await
+            .expect("relay reachable");
         match r.client {
             Client::ReadAll => Some(traffic::read(r.route, r.stream, resp).await),
             Client::LeaveAt(at) => {

@@ -8,6 +8,7 @@
 mod handlers;
 mod models;
 mod run;
+mod write_deadline;
 
 pub use run::{serve, Server};
 

@@ -129,3 +129,30 @@ fn slow_client_that_stops_reading_does_not_leak_upstream() {
         h.shutdown().await;
     });
 }
+
+#[test]
+fn client_that_stops_reading_does_not_hold_the_upstream_past_the_idle_deadline() {
+    // A client that stops reading and never leaves: after `stream_idle` (here 500 ms) without
+    // taking a byte, the relay drops its connection, and with it the upstream. (Before the write
+    // deadline, nothing fired: the body, total deadline included, is not polled while hyper
+    // waits for the socket, so the upstream stayed open for as long as the client stayed.)
+    leak::run(|| async {
+        let (h, base) = warm(|c, _| {
+            c.limits.max_stream_event = 16 << 20;
+            c.timeouts.stream_idle = Duration::from_millis(500);
+        })
+        .await;
+        let held = stalled_reader(&h, Route::OpenAiChat, "oversize=8MiB").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(h.state.monitor.ledger().counts().open_streams, 1);
+        let within = Duration::from_secs(3);
+        sluice_test_support::eventually(within, "upstream released at the write deadline", || {
+            let open = h.sim.stats().connections_open;
+            async move { open == 0 }
+        })
+        .await;
+        drop(held);
+        base.assert_returns(&h, SETTLE).await;
+        h.shutdown().await;
+    });
+}

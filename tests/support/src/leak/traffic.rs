@@ -256,7 +256,10 @@ impl Outcome {
             Ok(Shape::Answer)
         } else {
             let v: Value = serde_json::from_str(&last.data).unwrap_or(Value::Null);
-            if v["error"]["message"].is_string() {
+            // xAI's own in-stream error (`{"code":...,"error":"..."}`) is passed through to its
+            // OpenAI-format clients as xAI sent it; the OpenAI SDKs raise on either shape.
+            let xai_error = self.route == Route::GrokChat && v["error"].is_string();
+            if v["error"]["message"].is_string() || xai_error {
                 Ok(Shape::Error)
             } else {
                 fail("an OpenAI stream not ending with [DONE] or an error event")
