@@ -189,6 +189,18 @@ impl Baseline {
             let r = Reading::take(state, sim);
             let problems = self.problems(&r);
             if problems.is_empty() {
+                // Shown with --nocapture: the figures a passing leak test ended on.
+                eprintln!(
+                    "leak check: back at baseline: live tasks {} (baseline {}), open fds {} \
+                     (baseline {}), inbound {}, upstream {}, simulator {}, CLOSE_WAIT 0",
+                    r.live_tasks.unwrap_or_default(),
+                    self.live_tasks,
+                    r.open_fds.unwrap_or_default(),
+                    self.open_fds,
+                    r.counts.inbound_connections,
+                    r.counts.upstream_connections,
+                    r.sim_open,
+                );
                 return;
             }
             if tokio::time::Instant::now() >= deadline {
