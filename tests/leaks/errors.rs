@@ -12,7 +12,7 @@ async fn status_bodies(status: u16, expect: u16) {
     let fault = format!("status={status}");
     let outs = burst(&h, &Route::MAIN, &fault, 10).await;
     all_well_formed(&outs, expect, Shape::Error);
-    assert_eq!(h.sim.stats().faults_of(&fault), 40);
+    super::served(&h, &fault, 40);
     assert_eq!(base.requests_since(&h), 40);
     base.assert_returns(&h, SETTLE).await;
     h.shutdown().await;
@@ -40,7 +40,7 @@ fn error_bodies_failing_mid_read_do_not_leak_connections() {
         let (h, base) = warm(|_, _| {}).await;
         let outs = burst(&h, &Route::MAIN, "status=503, truncate=20", 10).await;
         all_well_formed(&outs, 503, Shape::Error);
-        assert_eq!(h.sim.stats().faults_of("truncate"), 40);
+        super::served(&h, "truncate", 40);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });
@@ -54,7 +54,7 @@ fn error_bodies_over_the_limit_do_not_leak_connections() {
         let (h, base) = warm(|c, _| c.limits.max_error_body = 1024).await;
         let outs = burst(&h, &Route::MAIN, "status=503, oversize=256KiB", 10).await;
         all_well_formed(&outs, 503, Shape::Error);
-        assert_eq!(h.sim.stats().faults_of("oversize"), 40);
+        super::served(&h, "oversize", 40);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });
@@ -71,7 +71,7 @@ fn truncated_answers_do_not_leak_connections() {
             assert_eq!(o.status, expect, "{o:?}");
             assert_eq!(o.shape(), Ok(Shape::Error), "{o:?}");
         }
-        assert_eq!(h.sim.stats().faults_of("truncate"), 40);
+        super::served(&h, "truncate", 40);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });
@@ -91,7 +91,7 @@ fn malformed_answers_do_not_leak_connections() {
                 assert_eq!((o.status, o.shape()), (502, Ok(Shape::Error)), "{o:?}");
             }
         }
-        assert_eq!(h.sim.stats().faults_of("malformed"), 40);
+        super::served(&h, "malformed", 40);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });
@@ -103,7 +103,7 @@ fn upstream_resets_do_not_leak_connections() {
         let (h, base) = warm(|_, _| {}).await;
         let outs = burst(&h, &Route::MAIN, "reset", 10).await;
         all_well_formed(&outs, 502, Shape::Error);
-        assert_eq!(h.sim.stats().faults_of("reset"), 40);
+        super::served(&h, "reset", 40);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });
@@ -116,7 +116,7 @@ fn upstream_stall_before_headers_does_not_leak_connections() {
         let (h, base) = warm(|c, _| c.timeouts.first_byte = Duration::from_millis(300)).await;
         let outs = burst(&h, &Route::MAIN, "stall-headers", 6).await;
         all_well_formed(&outs, 504, Shape::Error);
-        assert_eq!(h.sim.stats().faults_of("stall-headers"), 24);
+        super::served(&h, "stall-headers", 24);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });
@@ -129,7 +129,7 @@ fn blackholed_upstreams_do_not_leak_connections() {
         let (h, base) = warm(|c, _| c.timeouts.first_byte = Duration::from_millis(300)).await;
         let outs = burst(&h, &Route::MAIN, "blackhole", 6).await;
         all_well_formed(&outs, 504, Shape::Error);
-        assert_eq!(h.sim.stats().faults_of("blackhole"), 24);
+        super::served(&h, "blackhole", 24);
         base.assert_returns(&h, SETTLE).await;
         h.shutdown().await;
     });

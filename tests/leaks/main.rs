@@ -69,3 +69,13 @@ fn all_well_formed(outs: &[Outcome], status: u16, shape: Shape) {
         assert_eq!(o.shape(), Ok(shape), "{o:?}");
     }
 }
+
+/// The simulator served `kind` at least `n` times: the fault really happened (more than once per
+/// request where the relay retries).
+fn served(h: &Harness, kind: &str, n: u64) {
+    let served = h.sim.stats().faults_of(kind);
+    assert!(
+        served >= n,
+        "fault {kind} served {served} times, expected {n}"
+    );
+}

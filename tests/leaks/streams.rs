@@ -36,7 +36,7 @@ async fn streams_any(h: &Harness, fault: &str, per_route: usize) -> Vec<Outcome>
 }
 
 async fn check(h: Harness, base: Baseline, kind: &str, n: u64) {
-    assert_eq!(h.sim.stats().faults_of(kind), n, "the fault was served");
+    super::served(&h, kind, n);
     assert_eq!(base.requests_since(&h), n, "each request counted once");
     base.assert_returns(&h, SETTLE).await;
     h.shutdown().await;
