@@ -6,6 +6,8 @@
 //! errors become client-facing bodies.
 
 pub mod auth;
+#[cfg(feature = "canary")]
+pub mod canary;
 pub mod config;
 pub mod convert;
 pub mod demo;
@@ -19,6 +21,9 @@ pub mod server;
 pub mod state;
 pub mod stream;
 pub mod upstream;
+
+#[cfg(all(feature = "canary", not(debug_assertions)))]
+compile_error!("the `canary` feature plants leaks on purpose: never in a release build");
 
 pub use config::Config;
 pub use server::{app, serve, Server};

@@ -16,7 +16,8 @@ pub struct Timeouts {
     /// From sending the request until the upstream's response headers.
     #[serde(with = "humantime_serde")]
     pub first_byte: Duration,
-    /// Longest silence between two stream chunks.
+    /// Longest silence between two stream chunks from the upstream, and longest a client may
+    /// take no byte of a response before its connection is dropped.
     #[serde(with = "humantime_serde")]
     pub stream_idle: Duration,
     /// Whole request, stream included.

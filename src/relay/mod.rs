@@ -153,7 +153,7 @@ async fn run(
     drop(lease);
     let (bytes, usage) = match conversion {
         Conversion::None => {
-            let usage = passthrough_usage(wire, &bytes);
+            let usage = passthrough_usage(wire, &bytes)?;
             (bytes, usage)
         }
         Conversion::ChatToMessages => {
@@ -169,18 +169,26 @@ async fn run(
     Ok(Answer::Full(bytes))
 }
 
-/// Usage of a body passed through untouched: only the `usage` member is built.
-fn passthrough_usage(wire: WireFormat, body: &[u8]) -> Option<convert::Usage> {
+/// Usage of a body passed through untouched: only the `usage` member is built, but the body
+/// is checked to be one whole JSON object on the way (a cut or broken body is a 502, not a 200).
+fn passthrough_usage(wire: WireFormat, body: &[u8]) -> Result<Option<convert::Usage>, RelayError> {
     #[derive(serde::Deserialize)]
     struct UsageOnly {
         usage: Option<Value>,
     }
-    let usage = serde_json::from_slice::<UsageOnly>(body).ok()?.usage?;
+    let Some(usage) = serde_json::from_slice::<UsageOnly>(body)
+        .map_err(|e| {
+            crate::upstream::UpstreamError::Invalid(format!("the upstream body is not JSON: {e}"))
+        })?
+        .usage
+    else {
+        return Ok(None);
+    };
     let wrapped = serde_json::json!({ "usage": usage });
-    match wire {
+    Ok(match wire {
         WireFormat::OpenAi => convert::usage_from_chat(&wrapped),
         WireFormat::Anthropic => convert::usage_from_messages(&wrapped),
-    }
+    })
 }
 
 fn upstream_json(bytes: &[u8]) -> Result<Value, RelayError> {

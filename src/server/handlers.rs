@@ -33,6 +33,8 @@ pub async fn messages(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> 
 
 async fn handle(state: &AppState, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
     let format = endpoint.client_format();
+    #[cfg(feature = "canary")]
+    crate::canary::detached_task();
     let mut record = Record::new(request_id(&headers), endpoint, state.monitor.ledger());
     let token = match state.tokens.authenticate(&headers) {
         Ok(t) => t,

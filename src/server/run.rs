@@ -3,11 +3,12 @@
 //! Owns: the listener, one task per inbound connection held in a `JoinSet` (so none can be
 //! forgotten) and counted in the ledger, the inbound connection cap, TCP_NODELAY, the peer address for each request, the
 //! relay's background work (the monitor's sampler, polled here rather than spawned), and graceful
-//! shutdown: stop accepting, let in-flight requests finish within the grace period, then cancel
+//! shutdown, and a deadline on writes to a client that stopped reading (`stream_idle`): stop accepting, let in-flight requests finish within the grace period, then cancel
 //! what is left.
 //! Must never: leave a connection task or background job running after `serve` returns.
 
 use super::app;
+use super::write_deadline::WriteDeadline;
 use crate::state::AppState;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -32,6 +33,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
+    let write_limit = state.config.timeouts.stream_idle;
     let ledger = state.monitor.ledger().clone();
     let sampler = crate::monitor::sampler::run(state.monitor.clone(), CancellationToken::new());
     let router = app(state.clone());
@@ -60,6 +62,8 @@ pub async fn serve(
                     continue;
                 };
                 let _ = tcp.set_nodelay(true);
+                #[cfg(feature = "canary")]
+                crate::canary::held_inbound(&tcp);
                 let counted = ledger.inbound_connection();
                 let service = TowerToHyperService::new(
                     ServiceBuilder::new()
@@ -69,6 +73,7 @@ pub async fn serve(
                         })
                         .service(router.clone()),
                 );
+                let tcp = WriteDeadline::new(tcp, write_limit);
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(tcp), service)
                     .into_owned();

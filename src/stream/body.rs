@@ -56,6 +56,8 @@ impl RelayStream {
         limits: StreamLimits,
         (record, open): (Record, Guard),
     ) -> Self {
+        #[cfg(feature = "canary")]
+        let upstream = crate::canary::held_upstream(upstream);
         let now = Instant::now();
         Self {
             upstream,

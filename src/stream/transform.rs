@@ -97,9 +97,10 @@ impl Pass {
             self.ended = true;
             return true;
         }
-        // Only chunks that mention usage or errors are parsed; the rest pass untouched.
+        // Only chunks that mention usage or errors are parsed; the rest pass untouched. An error
+        // may come first (`{"error":{...}}`) or not (xAI: `{"code":...,"error":"..."}`).
         let has_usage = ev.data.contains("\"usage\":{");
-        let has_error = ev.data.starts_with("{\"error\"");
+        let has_error = ev.data.contains("\"error\":");
         if !has_usage && !has_error {
             return true;
         }
@@ -141,5 +142,42 @@ impl Pass {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(data: &str) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: data.to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_error_event_ends_a_passed_stream_in_either_shape() {
+        for error in [
+            r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+            r#"{"code":"Internal error","error":"The service encountered an error."}"#,
+        ] {
+            let mut t = Transform::pass(WireFormat::OpenAi, false);
+            let mut out = Vec::new();
+            t.push(&ev(r#"{"choices":[{"delta":{"content":"hi"}}]}"#), &mut out)
+                .unwrap();
+            t.push(&ev(error), &mut out).unwrap();
+            assert_eq!(out.len(), 2, "both forwarded");
+            assert_eq!(t.finish(&mut out), Ok(()), "{error} ended the stream");
+        }
+    }
+
+    #[test]
+    fn the_word_error_in_content_does_not_end_a_stream() {
+        let mut t = Transform::pass(WireFormat::OpenAi, false);
+        let mut out = Vec::new();
+        let chunk = r#"{"choices":[{"delta":{"content":"say \"error\": now"}}]}"#;
+        t.push(&ev(chunk), &mut out).unwrap();
+        assert!(t.finish(&mut out).is_err(), "no terminator, no error: cut");
     }
 }

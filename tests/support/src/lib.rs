@@ -9,6 +9,7 @@
     reason = "test support: a failure here is a failed test"
 )]
 
+pub mod leak;
 mod sse;
 
 pub use sse::{read_sse, SseEvent};
