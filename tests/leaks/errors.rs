@@ -9,8 +9,9 @@ use std::time::Duration;
 /// the client gets `expect` in its own format; then every count returns.
 async fn status_bodies(status: u16, expect: u16) {
     let (h, base) = warm(|_, _| {}).await;
+    // retry-after=0: no cool-down, so every one of the 40 concurrent requests meets the upstream.
     let fault = format!("status={status}");
-    let outs = burst(&h, &Route::MAIN, &fault, 10).await;
+    let outs = burst(&h, &Route::MAIN, &format!("{fault}, retry-after=0"), 10).await;
     all_well_formed(&outs, expect, Shape::Error);
     super::served(&h, &fault, 40);
     assert_eq!(base.requests_since(&h), 40);
@@ -38,7 +39,13 @@ fn error_bodies_failing_mid_read_do_not_leak_connections() {
     // The error body promises its length and the connection closes after 20 bytes of it.
     leak::run(|| async {
         let (h, base) = warm(|_, _| {}).await;
-        let outs = burst(&h, &Route::MAIN, "status=503, truncate=20", 10).await;
+        let outs = burst(
+            &h,
+            &Route::MAIN,
+            "status=503, retry-after=0, truncate=20",
+            10,
+        )
+        .await;
         all_well_formed(&outs, 503, Shape::Error);
         super::served(&h, "truncate", 40);
         base.assert_returns(&h, SETTLE).await;
@@ -52,7 +59,13 @@ fn error_bodies_over_the_limit_do_not_leak_connections() {
     // so the connection must be closed rather than pooled.
     leak::run(|| async {
         let (h, base) = warm(|c, _| c.limits.max_error_body = 1024).await;
-        let outs = burst(&h, &Route::MAIN, "status=503, oversize=256KiB", 10).await;
+        let outs = burst(
+            &h,
+            &Route::MAIN,
+            "status=503, retry-after=0, oversize=256KiB",
+            10,
+        )
+        .await;
         all_well_formed(&outs, 503, Shape::Error);
         super::served(&h, "oversize", 40);
         base.assert_returns(&h, SETTLE).await;

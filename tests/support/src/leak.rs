@@ -30,7 +30,14 @@ pub async fn harness(
     tweak: impl FnOnce(&mut sluice::Config, &sluice_sim::SimHandle) + 'static,
 ) -> Harness {
     let mut h = Harness::builder()
-        .config(|c, _| c.upstream.pool_idle_timeout = POOL_IDLE)
+        .config(|c, _| {
+            c.upstream.pool_idle_timeout = POOL_IDLE;
+            // One attempt per request and no circuit breaking: each request meets its fault
+            // (the fail-over paths have their own leak checks in tests/failover.rs).
+            c.routing.max_attempts = 1;
+            c.routing.breaker.consecutive_failures = u32::MAX;
+            c.routing.breaker.min_requests = u32::MAX;
+        })
         .config(tweak)
         .start()
         .await;
