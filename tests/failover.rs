@@ -88,6 +88,16 @@ async fn fails_over_from_a_closed_port_to_a_healthy_channel() {
         8,
         "the healthy channel saw each request once"
     );
+    let counters = h.state.monitor.ledger().counters();
+    assert_eq!(
+        counters.retries, 5,
+        "each fault on the dead channel was retried once"
+    );
+    let metrics = h.state.monitor.render_prometheus();
+    assert!(
+        metrics.contains("sluice_upstream_errors_total{channel=\"dead\",status=\"connect\"} 5"),
+        "{metrics}"
+    );
     assert_upstream_settled(&h, IDLE).await;
     h.shutdown().await;
 }

@@ -130,6 +130,7 @@ pub(super) async fn attempts(
                 {
                     return Err(err);
                 }
+                record.retrying_after(&err);
                 tried.push(selected.index);
                 last = Some(err);
                 // The lease goes before the next attempt is chosen.

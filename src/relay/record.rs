@@ -95,21 +95,33 @@ impl Record {
         }
         self.outcome = err.outcome();
         self.error = Some(err.to_string());
-        if let RelayError::Upstream(u) = err {
-            let channel = self.channel.as_deref().unwrap_or("other");
-            match u {
-                UpstreamError::Timeout(d) => {
-                    self.ledger.timeout(d.as_str());
-                    self.ledger.upstream_error(channel, "timeout");
-                }
-                UpstreamError::Status { status, .. } => {
-                    self.ledger.upstream_error(channel, status.as_u16())
-                }
-                UpstreamError::Connect(_) => self.ledger.upstream_error(channel, "connect"),
-                UpstreamError::Read(_) => self.ledger.upstream_error(channel, "read"),
-                UpstreamError::TooLarge(_) => self.ledger.upstream_error(channel, "too_large"),
-                UpstreamError::Invalid(_) => self.ledger.upstream_error(channel, "invalid"),
+        self.count_upstream_error(err);
+    }
+
+    /// An attempt failed and another follows: its upstream error and the retry are counted; the
+    /// request's outcome is still open.
+    pub fn retrying_after(&mut self, err: &RelayError) {
+        self.count_upstream_error(err);
+        self.ledger.retry();
+    }
+
+    fn count_upstream_error(&self, err: &RelayError) {
+        let RelayError::Upstream(u) = err else {
+            return;
+        };
+        let channel = self.channel.as_deref().unwrap_or("other");
+        match u {
+            UpstreamError::Timeout(d) => {
+                self.ledger.timeout(d.as_str());
+                self.ledger.upstream_error(channel, "timeout");
             }
+            UpstreamError::Status { status, .. } => {
+                self.ledger.upstream_error(channel, status.as_u16())
+            }
+            UpstreamError::Connect(_) => self.ledger.upstream_error(channel, "connect"),
+            UpstreamError::Read(_) => self.ledger.upstream_error(channel, "read"),
+            UpstreamError::TooLarge(_) => self.ledger.upstream_error(channel, "too_large"),
+            UpstreamError::Invalid(_) => self.ledger.upstream_error(channel, "invalid"),
         }
     }
 
