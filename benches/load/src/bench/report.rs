@@ -16,6 +16,8 @@ pub struct Report<'a> {
     pub rss_idle: u64,
     pub rss_peak: u64,
     pub stop: serde_json::Value,
+    /// 1-minute load average before and after the scenarios.
+    pub loadavg: (String, String),
 }
 
 const MIB: f64 = 1048576.0;
@@ -27,9 +29,9 @@ struct Target {
 
 impl Report<'_> {
     fn find(&self, concurrency: usize, stream: bool) -> Option<&Pair> {
-        self.pairs
-            .iter()
-            .find(|p| p.concurrency == concurrency && p.stream == stream)
+        self.pairs.iter().find(|p| {
+            p.concurrency == concurrency && p.stream == stream && !p.name.contains("without")
+        })
     }
 
     fn targets(&self) -> Vec<Target> {
@@ -102,8 +104,10 @@ impl Report<'_> {
         let a = self.args;
         let _ = writeln!(
             m,
-            "Layout: {}.\nEach run: {} warm-up + {} measured, closed loop; {} rounds of (direct, relay) per scenario; latency = request sent to last body byte; TTFT = to the first SSE event.\n",
+            "Layout: {}.\nMachine load average (1 min) {} before the scenarios, {} after.\nEach run: {} warm-up + {} measured, closed loop; {} rounds of (direct, relay) per scenario; latency = request sent to last body byte; TTFT = to the first SSE event.\n",
             self.layout,
+            self.loadavg.0,
+            self.loadavg.1,
             humantime::format_duration(a.warmup),
             humantime::format_duration(a.duration),
             a.rounds
@@ -170,7 +174,11 @@ impl Report<'_> {
             self.slow.rss_peak as f64 / MIB,
             self.slow.open_at_peak,
             self.slow.per_stream_bytes / 1024.0,
-            if self.slow.back_to_zero_streams { "yes" } else { "NO" }
+            match (self.slow.streams, self.slow.back_to_zero_streams) {
+                (0, _) => "n/a",
+                (_, true) => "yes",
+                (_, false) => "NO",
+            }
         );
         let _ = writeln!(
             m,
@@ -217,7 +225,8 @@ impl Report<'_> {
             .collect();
         json!({"layout": self.layout, "scenarios": pairs, "slow_streams": self.slow,
                "rss_fresh_bytes": self.rss_fresh, "rss_idle_bytes": self.rss_idle,
-               "rss_peak_bytes": self.rss_peak, "targets": targets, "stop": self.stop})
+               "rss_peak_bytes": self.rss_peak, "targets": targets, "stop": self.stop,
+               "loadavg_before_after": [self.loadavg.0, self.loadavg.1]})
     }
 }
 
