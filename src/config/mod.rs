@@ -135,7 +135,7 @@ pub struct UpstreamConfig {
 impl Default for UpstreamConfig {
     fn default() -> Self {
         Self {
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: 128,
             pool_idle_timeout: Duration::from_secs(90),
         }
     }
