@@ -1,12 +1,17 @@
-//! Criterion micro-benchmarks of the relay's hot paths: SSE parsing and re-encoding, and
-//! OpenAI <-> Anthropic conversion of requests and stream events.
+//! Criterion micro-benchmarks of the relay's hot paths: SSE parsing and re-encoding,
+//! OpenAI <-> Anthropic conversion of requests, responses and stream events, and channel choice.
 //!
 //! Run: `cargo bench --bench hot_paths`. Results are per-operation times on this machine;
 //! compare runs on one machine only.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
-use sluice::convert::{chat_request_to_messages, MessagesToChatStream};
+use sluice::convert::{
+    chat_request_to_messages, chat_response_to_messages, messages_response_to_chat,
+    ChatToMessagesStream, MessagesToChatStream,
+};
+use sluice::providers::Endpoint;
+use sluice::routing::{Pick, Routes};
 use sluice::stream::sse::{encode, SseParser};
 use std::hint::black_box;
 
@@ -90,5 +95,69 @@ fn conversion(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, sse, conversion);
+fn responses(c: &mut Criterion) {
+    let anthropic = json!({"id":"msg_1","type":"message","role":"assistant","model":"claude",
+        "content":[{"type":"text","text":"Hello there, this is a short answer."},
+                   {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}],
+        "stop_reason":"tool_use","stop_sequence":null,
+        "usage":{"input_tokens":12,"output_tokens":20,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}});
+    let openai = json!({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini",
+        "choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, this is a short answer.",
+            "tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+            "finish_reason":"tool_calls"}],
+        "usage":{"prompt_tokens":12,"completion_tokens":20,"total_tokens":32}});
+    let chunks: Vec<String> = (0..20)
+        .map(|i| json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini",
+            "choices":[{"index":0,"delta":{"content":format!("word{i} ")},"finish_reason":null}]}).to_string())
+        .collect();
+    let mut g = c.benchmark_group("convert");
+    g.bench_function("messages_response_to_chat", |b| {
+        b.iter(|| black_box(messages_response_to_chat(black_box(&anthropic), "claude").ok()))
+    });
+    g.bench_function("chat_response_to_messages", |b| {
+        b.iter(|| black_box(chat_response_to_messages(black_box(&openai), "gpt-4o-mini").ok()))
+    });
+    g.bench_function("openai_stream_to_messages_20_chunks", |b| {
+        b.iter(|| {
+            let mut s = ChatToMessagesStream::new("gpt-4o-mini");
+            let mut n = 0;
+            for d in &chunks {
+                n += s.push(None, d).map(|v| v.len()).unwrap_or(0);
+            }
+            n += s.push(None, "[DONE]").map(|v| v.len()).unwrap_or(0);
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+fn channel_choice(c: &mut Criterion) {
+    let mut text = String::new();
+    for i in 0..8 {
+        let priority = if i < 4 { 1 } else { 0 };
+        text.push_str(&format!(
+            "[[channels]]\nname = \"c{i}\"\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+             keys = [\"sk-a{i}\", \"sk-b{i}\"]\nmodels = [\"gpt-4o-mini\"]\npriority = {priority}\nweight = {w}\n",
+            w = i + 1
+        ));
+    }
+    text.push_str("[[tokens]]\nkey = \"sk-client\"\n");
+    let Ok(config) = sluice::Config::parse(&text) else {
+        return;
+    };
+    let Ok(routes) = Routes::new(&config) else {
+        return;
+    };
+    c.bench_function("routing/select_among_8_channels_2_tiers", |b| {
+        b.iter(|| {
+            let now = tokio::time::Instant::now();
+            match routes.select(black_box("gpt-4o-mini"), Endpoint::Chat, &[], now) {
+                Ok(Pick::Go(s)) => black_box(s.channel().name.len()),
+                _ => 0,
+            }
+        })
+    });
+}
+
+criterion_group!(benches, sse, conversion, responses, channel_choice);
 criterion_main!(benches);

@@ -1,10 +1,11 @@
 //! Accepting connections and shutting down: the relay's own accept loop.
 //!
-//! Owns: the listener, one task per inbound connection held in a `JoinSet` (so none can be
-//! forgotten) and counted in the ledger, the inbound connection cap, TCP_NODELAY, the peer address for each request, the
-//! relay's background work (the monitor's sampler, polled here rather than spawned), and graceful
-//! shutdown, and a deadline on writes to a client that stopped reading (`stream_idle`): stop accepting, let in-flight requests finish within the grace period, then cancel
-//! what is left.
+//! Owns: the listener; one task per inbound connection, held in a `JoinSet` (so none can be
+//! forgotten) and counted in the ledger; the inbound connection cap; TCP_NODELAY; the peer
+//! address for each request; a deadline on writes to a client that stopped reading
+//! (`timeouts.stream_idle`); the relay's background work (the monitor's sampler, polled here
+//! rather than spawned); and graceful shutdown: stop accepting, let in-flight requests finish
+//! within the grace period, then cancel what is left.
 //! Must never: leave a connection task or background job running after `serve` returns.
 
 use super::app;

@@ -41,6 +41,14 @@ fn cr_split_across_chunks_is_one_line_end() {
 }
 
 #[test]
+fn empty_chunk_after_a_cr_keeps_the_pending_line_end() {
+    // Found by `any_chunking_gives_the_same_events`: an empty read between `\r` and `\n` made
+    // the `\n` a blank line, which dispatched the event and lost its name.
+    let out = parse_all(&[b"event: a\r", b"", b"\ndata: \r\n\r\n"], 1024).unwrap();
+    assert_eq!(out, [ev(Some("a"), "")]);
+}
+
+#[test]
 fn unterminated_last_event_is_delivered_on_finish() {
     let out = parse_all(&[b"data: tail"], 1024).unwrap();
     assert_eq!(out, [ev(None, "tail")]);
