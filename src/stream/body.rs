@@ -179,3 +179,6 @@ impl Stream for RelayStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

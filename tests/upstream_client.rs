@@ -1,0 +1,185 @@
+//! The upstream client against a scripted upstream (wiremock): deadlines, bounded error bodies,
+//! retry-after passed on, and the size bound on answers. These are the client's own rules,
+//! tested without the relay around them.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use sluice::monitor::Ledger;
+use sluice::providers::WireFormat;
+use sluice::upstream::{Deadline, Upstream, UpstreamError, UpstreamRequest};
+use sluice::Config;
+use std::time::Duration;
+use tokio::time::Instant;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn client(tweak: impl FnOnce(&mut Config)) -> (Upstream, std::sync::Arc<Ledger>) {
+    let mut config = Config::parse("[[tokens]]\nkey = \"t\"\n").unwrap();
+    config.timeouts.first_byte = Duration::from_millis(300);
+    config.limits.max_error_body = 1024;
+    config.limits.max_response_body = 4096;
+    tweak(&mut config);
+    let ledger = Ledger::new(&[]);
+    (Upstream::new(&config, ledger.clone()).unwrap(), ledger)
+}
+
+fn post(server: &MockServer) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::POST,
+        url: format!("{}/v1/chat/completions", server.uri()),
+        headers: HeaderMap::new(),
+        body: Bytes::from_static(b"{}"),
+    }
+}
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+#[tokio::test]
+async fn slow_headers_miss_the_first_byte_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let (up, _) = client(|_| {});
+    let started = std::time::Instant::now();
+    let err = up
+        .send(post(&server), WireFormat::OpenAi, soon())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, UpstreamError::Timeout(Deadline::FirstByte)),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "gave up at the deadline, not after the answer"
+    );
+}
+
+#[tokio::test]
+async fn the_total_deadline_wins_when_it_is_sooner() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let (up, _) = client(|c| c.timeouts.first_byte = Duration::from_secs(60));
+    let total = Instant::now() + Duration::from_millis(200);
+    let err = up
+        .send(post(&server), WireFormat::OpenAi, total)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, UpstreamError::Timeout(Deadline::Total)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn error_bodies_are_read_up_to_the_bound_with_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .insert_header("retry-after-ms", "7000")
+                .set_body_string("x".repeat(100_000)),
+        )
+        .mount(&server)
+        .await;
+    let (up, ledger) = client(|_| {});
+    let err = up
+        .send(post(&server), WireFormat::OpenAi, soon())
+        .await
+        .unwrap_err();
+    let UpstreamError::Status {
+        status,
+        body,
+        retry_after,
+        ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(status, 429);
+    assert_eq!(body.len(), 1024, "read only up to limits.max_error_body");
+    let names: Vec<&str> = retry_after.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["retry-after", "retry-after-ms"]);
+    // The body was not read to its end: its connection is dropped, not pooled.
+    let mut left = ledger.counts().upstream_connections;
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        left = ledger.counts().upstream_connections;
+    }
+    assert_eq!(left, 0, "a half-read connection must not stay open");
+}
+
+#[tokio::test]
+async fn small_error_bodies_are_read_whole_and_their_connection_reused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_string("{\"error\":{\"message\":\"busy\"}}"),
+        )
+        .mount(&server)
+        .await;
+    let (up, ledger) = client(|_| {});
+    for _ in 0..3 {
+        let err = up
+            .send(post(&server), WireFormat::OpenAi, soon())
+            .await
+            .unwrap_err();
+        let UpstreamError::Status { body, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(&body[..], b"{\"error\":{\"message\":\"busy\"}}");
+    }
+    assert_eq!(
+        ledger.counts().upstream_connections,
+        1,
+        "one pooled connection served all three"
+    );
+}
+
+#[tokio::test]
+async fn answers_over_the_size_bound_are_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("y".repeat(10_000)))
+        .mount(&server)
+        .await;
+    let (up, _) = client(|_| {});
+    let resp = up
+        .send(post(&server), WireFormat::OpenAi, soon())
+        .await
+        .unwrap();
+    let err = up.read_body(resp, soon()).await.unwrap_err();
+    assert!(matches!(err, UpstreamError::TooLarge(4096)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_error() {
+    let port = sluice_test_support::closed_port();
+    let (up, _) = client(|_| {});
+    let req = UpstreamRequest {
+        method: Method::POST,
+        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+    };
+    let err = up.send(req, WireFormat::OpenAi, soon()).await.unwrap_err();
+    assert!(matches!(err, UpstreamError::Connect(_)), "{err:?}");
+}
