@@ -5,7 +5,7 @@
 //! Must never: serve a non-loopback peer without the admin token.
 
 use crate::monitor::{authorized, health::refused, health_response, prometheus};
-use crate::routing::{BreakerState, RoutesSnapshot};
+use crate::routing::{BreakerState, ChannelSnapshot, RoutesSnapshot};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -112,61 +112,43 @@ pub fn render_routes(out: &mut String, r: &RoutesSnapshot) {
             );
         }
     }
-    family(
-        out,
-        "sluice_channel_in_flight",
-        "gauge",
-        "Attempts in flight on the channel.",
+    type PerChannel = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&ChannelSnapshot) -> u64,
     );
-    for c in &r.channels {
-        let _ = writeln!(
-            out,
-            "sluice_channel_in_flight{{channel=\"{}\"}} {}",
-            label(&c.name),
-            c.in_flight
-        );
-    }
-    family(
-        out,
-        "sluice_channel_attempts_total",
-        "counter",
-        "Upstream attempts admitted on the channel.",
-    );
-    for c in &r.channels {
-        let _ = writeln!(
-            out,
-            "sluice_channel_attempts_total{{channel=\"{}\"}} {}",
-            label(&c.name),
-            c.attempts
-        );
-    }
-    family(
-        out,
-        "sluice_channel_faults_total",
-        "counter",
-        "Attempts on the channel that ended in an upstream fault.",
-    );
-    for c in &r.channels {
-        let _ = writeln!(
-            out,
-            "sluice_channel_faults_total{{channel=\"{}\"}} {}",
-            label(&c.name),
-            c.faults
-        );
-    }
-    family(
-        out,
-        "sluice_channel_breaker_trips",
-        "gauge",
-        "Circuit opens since the channel's circuit last closed.",
-    );
-    for c in &r.channels {
-        let _ = writeln!(
-            out,
-            "sluice_channel_breaker_trips{{channel=\"{}\"}} {}",
-            label(&c.name),
-            c.breaker_trips
-        );
+    let per_channel: [PerChannel; 4] = [
+        (
+            "sluice_channel_in_flight",
+            "gauge",
+            "Attempts in flight on the channel.",
+            |c| c.in_flight as u64,
+        ),
+        (
+            "sluice_channel_attempts_total",
+            "counter",
+            "Upstream attempts admitted on the channel.",
+            |c| c.attempts,
+        ),
+        (
+            "sluice_channel_faults_total",
+            "counter",
+            "Attempts on the channel that ended in an upstream fault.",
+            |c| c.faults,
+        ),
+        (
+            "sluice_channel_breaker_trips",
+            "gauge",
+            "Circuit opens since the channel's circuit last closed.",
+            |c| u64::from(c.breaker_trips),
+        ),
+    ];
+    for (name, kind, help, value) in per_channel {
+        family(out, name, kind, help);
+        for c in &r.channels {
+            let _ = writeln!(out, "{name}{{channel=\"{}\"}} {}", label(&c.name), value(c));
+        }
     }
     let b = &r.retry_budget;
     family(
