@@ -5,7 +5,7 @@
 
 use crate::convert;
 use crate::providers::WireFormat;
-use crate::upstream::{Deadline, UpstreamError};
+use crate::upstream::{rejects_key, Deadline, UpstreamError};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -158,13 +158,14 @@ fn retry_after_secs(d: std::time::Duration) -> HeaderValue {
     HeaderValue::from(secs.max(1))
 }
 
-/// Upstream status -> client status. 401/403 concern the channel's key, not the client's: 502.
+/// Upstream status -> client status. A refused key (401/403, xAI's 400) is the channel's
+/// problem, not the client's: 502.
 /// 529 is Anthropic's own; OpenAI-format clients see it as 503 (see `upstream_body`).
 fn upstream_status(e: &UpstreamError) -> StatusCode {
     match e {
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        UpstreamError::Status { status, .. } => match status.as_u16() {
-            401 | 403 => StatusCode::BAD_GATEWAY,
+        UpstreamError::Status { status, body, .. } => match status.as_u16() {
+            _ if rejects_key(*status, body) => StatusCode::BAD_GATEWAY,
             400..=499 | 500..=504 | 529 => *status,
             _ => StatusCode::BAD_GATEWAY,
         },
@@ -205,7 +206,7 @@ fn upstream_body(
     body: &[u8],
     sent: StatusCode,
 ) -> Value {
-    if matches!(upstream.as_u16(), 401 | 403) {
+    if rejects_key(upstream, body) {
         let detail = convert::anthropic_error_to_openai(upstream.as_u16(), body);
         let msg = detail["error"]["message"].as_str().unwrap_or("").to_owned();
         return own_body(

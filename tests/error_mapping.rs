@@ -187,6 +187,7 @@ async fn unreachable_upstream_is_502_and_bad_channel_key_is_502() {
         .config(move |c, _| {
             c.channels[0].base_url = format!("http://127.0.0.1:{port}/v1");
             c.channels[1].keys = vec![sluice::config::Secret::new("not-an-anthropic-key")];
+            c.channels[2].keys = vec![sluice::config::Secret::new("not-an-xai-key")];
         })
         .start()
         .await;
@@ -211,6 +212,20 @@ async fn unreachable_upstream_is_502_and_bad_channel_key_is_502() {
         (s, v["error"]["code"].as_str()),
         (502, Some("upstream_auth_failed"))
     );
+    // xAI refuses a bad key with a 400, not a 401: still the channel's key, still a 502, and
+    // the key is set aside like any refused key.
+    let (s, v) = openai_error(
+        h.post("/v1/chat/completions", &chat_with("grok-3", "hi", false))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (502, Some("upstream_auth_failed")),
+        "{v}"
+    );
+    let xai = h.state.routes.channel_snapshot("demo-xai").unwrap();
+    assert_eq!(xai.keys[0].state, "auth", "{:?}", xai.keys);
     h.shutdown().await;
 }
 

@@ -5,7 +5,7 @@
 //! Must never: decide on anything the client sent wrong as the channel's fault.
 
 use super::keys::SetAside;
-use crate::upstream::{Deadline, UpstreamError};
+use crate::upstream::{rejects_key, Deadline, UpstreamError};
 use http::{HeaderName, HeaderValue};
 use std::time::Duration;
 
@@ -65,8 +65,10 @@ pub fn classify(e: &UpstreamError) -> Verdict {
             if is_quota(code, body) {
                 return Verdict::KeyRejected(SetAside::Quota);
             }
+            if rejects_key(*status, body) {
+                return Verdict::KeyRejected(SetAside::Auth);
+            }
             match code {
-                401 | 403 => Verdict::KeyRejected(SetAside::Auth),
                 429 => Verdict::RateLimited {
                     cool: parse_retry_after(retry_after),
                 },

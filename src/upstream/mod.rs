@@ -66,6 +66,17 @@ pub enum UpstreamError {
     Invalid(String),
 }
 
+/// Whether an upstream answer says the channel's key is bad: 401 or 403, or xAI's way of saying
+/// it, a 400 whose message is "Incorrect API key provided: ..." (providers.md §3).
+pub fn rejects_key(status: StatusCode, body: &[u8]) -> bool {
+    const XAI_BAD_KEY: &[u8] = b"Incorrect API key";
+    match status.as_u16() {
+        401 | 403 => true,
+        400 => body.windows(XAI_BAD_KEY.len()).any(|w| w == XAI_BAD_KEY),
+        _ => false,
+    }
+}
+
 /// One request to send upstream.
 pub struct UpstreamRequest {
     pub method: Method,
@@ -271,4 +282,20 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_keys_are_recognised_by_status_or_xai_message() {
+        assert!(rejects_key(StatusCode::UNAUTHORIZED, b""));
+        assert!(rejects_key(StatusCode::FORBIDDEN, b"{}"));
+        let xai = br#"{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***yz."}"#;
+        assert!(rejects_key(StatusCode::BAD_REQUEST, xai));
+        let context = br#"{"error":{"message":"This model's maximum context length is 8192"}}"#;
+        assert!(!rejects_key(StatusCode::BAD_REQUEST, context));
+        assert!(!rejects_key(StatusCode::TOO_MANY_REQUESTS, xai));
+    }
 }
