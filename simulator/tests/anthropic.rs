@@ -264,51 +264,41 @@ async fn auth_and_version_rejections() {
         assert_eq!(v["error"]["type"], "authentication_error");
         assert!(v["request_id"].as_str().unwrap().starts_with("req_"));
     }
-    let r = client()
-        .post(&url)
-        .header("x-api-key", ANTHROPIC_KEY)
-        .json(&msg(json!({})))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
+    let v = expect(
+        client()
+            .post(&url)
+            .header("x-api-key", ANTHROPIC_KEY)
+            .json(&msg(json!({}))),
+        400,
+    )
+    .await;
     assert_eq!(v["error"]["type"], "invalid_request_error");
 }
 
 #[tokio::test]
 async fn validation_errors() {
     let sim = sim().await;
-    let r = post(&sim, P, "/v1/messages")
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
+    let v = expect(
+        post(&sim, P, "/v1/messages")
+            .header("content-type", "application/json")
+            .body("{"),
+        400,
+    )
+    .await;
     assert_eq!(v["error"]["type"], "invalid_request_error");
     let mut no_max = msg(json!({}));
     no_max.as_object_mut().unwrap().remove("max_tokens");
-    let r = post(&sim, P, "/v1/messages")
-        .json(&no_max)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = post(&sim, P, "/v1/messages")
-        .json(&json!({"model": "claude-3", "max_tokens": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = post(&sim, P, "/v1/messages")
-        .json(&msg(json!({"model": "gpt-4o"})))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let v: Value = r.json().await.unwrap();
+    expect(post(&sim, P, "/v1/messages").json(&no_max), 400).await;
+    expect(
+        post(&sim, P, "/v1/messages").json(&json!({"model": "claude-3", "max_tokens": 5})),
+        400,
+    )
+    .await;
+    let v = expect(
+        post(&sim, P, "/v1/messages").json(&msg(json!({"model": "gpt-4o"}))),
+        404,
+    )
+    .await;
     assert_eq!(v["error"]["type"], "not_found_error");
 }
 

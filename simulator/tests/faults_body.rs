@@ -79,13 +79,13 @@ async fn status_faults_in_each_providers_shape() {
         assert!(v["error"].is_string() && v["code"].is_string());
     }
     // Faults apply before auth: a GET with a bad key still gets the injected status.
-    let r = client()
-        .get(format!("{}/models", sim.base_url(Provider::OpenAi)))
-        .header(FAULT_HEADER, "status=500")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 500);
+    expect(
+        client()
+            .get(format!("{}/models", sim.base_url(Provider::OpenAi)))
+            .header(FAULT_HEADER, "status=500"),
+        500,
+    )
+    .await;
     let s = sim.stats();
     assert_eq!(s.faults_of("status=429"), 2);
     assert_eq!(s.faults_of("status=529"), 1);

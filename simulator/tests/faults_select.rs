@@ -5,35 +5,34 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use sluice_sim::{Mix, Provider, Scenario, SimConfig};
 
 #[tokio::test]
 async fn body_directive_and_header_precedence() {
     let sim = sim().await;
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi <<sim:status=503>>"}]});
-    let r = post(&sim, Provider::OpenAi, "/chat/completions")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 503);
-    let r = with_fault(
+    expect(
         post(&sim, Provider::OpenAi, "/chat/completions").json(&body),
-        "status=418",
+        503,
     )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 418);
-    let r = with_fault(
-        post(&sim, Provider::OpenAi, "/chat/completions").json(&body),
-        "none",
+    .await;
+    expect(
+        with_fault(
+            post(&sim, Provider::OpenAi, "/chat/completions").json(&body),
+            "status=418",
+        ),
+        418,
     )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200);
+    .await;
+    expect(
+        with_fault(
+            post(&sim, Provider::OpenAi, "/chat/completions").json(&body),
+            "none",
+        ),
+        200,
+    )
+    .await;
     let body = json!({"model": "claude-3-5-haiku-20241022", "max_tokens": 5, "stream": true,
         "messages": [{"role": "user", "content": "<<sim:drip=1ms..2ms, cut=2>>"}]});
     let r = post(&sim, Provider::Anthropic, "/v1/messages")
@@ -49,15 +48,14 @@ async fn body_directive_and_header_precedence() {
 #[tokio::test]
 async fn bad_fault_specs_are_clear_400s() {
     let sim = sim().await;
-    let r = with_fault(
-        post(&sim, Provider::OpenAi, "/chat/completions").json(&chat(false)),
-        "stauts=429",
+    let v = expect(
+        with_fault(
+            post(&sim, Provider::OpenAi, "/chat/completions").json(&chat(false)),
+            "stauts=429",
+        ),
+        400,
     )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
+    .await;
     assert_eq!(v["error"]["type"], "sim_fault_error");
     assert!(v["error"]["message"].as_str().unwrap().contains("stauts"));
 }
@@ -116,22 +114,13 @@ async fn scenario_rules_at_runtime() {
 
     // Over HTTP: a bad scenario is a 400 naming the problem; DELETE clears.
     let url = format!("http://{}/__sim/scenario", sim.addr());
-    let r = client()
-        .put(&url)
-        .body("[[rule]]\nfault = \"cut=x\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
+    let v = expect(client().put(&url).body("[[rule]]\nfault = \"cut=x\""), 400).await;
     assert!(v["error"]["message"].as_str().unwrap().contains("rule 1"));
-    let r = client()
-        .put(&url)
-        .body("[[rule]]\nfault = \"status=500\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    expect(
+        client().put(&url).body("[[rule]]\nfault = \"status=500\""),
+        204,
+    )
+    .await;
     assert_eq!(
         get(&sim, Provider::Xai, "/models")
             .send()

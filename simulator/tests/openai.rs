@@ -390,34 +390,30 @@ async fn auth_rejections() {
 #[tokio::test]
 async fn validation_errors() {
     let sim = sim().await;
-    let r = post(&sim, P, "/chat/completions")
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
+    let v = expect(
+        post(&sim, P, "/chat/completions")
+            .header("content-type", "application/json")
+            .body("{not json"),
+        400,
+    )
+    .await;
     assert_eq!(v["error"]["type"], "invalid_request_error");
-    let r = post(&sim, P, "/chat/completions")
-        .json(&json!({"model": "gpt-4o"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = post(&sim, P, "/chat/completions")
-        .json(&json!({"messages": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = post(&sim, P, "/chat/completions")
-        .json(&json!({"model": "claude-3", "messages": [{"role": "user", "content": "x"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let v: Value = r.json().await.unwrap();
+    expect(
+        post(&sim, P, "/chat/completions").json(&json!({"model": "gpt-4o"})),
+        400,
+    )
+    .await;
+    expect(
+        post(&sim, P, "/chat/completions").json(&json!({"messages": []})),
+        400,
+    )
+    .await;
+    let v = expect(
+        post(&sim, P, "/chat/completions")
+            .json(&json!({"model": "claude-3", "messages": [{"role": "user", "content": "x"}]})),
+        404,
+    )
+    .await;
     assert_eq!(v["error"]["code"], "model_not_found");
 }
 

@@ -28,16 +28,14 @@ async fn unknown_path_is_json_404() {
 #[tokio::test]
 async fn wrong_method_is_json_405() {
     let sim = sim().await;
-    let r = client()
-        .get(format!(
+    let v = expect(
+        client().get(format!(
             "{}/chat/completions",
             sim.base_url(Provider::OpenAi)
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 405);
-    let v: Value = r.json().await.unwrap();
+        )),
+        405,
+    )
+    .await;
     assert_eq!(v["error"]["type"], "method_not_allowed");
 }
 
@@ -90,12 +88,11 @@ async fn stats_count_requests_and_reset() {
         .await
         .unwrap();
     assert_eq!(over_http.requests, s.requests);
-    let r = client()
-        .post(format!("http://{}/__sim/stats/reset", sim.addr()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    expect(
+        client().post(format!("http://{}/__sim/stats/reset", sim.addr())),
+        204,
+    )
+    .await;
     let s = sim.stats();
     assert_eq!(s.requests_total, 0);
     sim.reset_stats();

@@ -89,12 +89,11 @@ async fn completions_and_models() {
         .iter()
         .all(|m| m["owned_by"] == "xai"));
     // No embeddings at xAI.
-    let r = post(&sim, P, "/embeddings")
-        .json(&json!({"model": "grok-3", "input": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    expect(
+        post(&sim, P, "/embeddings").json(&json!({"model": "grok-3", "input": "x"})),
+        404,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -113,27 +112,24 @@ async fn errors_in_xai_shape() {
         assert!(v["error"].is_string());
         assert!(v["code"].is_string());
     }
-    let r = post(&sim, P, "/chat/completions")
-        .json(&json!({"model": "grok-3", "messages": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = post(&sim, P, "/chat/completions")
-        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let v: Value = r.json().await.unwrap();
+    expect(
+        post(&sim, P, "/chat/completions").json(&json!({"model": "grok-3", "messages": []})),
+        400,
+    )
+    .await;
+    let v = expect(
+        post(&sim, P, "/chat/completions")
+            .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})),
+        404,
+    )
+    .await;
     assert!(v["error"].is_string());
-    let r = post(&sim, P, "/chat/completions")
-        .header("content-type", "application/json")
-        .body("[")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
+    let v = expect(
+        post(&sim, P, "/chat/completions")
+            .header("content-type", "application/json")
+            .body("["),
+        400,
+    )
+    .await;
     assert!(v["error"].is_string());
 }

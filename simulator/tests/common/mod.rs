@@ -45,6 +45,16 @@ pub fn auth(rb: reqwest::RequestBuilder, provider: Provider) -> reqwest::Request
     }
 }
 
+/// Sends the request, asserts the status (showing the body when it differs) and returns the body
+/// as JSON (`Value::Null` when it is not JSON).
+pub async fn expect(rb: reqwest::RequestBuilder, status: u16) -> Value {
+    let r = rb.send().await.expect("send");
+    let got = r.status().as_u16();
+    let bytes = r.bytes().await.expect("body");
+    assert_eq!(got, status, "body: {}", String::from_utf8_lossy(&bytes));
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
 /// One parsed SSE event.
 #[derive(Debug, Clone)]
 pub struct Event {
