@@ -103,12 +103,11 @@ async fn snapshot_reports_growth_once_half_the_window_is_covered() {
         // +10 connections per 10 s = 60 per minute, tolerance 10 per minute.
         held.extend((0..10).map(|_| m.ledger().inbound_connection()));
         let s = m.record_sample();
+        // Only the ledger's inbound count is driven here; the OS gauges (fds, threads) are the
+        // test process's own and move with the tests running beside this one.
         let growing: Vec<_> = s.growing.iter().map(|g| g.gauge).collect();
-        if i < 3 {
-            assert!(growing.is_empty(), "sample {i}: {growing:?}");
-        } else {
-            assert_eq!(growing, vec!["inbound_connections"], "sample {i}");
-        }
+        let inbound = growing.contains(&"inbound_connections");
+        assert_eq!(inbound, i >= 3, "sample {i}: {growing:?}");
         tokio::time::advance(Duration::from_secs(10)).await;
     }
     let s = m.snapshot();
@@ -117,5 +116,6 @@ async fn snapshot_reports_growth_once_half_the_window_is_covered() {
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["status"], "ok");
     assert_eq!(json["gauges"]["inbound_connections"], 60);
-    assert_eq!(json["growing"][0]["gauge"], "inbound_connections");
+    let growing = json["growing"].as_array().unwrap();
+    assert!(growing.iter().any(|g| g["gauge"] == "inbound_connections"));
 }
