@@ -5,7 +5,7 @@
 
 use crate::convert;
 use crate::providers::WireFormat;
-use crate::upstream::{rejects_key, Deadline, UpstreamError};
+use crate::upstream::{rejects_key, Deadline, Redactor, UpstreamError};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -29,13 +29,25 @@ pub enum RelayError {
         model: String,
         endpoint: &'static str,
     },
+    /// Every channel that could serve the model is cooling down after rate limits (429 with
+    /// `retry-after`), longer than the relay waits: the client is rate limited, not refused.
     #[error(
-        "no channel can serve the model `{model}` now (disabled, circuit open or at capacity)"
+        "every channel for the model `{model}` is rate limited now; retry in {}s",
+        whole_secs(.retry_after.unwrap_or(DEFAULT_WAIT))
     )]
     NoChannel {
         model: String,
-        /// When a channel is expected back (an open circuit's next probe).
+        /// When the first channel comes back.
         retry_after: Option<std::time::Duration>,
+    },
+    /// No channel can take the request now, and `why` names each with its reason (circuit
+    /// open, disabled, at capacity, no usable key).
+    #[error("no channel can serve the model `{model}` now: {why}")]
+    Unavailable {
+        model: String,
+        why: String,
+        /// When a channel is expected back (the first open circuit's probe), or a short wait.
+        retry_after: std::time::Duration,
     },
     #[error("the relay is overloaded ({reason}); retry later")]
     Overloaded {
@@ -65,7 +77,8 @@ impl RelayError {
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
-            Self::NoChannel { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoChannel { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(u) => upstream_status(u),
         }
     }
@@ -75,7 +88,8 @@ impl RelayError {
         match self {
             Self::Upstream(UpstreamError::Timeout(_)) => "deadline",
             Self::Upstream(_) => "upstream_error",
-            Self::NoChannel { .. } => "no_channel",
+            Self::NoChannel { .. } => "rate_limited",
+            Self::Unavailable { .. } => "no_channel",
             Self::Overloaded { .. } => "shed",
             _ => "client_error",
         }
@@ -130,10 +144,10 @@ impl RelayError {
     /// The wait the relay itself advises (not an upstream's, which passes through).
     fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            Self::NoChannel { retry_after, .. } => {
-                Some(retry_after.unwrap_or(std::time::Duration::from_secs(1)))
+            Self::NoChannel { retry_after, .. } => Some(retry_after.unwrap_or(DEFAULT_WAIT)),
+            Self::Unavailable { retry_after, .. } | Self::Overloaded { retry_after, .. } => {
+                Some(*retry_after)
             }
-            Self::Overloaded { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -143,7 +157,8 @@ impl RelayError {
             Self::Unauthorized => Some("invalid_api_key"),
             Self::ModelNotFound(_) => Some("model_not_found"),
             Self::BodyTooLarge(_) => Some("request_too_large"),
-            Self::NoChannel { .. } => Some("no_channel_available"),
+            Self::NoChannel { .. } => Some("rate_limit_exceeded"),
+            Self::Unavailable { .. } => Some("no_channel_available"),
             Self::Overloaded { .. } => Some("relay_overloaded"),
             Self::Upstream(UpstreamError::Timeout(_)) => Some("upstream_timeout"),
             Self::Upstream(_) => Some("upstream_error"),
@@ -152,10 +167,16 @@ impl RelayError {
     }
 }
 
+/// The wait advised when nothing better is known.
+const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whole seconds, rounded up, at least 1: what HTTP clients parse.
+fn whole_secs(d: std::time::Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
 fn retry_after_secs(d: std::time::Duration) -> HeaderValue {
-    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    HeaderValue::from(secs.max(1))
+    HeaderValue::from(whole_secs(d))
 }
 
 /// Upstream status -> client status. A refused key (401/403, xAI's 400) is the channel's
@@ -197,8 +218,9 @@ fn own_body(format: WireFormat, status: StatusCode, message: &str, code: Option<
     }
 }
 
-/// An upstream error body in the client's format: passed through when the formats match and
-/// the body is well-formed, converted otherwise.
+/// An upstream error body in the client's format: its documented fields when the formats match,
+/// converted otherwise. The body was cleaned when it was read (`upstream`); the key-shape
+/// redaction here is a second net.
 fn upstream_body(
     format: WireFormat,
     wire: WireFormat,
@@ -206,9 +228,10 @@ fn upstream_body(
     body: &[u8],
     sent: StatusCode,
 ) -> Value {
+    let net = Redactor::default();
     if rejects_key(upstream, body) {
         let detail = convert::anthropic_error_to_openai(upstream.as_u16(), body);
-        let msg = detail["error"]["message"].as_str().unwrap_or("").to_owned();
+        let msg = net.redact(detail["error"]["message"].as_str().unwrap_or(""));
         return own_body(
             format,
             sent,
@@ -216,30 +239,37 @@ fn upstream_body(
             Some("upstream_auth_failed"),
         );
     }
-    match (format, wire) {
-        (WireFormat::OpenAi, WireFormat::OpenAi) => match serde_json::from_slice::<Value>(body) {
-            Ok(v) if v["error"]["message"].is_string() => v,
-            // xAI's `{"code","error":"<string>"}` and other odd shapes
-            _ => openai_from_any(upstream, body),
-        },
-        (WireFormat::OpenAi, WireFormat::Anthropic) => {
-            convert::anthropic_error_to_openai(upstream.as_u16(), body)
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let status = Some(upstream.as_u16());
+    let mut out = match (format, wire) {
+        (WireFormat::OpenAi, WireFormat::OpenAi) => {
+            return convert::clean_openai_error(status, parsed.as_ref(), &net)
         }
         (WireFormat::Anthropic, WireFormat::Anthropic) => {
-            match serde_json::from_slice::<Value>(body) {
-                Ok(v) if v["error"]["type"].is_string() => v,
-                _ => convert::openai_error_to_anthropic(upstream.as_u16(), body),
-            }
+            return convert::clean_anthropic_error(status, parsed.as_ref(), &net)
+        }
+        (WireFormat::OpenAi, WireFormat::Anthropic) => {
+            convert::anthropic_error_to_openai(upstream.as_u16(), body)
         }
         (WireFormat::Anthropic, WireFormat::OpenAi) => {
             convert::openai_error_to_anthropic(upstream.as_u16(), body)
         }
-    }
+    };
+    net.redact_json(&mut out);
+    out
 }
 
-fn openai_from_any(status: StatusCode, body: &[u8]) -> Value {
-    // The Anthropic->OpenAI converter accepts any input and yields a well-formed OpenAI body.
-    convert::anthropic_error_to_openai(status.as_u16(), body)
+/// The data of an upstream's in-stream error event as a stream passed through may forward it:
+/// only the documented fields of the upstream's error shape (`wire`), every secret redacted,
+/// xAI's `{"code","error":"<string>"}` in OpenAI's shape. Data that is not JSON gives a generic
+/// error of that shape.
+pub fn sanitize_stream_error(wire: WireFormat, data: &str, redactor: &Redactor) -> String {
+    let parsed = serde_json::from_str::<Value>(data).ok();
+    match wire {
+        WireFormat::OpenAi => convert::clean_openai_error(None, parsed.as_ref(), redactor),
+        WireFormat::Anthropic => convert::clean_anthropic_error(None, parsed.as_ref(), redactor),
+    }
+    .to_string()
 }
 
 fn openai_type(status: StatusCode) -> &'static str {

@@ -153,9 +153,9 @@ async fn a_lone_rate_limited_channel_returns_its_429_and_retry_after() {
         "30 s does not fit max_retry_wait: no wait"
     );
     assert_eq!(h.sim.stats().requests_total, 1);
-    // While the key cools, the relay answers by itself, with the wait left.
+    // While the key cools, the relay answers by itself, still a 429, with the wait left.
     let resp = h.post("/v1/chat/completions", &ask("hi")).await;
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), 429);
     let wait: u64 = resp.headers()["retry-after"]
         .to_str()
         .unwrap()

@@ -209,6 +209,8 @@ async fn channel_states_are_visible_in_health_and_metrics() {
             c.routing.max_attempts = 1;
             c.routing.breaker.consecutive_failures = 2;
             c.routing.breaker.backoff = Duration::from_secs(60);
+            // The third request must meet the open circuit, not panic mode past it.
+            c.routing.panic = sluice::config::PanicMode::Never;
         })
         .start()
         .await;

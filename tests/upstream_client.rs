@@ -1,5 +1,6 @@
 //! The upstream client against a scripted upstream (wiremock): deadlines, bounded error bodies,
-//! retry-after passed on, and the size bound on answers. These are the client's own rules,
+//! error bodies kept only as their documented fields and redacted, retry-after passed on, and
+//! the size bound on answers. These are the client's own rules,
 //! tested without the relay around them.
 
 #![allow(
@@ -145,13 +146,68 @@ async fn small_error_bodies_are_read_whole_and_their_connection_reused() {
         let UpstreamError::Status { body, .. } = err else {
             panic!("{err:?}")
         };
-        assert_eq!(&body[..], b"{\"error\":{\"message\":\"busy\"}}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["message"], "busy", "{v}");
     }
     assert_eq!(
         ledger.counts().upstream_connections,
         1,
         "one pooled connection served all three"
     );
+}
+
+#[tokio::test]
+async fn error_bodies_are_kept_without_secrets_or_undocumented_fields() {
+    use sluice::config::Secret;
+    let server = MockServer::start().await;
+    let echo = r#"{"error":{"message":"Incorrect API key provided: sk-channel-key-1.","type":"invalid_request_error","param":null,"code":"invalid_api_key","debug":{"authorization":"Bearer sk-channel-key-1"}},"echo":"admin-token-2"}"#;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(echo))
+        .mount(&server)
+        .await;
+    let (up, _) = client(|c| c.admin_token = Some(Secret::new("admin-token-2")));
+    let body = |err: UpstreamError| match err {
+        UpstreamError::Status { body, .. } => String::from_utf8(body.to_vec()).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    // The channel key is not in the config yet: only the admin token is known.
+    let err = up
+        .send(post(&server), WireFormat::OpenAi, soon())
+        .await
+        .unwrap_err();
+    let text = body(err);
+    assert!(
+        text.contains("sk-channel-key-1") && !text.contains("admin-token-2"),
+        "{text}"
+    );
+    assert!(!text.contains("debug") && !text.contains("echo"), "{text}");
+    // Once the channel's key is among the secrets (a channel added at runtime), it goes too.
+    let secrets = [
+        Secret::new("sk-channel-key-1"),
+        Secret::new("admin-token-2"),
+    ];
+    up.set_secrets(&secrets);
+    let text = body(
+        up.send(post(&server), WireFormat::OpenAi, soon())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        text,
+        r#"{"error":{"message":"Incorrect API key provided: [redacted].","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#
+    );
+    // A page that is not JSON (never shown to clients) is only redacted.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>sk-channel-key-1</html>"))
+        .mount(&server)
+        .await;
+    let text = body(
+        up.send(post(&server), WireFormat::Anthropic, soon())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(text, "<html>[redacted]</html>");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Provider errors: what went wrong, and each provider's own error envelope for it.
-//! Owns the error bodies (OpenAI, Anthropic, xAI); must never decide when to fail.
+//! Owns the error bodies (OpenAI, Anthropic, xAI), also the careless ones of the `echo-key`
+//! fault that repeat the request's key; must never decide when to fail.
 
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 use crate::http::reply::SimReply;
@@ -167,24 +168,81 @@ fn xai_code(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// The provider's in-stream error event (sent after a 200 stream has begun).
-pub(crate) fn stream_error_event(provider: Provider) -> bytes::Bytes {
-    use crate::http::reply::event;
-    match provider {
-        Provider::OpenAi => event(
-            None,
-            &json!({"error": {"message": "The server had an error while processing your request. (simulated)",
-                "type": "server_error", "param": null, "code": null}}),
-        ),
-        Provider::Anthropic => event(
-            Some("error"),
-            &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-        ),
-        Provider::Xai => event(
-            None,
-            &json!({"code": "Internal error", "error": "The service encountered an error (simulated)."}),
-        ),
+/// The request's credentials, for the `echo-key` fault: an upstream that carelessly repeats
+/// them in its errors (in the message, and the whole header in a `debug` member).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Echo {
+    /// `authorization` or `x-api-key`, as the request sent it.
+    header: &'static str,
+    value: String,
+    /// The key itself (the bearer token, or the `x-api-key` value).
+    key: String,
+}
+
+impl Echo {
+    /// The credentials of a request, if it sent any.
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Echo> {
+        ["authorization", "x-api-key"]
+            .into_iter()
+            .find_map(|header| {
+                let value = headers.get(header)?.to_str().ok()?.to_owned();
+                let key = match value.split_once(' ') {
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+                    _ => value.as_str(),
+                }
+                .to_owned();
+                Some(Echo { header, value, key })
+            })
     }
+
+    /// Puts the key into the message of a provider's error body (as "Incorrect API key
+    /// provided: KEY" when the error `refuses` the key, else "(request key: KEY)") and adds a
+    /// `debug` member with the credentials header (inside `error` where it is an object, else
+    /// at the top).
+    pub(crate) fn apply(&self, provider: Provider, body: &mut Value, refuses: bool) {
+        let debug = json!({ self.header: self.value });
+        let message = match provider {
+            Provider::OpenAi | Provider::Anthropic => &mut body["error"]["message"],
+            Provider::Xai => &mut body["error"],
+        };
+        let text = message.as_str().unwrap_or("");
+        let text = if refuses {
+            format!("Incorrect API key provided: {}. {text}", self.key)
+        } else {
+            format!("{text} (request key: {})", self.key)
+        };
+        *message = Value::String(text);
+        match provider {
+            Provider::OpenAi | Provider::Anthropic => body["error"]["debug"] = debug,
+            Provider::Xai => body["debug"] = debug,
+        }
+    }
+}
+
+/// The provider's in-stream error event (sent after a 200 stream has begun); with `echo`, one
+/// that repeats the request's key.
+pub(crate) fn stream_error_event(provider: Provider, echo: Option<&Echo>) -> bytes::Bytes {
+    use crate::http::reply::event;
+    let mut body = match provider {
+        Provider::OpenAi => {
+            json!({"error": {"message": "The server had an error while processing your request. (simulated)",
+                "type": "server_error", "param": null, "code": null}})
+        }
+        Provider::Anthropic => {
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+        }
+        Provider::Xai => {
+            json!({"code": "Internal error", "error": "The service encountered an error (simulated)."})
+        }
+    };
+    if let Some(echo) = echo {
+        echo.apply(provider, &mut body, false);
+    }
+    let name = match provider {
+        Provider::Anthropic => Some("error"),
+        Provider::OpenAi | Provider::Xai => None,
+    };
+    event(name, &body)
 }
 
 #[cfg(test)]
@@ -211,5 +269,35 @@ mod tests {
             e.body(Provider::OpenAi, "r")["error"]["code"],
             "server_is_overloaded"
         );
+    }
+
+    #[test]
+    fn echo_repeats_the_key_in_the_message_and_a_debug_member() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Echo::from_headers(&h), None);
+        h.insert("authorization", "Bearer sk-secret-1".parse().unwrap());
+        let echo = Echo::from_headers(&h).unwrap();
+        let mut b = ApiError::for_status(StatusCode::UNAUTHORIZED).body(Provider::OpenAi, "r");
+        echo.apply(Provider::OpenAi, &mut b, true);
+        assert!(b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Incorrect API key provided: sk-secret-1."));
+        assert_eq!(b["error"]["debug"]["authorization"], "Bearer sk-secret-1");
+
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", "sk-ant-secret-2".parse().unwrap());
+        let echo = Echo::from_headers(&h).unwrap();
+        let mut b = ApiError::for_status(StatusCode::TOO_MANY_REQUESTS).body(Provider::Xai, "r");
+        echo.apply(Provider::Xai, &mut b, false);
+        assert!(b["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("(request key: sk-ant-secret-2)"));
+        assert_eq!(b["debug"]["x-api-key"], "sk-ant-secret-2");
+        let ev = stream_error_event(Provider::Anthropic, Some(&echo));
+        let text = String::from_utf8_lossy(&ev);
+        assert!(text.starts_with("event: error\n"), "{text}");
+        assert_eq!(text.matches("sk-ant-secret-2").count(), 2, "{text}");
     }
 }

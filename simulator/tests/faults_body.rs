@@ -212,6 +212,84 @@ async fn error_event_in_each_providers_shape() {
 }
 
 #[tokio::test]
+async fn echo_key_repeats_the_requests_key_in_status_errors_and_error_events() {
+    let sim = sim().await;
+    let cases = [
+        (
+            Provider::OpenAi,
+            "/chat/completions",
+            chat(true),
+            OPENAI_KEY,
+            "authorization",
+        ),
+        (
+            Provider::Anthropic,
+            "/v1/messages",
+            anthropic_msg(true),
+            ANTHROPIC_KEY,
+            "x-api-key",
+        ),
+        (
+            Provider::Xai,
+            "/chat/completions",
+            xai_chat(true),
+            XAI_KEY,
+            "authorization",
+        ),
+    ];
+    for (provider, path, body, key, header) in cases {
+        for code in [400u16, 401, 429, 500] {
+            let fault = format!("status={code}, echo-key");
+            let v = expect(
+                with_fault(post(&sim, provider, path).json(&body), &fault),
+                code,
+            )
+            .await;
+            let (message, debug) = match provider {
+                Provider::Xai => (&v["error"], &v["debug"]),
+                Provider::OpenAi | Provider::Anthropic => {
+                    (&v["error"]["message"], &v["error"]["debug"])
+                }
+            };
+            assert!(
+                message.as_str().unwrap().contains(key),
+                "{provider} {code}: {v}"
+            );
+            assert!(
+                debug[header].as_str().unwrap().contains(key),
+                "{provider} {code}: {v}"
+            );
+        }
+        let r = with_fault(
+            post(&sim, provider, path).json(&body),
+            "error-event=1, echo-key",
+        )
+        .send()
+        .await
+        .unwrap();
+        let events = sse(r).await;
+        assert_eq!(events.len(), 2, "{provider}: {events:?}");
+        assert_eq!(
+            events[1].data.matches(key).count(),
+            2,
+            "{provider}: {events:?}"
+        );
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.faults_of("echo-key"), 15);
+    // Without a status or an error event there is no error to echo into.
+    let v = expect(
+        with_fault(
+            post(&sim, Provider::OpenAi, "/chat/completions").json(&chat(false)),
+            "echo-key",
+        ),
+        200,
+    )
+    .await;
+    assert!(!v.to_string().contains(OPENAI_KEY));
+}
+
+#[tokio::test]
 async fn malformed_and_oversize() {
     let sim = sim().await;
     let r = with_fault(

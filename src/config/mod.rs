@@ -3,13 +3,14 @@
 //! Owns: the config schema, its defaults, loading and validation, env overrides for secrets.
 //! Must never: hold runtime state, or print a secret (see [`Secret`]).
 
+mod base_url;
 mod monitor;
 mod routing;
 mod secret;
 mod timeouts;
 
 pub use monitor::{Level, MonitorConfig, Thresholds};
-pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, RoutingConfig};
+pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, PanicMode, RoutingConfig};
 pub use secret::Secret;
 pub use timeouts::{Limits, Timeouts};
 
@@ -73,6 +74,25 @@ pub enum ProviderKind {
     OpenaiCompatible,
 }
 
+impl ProviderKind {
+    /// The name as the config writes it (`openai-compatible`): in every message, snapshot and
+    /// log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Xai => "xai",
+            Self::OpenaiCompatible => "openai-compatible",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
@@ -109,6 +129,15 @@ pub struct ChannelConfig {
     /// A disabled channel gets no traffic until enabled (config or admin API).
     #[serde(default = "default_true")]
     pub enabled: bool,
+}
+
+impl ChannelConfig {
+    /// The channel's `base_url` checked and in its normal form: the API root ending in `/v1`
+    /// (added when the config left it out), no trailing slash.
+    pub fn api_base(&self) -> Result<String, ConfigError> {
+        base_url::normalize(&self.base_url)
+            .map_err(|e| ConfigError::Invalid(format!("channel `{}`: base_url {e}", self.name)))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -242,13 +271,7 @@ impl Config {
                 )));
             }
             ch.timeouts.validate(&ch.name)?;
-            let url = ch.base_url.as_str();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "channel `{}`: base_url `{url}` must start with http:// or https://",
-                    ch.name
-                )));
-            }
+            ch.api_base()?;
         }
         if self.tokens.is_empty() {
             return Err(ConfigError::Invalid(

@@ -26,7 +26,25 @@ pub struct RoutingConfig {
     pub max_retry_wait: Duration,
     /// Seeds the channel choice (tests); unset, it is seeded from the OS.
     pub seed: Option<u64>,
+    /// When every circuit of a model is open: still try the one that opened longest ago?
+    pub panic: PanicMode,
     pub breaker: BreakerConfig,
+}
+
+/// Panic mode (Envoy's panic threshold, for circuits): when every channel that could serve a
+/// request is held back by an open circuit alone, the relay may still try the one whose circuit
+/// opened longest ago instead of refusing the request.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PanicMode {
+    /// Only for a model that one enabled channel serves: refusing it would refuse every
+    /// request, so trying the channel costs nothing.
+    #[default]
+    SingleChannel,
+    /// For every model.
+    Always,
+    /// Never: open circuits get no traffic until their probe.
+    Never,
 }
 
 impl Default for RoutingConfig {
@@ -38,6 +56,7 @@ impl Default for RoutingConfig {
             retry_budget_window: Duration::from_secs(10),
             max_retry_wait: Duration::from_secs(2),
             seed: None,
+            panic: PanicMode::default(),
             breaker: BreakerConfig::default(),
         }
     }

@@ -125,3 +125,53 @@ fn routing_validation_names_the_key() {
         assert!(err.to_string().contains(key), "{extra}: {err}");
     }
 }
+
+#[test]
+fn base_urls_are_checked_and_normalised_with_the_channels_name() {
+    let with =
+        |url: &str| Config::parse(&MINIMAL.replace("https://api.openai.com/v1", url)).unwrap();
+    let c = with("https://api.openai.com/");
+    c.validate().unwrap();
+    assert_eq!(
+        c.channels[0].api_base().unwrap(),
+        "https://api.openai.com/v1"
+    );
+    assert_eq!(
+        c.channels[0].base_url, "https://api.openai.com/",
+        "kept as written"
+    );
+    for bad in ["https://api.openai.com/v1?x=1", "https://", "mailto:a@b.c"] {
+        let err = with(bad).validate().unwrap_err().to_string();
+        assert!(err.contains("channel `main`: base_url"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn provider_names_print_as_written_and_panic_mode_parses() {
+    for (kind, name) in [
+        (ProviderKind::Openai, "openai"),
+        (ProviderKind::Anthropic, "anthropic"),
+        (ProviderKind::Xai, "xai"),
+        (ProviderKind::OpenaiCompatible, "openai-compatible"),
+    ] {
+        assert_eq!(kind.to_string(), name);
+        let c = Config::parse(&MINIMAL.replace("\"openai\"", &format!("\"{name}\""))).unwrap();
+        assert_eq!(c.channels[0].provider, kind);
+    }
+    assert_eq!(
+        Config::parse(MINIMAL).unwrap().routing.panic,
+        PanicMode::SingleChannel
+    );
+    for (text, mode) in [
+        ("always", PanicMode::Always),
+        ("never", PanicMode::Never),
+        ("single-channel", PanicMode::SingleChannel),
+    ] {
+        let c = Config::parse(&format!("{MINIMAL}\n[routing]\npanic = \"{text}\"\n")).unwrap();
+        assert_eq!(c.routing.panic, mode);
+    }
+    let err = Config::parse(&format!("{MINIMAL}\n[routing]\npanic = \"sometimes\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sometimes"), "{err}");
+}

@@ -17,7 +17,7 @@ struct Parts {
     code: Option<String>,
 }
 
-fn scalar(v: Option<&Value>) -> Option<String> {
+pub(super) fn scalar(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -48,7 +48,7 @@ fn parts_of(v: Option<&Value>) -> Parts {
     }
 }
 
-fn message_or_default(m: Option<String>, status: u16) -> String {
+pub(super) fn message_or_default(m: Option<String>, status: u16) -> String {
     match m {
         Some(mut m) => {
             if m.len() > MAX_MESSAGE {

@@ -29,10 +29,12 @@
 //!   `reasoning`) becomes a thinking block with an empty `signature`.
 //! - Streams: only choice 0 is converted; a tool-call fragment at the open call's index is a
 //!   continuation unless it carries a different id; a fragment for a call never started is a 502.
-//! - Error bodies never echo non-JSON upstream text, request ids or unknown fields.
+//! - Error bodies never echo non-JSON upstream text, request ids or unknown fields; upstream
+//!   errors keep only their provider's documented fields (`error_clean`), every string redacted.
 
 mod error;
 mod error_body;
+mod error_clean;
 mod json;
 mod parts;
 #[cfg(test)]
@@ -49,6 +51,7 @@ mod usage;
 
 pub use error::ConvertError;
 pub use error_body::{anthropic_error_to_openai, openai_error_to_anthropic};
+pub use error_clean::{clean_anthropic_error, clean_openai_error};
 pub use request_to_chat::messages_request_to_chat;
 pub use request_to_messages::{chat_request_to_messages, DEFAULT_MAX_TOKENS};
 pub use response_to_chat::messages_response_to_chat;
@@ -57,8 +60,15 @@ pub use stream_to_chat::MessagesToChatStream;
 pub use stream_to_messages::ChatToMessagesStream;
 pub use usage::{usage_from_chat, usage_from_messages, Usage};
 
+/// The redactor of stream converters not given the relay's: key shapes only, shared.
+fn default_redactor() -> std::sync::Arc<crate::upstream::Redactor> {
+    static DEFAULT: std::sync::LazyLock<std::sync::Arc<crate::upstream::Redactor>> =
+        std::sync::LazyLock::new(Default::default);
+    DEFAULT.clone()
+}
+
 /// One SSE event to emit downstream. `event` = the `event:` name (Anthropic) or None (OpenAI);
-/// `data` = the JSON text (or "[DONE]").
+/// `data` = the JSON text (or `[DONE]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SseOut {
     pub event: Option<&'static str>,

@@ -8,10 +8,13 @@ use serde_json::{json, Value};
 
 use super::error::{ConvertError, Side};
 use super::error_body::anthropic_error_value_to_openai;
+use super::error_clean::clean_anthropic_error;
 use super::json::{now_secs, obj, reprefix, req_str, u64_of};
 use super::stop_reason;
 use super::usage::Usage;
 use super::SseOut;
+use crate::upstream::Redactor;
+use std::sync::Arc;
 
 const UP: Side = Side::Upstream;
 
@@ -37,6 +40,8 @@ pub struct MessagesToChatStream {
     open: Option<(u64, Block)>,
     next_tool: u64,
     usage: Option<Usage>,
+    /// Applied to the text of an upstream error event before it is forwarded.
+    redactor: Arc<Redactor>,
 }
 
 impl MessagesToChatStream {
@@ -53,7 +58,15 @@ impl MessagesToChatStream {
             open: None,
             next_tool: 0,
             usage: None,
+            redactor: super::default_redactor(),
         }
+    }
+
+    /// Redacts upstream error events with `redactor` (the relay's, which knows the configured
+    /// secrets) instead of the default one, which knows only key shapes.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Feed one upstream SSE event; returns the chunks to emit (possibly none).
@@ -126,7 +139,8 @@ impl MessagesToChatStream {
                 self.done = true;
             }
             "error" => {
-                out.push(self.line(anthropic_error_value_to_openai(200, Some(&v))));
+                let clean = clean_anthropic_error(None, Some(&v), &self.redactor);
+                out.push(self.line(anthropic_error_value_to_openai(200, Some(&clean))));
                 self.done = true;
             }
             // ping, and event types newer than this code.

@@ -8,10 +8,13 @@ use serde_json::{json, Value};
 
 use super::error::{ConvertError, Side};
 use super::error_body::openai_error_value_to_anthropic;
+use super::error_clean::clean_openai_error;
 use super::json::{fresh_suffix, reprefix};
 use super::stop_reason;
 use super::usage::Usage;
 use super::SseOut;
+use crate::upstream::Redactor;
+use std::sync::Arc;
 
 const UP: Side = Side::Upstream;
 
@@ -39,6 +42,8 @@ pub struct ChatToMessagesStream {
     refused: bool,
     finish: Option<&'static str>,
     usage: Option<Usage>,
+    /// Applied to the text of an upstream error event before it is forwarded.
+    redactor: Arc<Redactor>,
 }
 
 impl ChatToMessagesStream {
@@ -55,7 +60,15 @@ impl ChatToMessagesStream {
             refused: false,
             finish: None,
             usage: None,
+            redactor: super::default_redactor(),
         }
+    }
+
+    /// Redacts upstream error events with `redactor` (the relay's, which knows the configured
+    /// secrets) instead of the default one, which knows only key shapes.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Feed one upstream SSE event (`event` is ignored: OpenAI streams have none); returns the
@@ -76,9 +89,10 @@ impl ChatToMessagesStream {
             return Err(UP.err("stream chunk is not a JSON object"));
         }
         if v.get("error").is_some_and(|e| !e.is_null()) {
+            let clean = clean_openai_error(None, Some(&v), &self.redactor);
             out.push(event(
                 "error",
-                openai_error_value_to_anthropic(200, Some(&v)),
+                openai_error_value_to_anthropic(200, Some(&clean)),
             ));
             self.done = true;
             return Ok(out);

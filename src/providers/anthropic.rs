@@ -1,7 +1,7 @@
 //! Anthropic Messages API.
 //!
-//! Owns: the `/v1/messages` path under the base URL, `x-api-key`, `anthropic-version` and
-//! the client's `anthropic-beta` passed through.
+//! Owns: the `messages` path under the base URL (which ends in `/v1`), `x-api-key`,
+//! `anthropic-version` and the client's `anthropic-beta` passed through.
 //! Must never: look inside the body.
 
 use super::{join, json_headers, Adaptor, Endpoint, Target, WireFormat};
@@ -50,7 +50,7 @@ impl Adaptor for AnthropicAdaptor {
         }
         UpstreamRequest {
             method: Method::POST,
-            url: join(target.base_url, "v1/messages"),
+            url: join(target.base_url, "messages"),
             headers,
             body,
         }

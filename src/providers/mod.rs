@@ -61,6 +61,7 @@ impl Endpoint {
 
 /// What the adaptor needs to know about the channel for one request.
 pub struct Target<'a> {
+    /// The API root ending in `/v1` (normalised when the config was loaded).
     pub base_url: &'a str,
     pub key: &'a Secret,
     pub extra_headers: &'a HeaderMap,

@@ -18,11 +18,12 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// `since`: when the circuit opened (kept while half-open), for panic mode's "longest ago".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Closed,
-    Open { until: Instant },
-    HalfOpen { probing: bool },
+    Open { since: Instant, until: Instant },
+    HalfOpen { since: Instant, probing: bool },
 }
 
 /// What the breaker says to one request.
@@ -60,7 +61,7 @@ impl Breaker {
     pub fn state(&self, now: Instant) -> BreakerState {
         match self.state {
             State::Closed => BreakerState::Closed,
-            State::Open { until } if now < until => BreakerState::Open,
+            State::Open { until, .. } if now < until => BreakerState::Open,
             State::Open { .. } | State::HalfOpen { .. } => BreakerState::HalfOpen,
         }
     }
@@ -69,31 +70,48 @@ impl Breaker {
     pub fn can_admit(&self, now: Instant) -> bool {
         match self.state {
             State::Closed => true,
-            State::Open { until } => now >= until,
-            State::HalfOpen { probing } => !probing,
+            State::Open { until, .. } => now >= until,
+            State::HalfOpen { probing, .. } => !probing,
         }
     }
 
     pub fn admit(&mut self, now: Instant) -> Admit {
         match self.state {
             State::Closed => Admit::Yes,
-            State::Open { until } if now >= until => {
-                self.state = State::HalfOpen { probing: true };
+            State::Open { since, until } if now >= until => {
+                self.state = State::HalfOpen {
+                    since,
+                    probing: true,
+                };
                 Admit::Probe
             }
-            State::HalfOpen { probing: false } => {
-                self.state = State::HalfOpen { probing: true };
+            State::HalfOpen {
+                since,
+                probing: false,
+            } => {
+                self.state = State::HalfOpen {
+                    since,
+                    probing: true,
+                };
                 Admit::Probe
             }
-            State::Open { .. } | State::HalfOpen { probing: true } => Admit::No,
+            State::Open { .. } | State::HalfOpen { probing: true, .. } => Admit::No,
         }
     }
 
     /// When an open circuit lets a probe through.
     pub fn retry_at(&self) -> Option<Instant> {
         match self.state {
-            State::Open { until } => Some(until),
+            State::Open { until, .. } => Some(until),
             _ => None,
+        }
+    }
+
+    /// When the circuit opened, while it is not closed.
+    pub fn opened_at(&self) -> Option<Instant> {
+        match self.state {
+            State::Closed => None,
+            State::Open { since, .. } | State::HalfOpen { since, .. } => Some(since),
         }
     }
 
@@ -107,7 +125,7 @@ impl Breaker {
 
     pub fn success(&mut self, now: Instant, probe: bool) {
         match self.state {
-            State::HalfOpen { probing: true } if probe => self.close(now),
+            State::HalfOpen { probing: true, .. } if probe => self.close(now),
             State::Closed => {
                 self.consecutive = 0;
                 self.window.add(now, 1, 0);
@@ -119,7 +137,7 @@ impl Breaker {
 
     pub fn failure(&mut self, now: Instant, probe: bool) {
         match self.state {
-            State::HalfOpen { probing: true } if probe => self.trip(now),
+            State::HalfOpen { probing: true, .. } if probe => self.trip(now),
             State::Closed => {
                 self.consecutive += 1;
                 self.window.add(now, 0, 1);
@@ -137,8 +155,26 @@ impl Breaker {
 
     /// A request that ended without an outcome (the client left): its probe slot is freed.
     pub fn abandon(&mut self, probe: bool) {
-        if probe && self.state == (State::HalfOpen { probing: true }) {
-            self.state = State::HalfOpen { probing: false };
+        if let State::HalfOpen {
+            since,
+            probing: true,
+        } = self.state
+        {
+            if probe {
+                self.state = State::HalfOpen {
+                    since,
+                    probing: false,
+                };
+            }
+        }
+    }
+
+    /// A request let through by panic mode, past the circuit, succeeded: the channel works
+    /// again, so the circuit closes (as after a probe's success).
+    pub fn panic_success(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => self.success(now, false),
+            State::Open { .. } | State::HalfOpen { .. } => self.close(now),
         }
     }
 
@@ -154,6 +190,7 @@ impl Breaker {
         self.trips = self.trips.saturating_add(1);
         let backoff = backoff(&self.policy, self.trips);
         self.state = State::Open {
+            since: now,
             until: now + backoff,
         };
         self.consecutive = 0;

@@ -55,9 +55,44 @@ pub struct Channel {
 pub enum Readiness {
     Ready,
     /// Cooling down after a rate limit or overload; ready then.
-    NotBefore(Instant),
-    /// Disabled, circuit open, at its cap, or no key left.
-    No,
+    NotBefore(Instant, Cooling),
+    /// Held back until something changes.
+    Held(Hold),
+}
+
+/// Why a channel cools down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cooling {
+    /// Every usable key was answered 429 with `retry-after`.
+    RateLimited,
+    /// The channel answered 503/529 with `retry-after`.
+    Overloaded,
+}
+
+/// Why a channel cannot take an attempt now, beyond waiting for a cool-down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Disabled: by `config`, an `operator`, or `auth` (every key refused).
+    Disabled(&'static str),
+    /// At its `max_concurrency`.
+    AtCapacity(usize),
+    /// Every key set aside (quota, billing).
+    NoKey,
+    /// The circuit opened at `since`; its next probe is due at `probe_at` (none: a probe is
+    /// under way).
+    CircuitOpen {
+        since: Instant,
+        probe_at: Option<Instant>,
+    },
+}
+
+/// How an attempt is admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Through the circuit breaker.
+    Normal,
+    /// Past an open circuit (panic mode); every other check holds.
+    Panic,
 }
 
 impl Channel {
@@ -84,7 +119,7 @@ impl Channel {
             weight: c.weight.max(1),
             max_concurrency: c.max_concurrency,
             timeouts: c.timeouts.clone(),
-            base_url: c.base_url.trim_end_matches('/').to_owned(),
+            base_url: c.api_base()?,
             keys: KeyRing::new(c.keys.clone()),
             models: c.models.iter().cloned().collect(),
             mapping: c.model_mapping.clone().into_iter().collect(),
@@ -127,27 +162,49 @@ impl Channel {
         self.max_concurrency.is_none_or(|m| self.in_flight() < m)
     }
 
+    /// Whether an enabled channel (whatever else holds it back).
+    pub fn is_enabled(&self) -> bool {
+        self.live().enabled
+    }
+
     pub(super) fn readiness(&self, now: Instant) -> Readiness {
         let live = self.live();
-        if !live.enabled || !live.breaker.can_admit(now) || !self.below_cap() {
-            return Readiness::No;
+        if !live.enabled {
+            return Readiness::Held(Hold::Disabled(live.disabled_by.unwrap_or("config")));
+        }
+        if !self.below_cap() {
+            return Readiness::Held(Hold::AtCapacity(self.in_flight()));
+        }
+        let keys = self.keys.check(now);
+        if keys == Err(NoKey::AllSetAside) {
+            return Readiness::Held(Hold::NoKey);
+        }
+        if !live.breaker.can_admit(now) {
+            return Readiness::Held(Hold::CircuitOpen {
+                since: live.breaker.opened_at().unwrap_or(now),
+                probe_at: live.breaker.retry_at(),
+            });
         }
         let cooling = live.cooling_until.filter(|u| *u > now);
-        match (self.keys.check(now), cooling) {
-            (Err(NoKey::AllSetAside), _) => Readiness::No,
-            (Err(NoKey::CoolingUntil(k)), c) => Readiness::NotBefore(c.map_or(k, |c| c.max(k))),
-            (Ok(()), Some(c)) => Readiness::NotBefore(c),
-            (Ok(()), None) => Readiness::Ready,
+        match (keys, cooling) {
+            (Err(NoKey::CoolingUntil(k)), Some(c)) if c > k => {
+                Readiness::NotBefore(c, Cooling::Overloaded)
+            }
+            (Err(NoKey::CoolingUntil(k)), _) => Readiness::NotBefore(k, Cooling::RateLimited),
+            (_, Some(c)) => Readiness::NotBefore(c, Cooling::Overloaded),
+            (_, None) => Readiness::Ready,
         }
     }
 
-    /// Admits one attempt, or `None` if the channel cannot take it now.
-    pub(super) fn try_start(self: &Arc<Self>, now: Instant) -> Option<Lease> {
+    /// Admits one attempt, or `None` if the channel cannot take it now. `Admission::Panic`
+    /// passes an open circuit (and takes no probe slot); nothing else.
+    pub(super) fn try_start(self: &Arc<Self>, now: Instant, how: Admission) -> Option<Lease> {
         let mut live = self.live();
         if !live.enabled || live.cooling_until.is_some_and(|u| u > now) {
             return None;
         }
-        if !live.breaker.can_admit(now) || self.keys.check(now).is_err() {
+        let panic = how == Admission::Panic;
+        if !(panic || live.breaker.can_admit(now)) || self.keys.check(now).is_err() {
             return None;
         }
         // The cap: increment only while below it.
@@ -157,13 +214,16 @@ impl Channel {
                 (n < cap).then_some(n + 1)
             })
             .ok()?;
-        let probe = match live.breaker.admit(now) {
-            Admit::Yes => false,
-            Admit::Probe => true,
-            Admit::No => {
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                return None;
-            }
+        let probe = match how {
+            Admission::Panic => false,
+            Admission::Normal => match live.breaker.admit(now) {
+                Admit::Yes => false,
+                Admit::Probe => true,
+                Admit::No => {
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    return None;
+                }
+            },
         };
         let Ok(key) = self.keys.pick(now) else {
             live.breaker.abandon(probe);
@@ -177,6 +237,7 @@ impl Channel {
             key_index: key.index,
             key: key.secret,
             probe,
+            panic,
             reported: false,
         })
     }
@@ -201,7 +262,7 @@ impl Channel {
         let live = self.live();
         ChannelSnapshot {
             name: self.name.clone(),
-            provider: format!("{:?}", self.kind).to_lowercase(),
+            provider: self.kind.to_string(),
             priority: self.priority,
             weight: self.weight,
             enabled: live.enabled,
@@ -261,6 +322,8 @@ pub struct Lease {
     key_index: usize,
     key: Secret,
     probe: bool,
+    /// Let past an open circuit by panic mode.
+    panic: bool,
     reported: bool,
 }
 
@@ -286,7 +349,12 @@ impl Lease {
         if std::mem::replace(&mut self.reported, true) {
             return;
         }
-        self.channel.live().breaker.success(now, self.probe);
+        let mut live = self.channel.live();
+        if self.panic {
+            live.breaker.panic_success(now);
+        } else {
+            live.breaker.success(now, self.probe);
+        }
     }
 
     /// Records a failed attempt: breaker, key set aside or cooling, channel cooling.
@@ -328,6 +396,7 @@ impl Lease {
                 }
             }
             // The client's own error: the channel answered, so it is healthy.
+            Verdict::Client if self.panic => live.breaker.panic_success(now),
             Verdict::Client => live.breaker.success(now, self.probe),
         }
     }

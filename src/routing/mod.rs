@@ -1,8 +1,9 @@
 //! Channels and the choice of one for each attempt of a request.
 //!
 //! Owns: the runtime channel list built from config, model lookup, the channel choice
-//! (`selection`), circuit breakers (`breaker`), keys (`keys`), the retry budget (`budget`),
-//! what a failure means (`outcome`), and the serializable snapshot of all of it.
+//! (`selection`, panic mode included), circuit breakers (`breaker`), keys (`keys`), the retry
+//! budget (`budget`), what a failure means (`outcome`), what the relay answers when no channel
+//! can take a request (`refusal`), and the serializable snapshot of all of it.
 //! Must never: do I/O, sleep, or hand out a channel that cannot serve the endpoint.
 
 mod breaker;
@@ -10,6 +11,7 @@ mod budget;
 mod channel;
 mod keys;
 mod outcome;
+mod refusal;
 mod selection;
 mod window;
 
@@ -23,13 +25,12 @@ use crate::config::{Config, ConfigError, RoutingConfig};
 use crate::error::RelayError;
 use crate::providers::Endpoint;
 use budget::RetryBudget;
-use channel::Readiness;
+use channel::{Admission, Cooling, Readiness};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use selection::Candidate;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 use tokio::time::Instant;
 
 /// The channel, key and model picked for one attempt; holds the channel's lease.
@@ -100,7 +101,9 @@ impl Routes {
     }
 
     /// Picks a channel for the model and endpoint, avoiding the channels in `tried` while
-    /// another is left.
+    /// another is left. Nothing ready: a wait for the first channel cooling down, panic mode
+    /// past open circuits (see [`crate::config::PanicMode`]; never twice on one channel for one
+    /// request), or [`RelayError::Unavailable`] saying why.
     pub fn select(
         &self,
         model: &str,
@@ -108,40 +111,21 @@ impl Routes {
         tried: &[usize],
         now: Instant,
     ) -> Result<Pick, RelayError> {
-        let mut listed = false;
-        let mut idx = Vec::new();
-        for (i, ch) in self.channels.iter().enumerate() {
-            if ch.serves(model) {
-                listed = true;
-                if ch.adaptor.supports(endpoint) {
-                    idx.push(i);
-                }
-            }
-        }
-        if idx.is_empty() {
-            return Err(if listed {
-                RelayError::EndpointNotSupported {
-                    model: model.to_owned(),
-                    endpoint: endpoint.path(),
-                }
-            } else {
-                RelayError::ModelNotFound(model.to_owned())
-            });
-        }
-        let mut soonest: Option<Instant> = None;
+        let idx = self.serving(model, endpoint)?;
+        let states: Vec<Readiness> = idx
+            .iter()
+            .map(|&i| self.channels[i].readiness(now))
+            .collect();
         let mut cands: Vec<Candidate> = idx
             .iter()
-            .map(|&i| {
+            .zip(&states)
+            .map(|(&i, state)| {
                 let ch = &self.channels[i];
-                let readiness = ch.readiness(now);
-                if let Readiness::NotBefore(t) = readiness {
-                    soonest = Some(soonest.map_or(t, |s| s.min(t)));
-                }
                 Candidate {
                     priority: ch.priority,
                     weight: ch.weight,
                     in_flight: ch.in_flight(),
-                    eligible: readiness == Readiness::Ready,
+                    eligible: *state == Readiness::Ready,
                     tried: tried.contains(&i),
                 }
             })
@@ -152,34 +136,76 @@ impl Routes {
             let Some(k) = selection::choose(&cands, &mut *lock(&self.rng)) else {
                 break;
             };
-            let index = idx[k];
-            let ch = &self.channels[index];
-            match ch.try_start(now) {
-                Some(lease) => {
-                    return Ok(Pick::Go(Box::new(Selected {
-                        upstream_model: ch.upstream_model(model).to_owned(),
-                        lease,
-                        index,
-                    })))
-                }
-                None => cands[k].eligible = false,
+            if let Some(s) = self.start(model, idx[k], now, Admission::Normal) {
+                return Ok(Pick::Go(s));
+            }
+            cands[k].eligible = false;
+        }
+        match refusal::soonest_cooling(&states) {
+            Some((t, Cooling::Overloaded))
+                if t.saturating_duration_since(now) > self.policy.max_retry_wait =>
+            {
+                return Err(refusal::unavailable(model, &self.named(&idx, &states), now));
+            }
+            Some((t, _)) => return Ok(Pick::WaitUntil(t)),
+            None => {}
+        }
+        let untried = selection::panic_order(self.policy.panic, &states)
+            .into_iter()
+            .filter(|&k| !tried.contains(&idx[k]));
+        for k in untried {
+            if let Some(s) = self.start(model, idx[k], now, Admission::Panic) {
+                let channel = &self.channels[idx[k]].name;
+                tracing::debug!(%channel, "panic mode: an attempt past an open circuit");
+                return Ok(Pick::Go(s));
             }
         }
-        match soonest {
-            Some(t) => Ok(Pick::WaitUntil(t)),
-            None => Err(RelayError::NoChannel {
+        Err(refusal::unavailable(model, &self.named(&idx, &states), now))
+    }
+
+    /// Indexes of the channels that serve the model on the endpoint, or why there are none.
+    fn serving(&self, model: &str, endpoint: Endpoint) -> Result<Vec<usize>, RelayError> {
+        let mut listed = false;
+        let mut idx = Vec::new();
+        for (i, ch) in self.channels.iter().enumerate() {
+            if ch.serves(model) {
+                listed = true;
+                if ch.adaptor.supports(endpoint) {
+                    idx.push(i);
+                }
+            }
+        }
+        match (idx.is_empty(), listed) {
+            (false, _) => Ok(idx),
+            (true, true) => Err(RelayError::EndpointNotSupported {
                 model: model.to_owned(),
-                retry_after: self.soonest_probe(&idx, now),
+                endpoint: endpoint.path(),
             }),
+            (true, false) => Err(RelayError::ModelNotFound(model.to_owned())),
         }
     }
 
-    /// When the first open circuit among `idx` lets a probe through.
-    fn soonest_probe(&self, idx: &[usize], now: Instant) -> Option<Duration> {
+    fn start(
+        &self,
+        model: &str,
+        index: usize,
+        now: Instant,
+        how: Admission,
+    ) -> Option<Box<Selected>> {
+        let ch = &self.channels[index];
+        let lease = ch.try_start(now, how)?;
+        Some(Box::new(Selected {
+            upstream_model: ch.upstream_model(model).to_owned(),
+            lease,
+            index,
+        }))
+    }
+
+    fn named<'a>(&'a self, idx: &[usize], states: &[Readiness]) -> Vec<(&'a str, Readiness)> {
         idx.iter()
-            .filter_map(|&i| self.channels[i].snapshot(now).probe_in_ms)
-            .min()
-            .map(Duration::from_millis)
+            .zip(states)
+            .map(|(&i, s)| (self.channels[i].name.as_str(), *s))
+            .collect()
     }
 
     /// A client request reached the attempt loop (for the retry budget).

@@ -7,7 +7,7 @@
 use super::keys::SetAside;
 use crate::upstream::{rejects_key, Deadline, UpstreamError};
 use http::{HeaderName, HeaderValue};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The longest cool-down a `retry-after` may impose (guards against absurd values).
 const MAX_COOLDOWN: Duration = Duration::from_secs(600);
@@ -108,19 +108,35 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// `retry-after-ms` (milliseconds) or `retry-after` (seconds); an HTTP date is ignored.
+/// `retry-after-ms` (milliseconds), else `retry-after` in seconds or as an HTTP date (a date
+/// already past is no wait); capped at [`MAX_COOLDOWN`].
 pub fn parse_retry_after(headers: &[(HeaderName, HeaderValue)]) -> Option<Duration> {
+    parse_retry_after_at(headers, SystemTime::now())
+}
+
+/// [`parse_retry_after`] with the wall clock's `now` given.
+fn parse_retry_after_at(
+    headers: &[(HeaderName, HeaderValue)],
+    now: SystemTime,
+) -> Option<Duration> {
     let get = |name: &str| {
         headers
             .iter()
             .find(|(n, _)| n.as_str() == name)
             .and_then(|(_, v)| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(str::trim)
     };
+    let number = |v: &str| v.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
     let d = get("retry-after-ms")
+        .and_then(number)
         .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| get("retry-after").map(Duration::from_secs_f64))?;
+        .or_else(|| {
+            let v = get("retry-after")?;
+            number(v).map(Duration::from_secs_f64).or_else(|| {
+                let at = httpdate::parse_http_date(v).ok()?;
+                Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+            })
+        })?;
     Some(d.min(MAX_COOLDOWN))
 }
 
@@ -210,9 +226,30 @@ mod tests {
             parse_retry_after(&[h("retry-after", "99999")]),
             Some(MAX_COOLDOWN)
         );
+        assert_eq!(parse_retry_after(&[h("retry-after", "soon")]), None);
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_is_the_time_until_then() {
+        let h = |v: &str| {
+            [(
+                HeaderName::from_static("retry-after"),
+                HeaderValue::from_str(v).unwrap(),
+            )]
+        };
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
         assert_eq!(
-            parse_retry_after(&[h("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]),
-            None
+            parse_retry_after_at(&h("Wed, 21 Oct 2015 07:28:30 GMT"), now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after_at(&h("Wed, 21 Oct 2015 07:27:00 GMT"), now),
+            Some(Duration::ZERO),
+            "a date already past: no wait"
+        );
+        assert_eq!(
+            parse_retry_after_at(&h("Thu, 22 Oct 2015 07:28:00 GMT"), now),
+            Some(MAX_COOLDOWN)
         );
     }
 }

@@ -1,10 +1,14 @@
-//! The choice among channels, as a pure function: highest priority tier with an eligible
-//! channel, then a weighted power of two choices on in-flight load relative to weight.
+//! The choice among channels, as pure functions: highest priority tier with an eligible
+//! channel, then a weighted power of two choices on in-flight load relative to weight; and, when
+//! every channel is held back, panic mode's order past open circuits.
 //!
 //! Owns: the policy. Must never: pick an ineligible channel, or one already tried for this
-//! request while an untried eligible one is left.
+//! request while an untried eligible one is left; panic past anything but an open circuit.
 
+use super::channel::{Hold, Readiness};
+use crate::config::PanicMode;
 use rand::Rng;
+use tokio::time::Instant;
 
 /// One channel as the policy sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +42,34 @@ pub fn choose<R: Rng + ?Sized>(cands: &[Candidate], rng: &mut R) -> Option<usize
     let lighter =
         (b.in_flight as u128) * u128::from(a.weight) < (a.in_flight as u128) * u128::from(b.weight);
     Some(if lighter { second } else { first })
+}
+
+/// Panic mode: when every channel is held back and the mode allows it (`SingleChannel`: the
+/// model has one enabled channel), the channels to try past their open circuit, the one whose
+/// circuit opened longest ago first. Empty otherwise.
+pub fn panic_order(mode: PanicMode, states: &[Readiness]) -> Vec<usize> {
+    let enabled = states
+        .iter()
+        .filter(|s| !matches!(s, Readiness::Held(Hold::Disabled(_))))
+        .count();
+    let allowed = match mode {
+        PanicMode::Never => false,
+        PanicMode::Always => true,
+        PanicMode::SingleChannel => enabled == 1,
+    };
+    if !allowed || !states.iter().all(|s| matches!(s, Readiness::Held(_))) {
+        return Vec::new();
+    }
+    let mut open: Vec<(Instant, usize)> = states
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Readiness::Held(Hold::CircuitOpen { since, .. }) => Some((*since, i)),
+            _ => None,
+        })
+        .collect();
+    open.sort_unstable();
+    open.into_iter().map(|(_, i)| i).collect()
 }
 
 fn weighted<R: Rng + ?Sized>(cands: &[Candidate], pool: &[usize], rng: &mut R) -> Option<usize> {
@@ -118,6 +150,37 @@ mod tests {
                 tried,
             },
         )
+    }
+
+    #[test]
+    fn panic_mode_tries_open_circuits_oldest_first_when_allowed() {
+        let t0 = Instant::now();
+        let open = |secs: u64| {
+            Readiness::Held(Hold::CircuitOpen {
+                since: t0 + std::time::Duration::from_secs(secs),
+                probe_at: None,
+            })
+        };
+        let off = Readiness::Held(Hold::Disabled("operator"));
+        let full = Readiness::Held(Hold::AtCapacity(4));
+        let single = [open(0), off];
+        assert_eq!(panic_order(PanicMode::SingleChannel, &single), [0]);
+        assert!(panic_order(PanicMode::Never, &single).is_empty());
+        let two = [open(5), full, open(1)];
+        assert!(
+            panic_order(PanicMode::SingleChannel, &two).is_empty(),
+            "two enabled channels"
+        );
+        assert_eq!(panic_order(PanicMode::Always, &two), [2, 0]);
+        let cooling = [
+            open(0),
+            Readiness::NotBefore(t0, super::super::channel::Cooling::RateLimited),
+        ];
+        assert!(
+            panic_order(PanicMode::Always, &cooling).is_empty(),
+            "a channel coming back: wait for it instead"
+        );
+        assert!(panic_order(PanicMode::Always, &[full, off]).is_empty());
     }
 
     proptest! {

@@ -3,10 +3,16 @@ use crate::upstream::UpstreamError;
 use http::StatusCode;
 
 fn routes_from(extra: &str) -> Routes {
+    routes_with("", extra)
+}
+
+/// Routes with `routing` added to `[routing]` and `extra` to the second channel.
+fn routes_with(routing: &str, extra: &str) -> Routes {
     let text = format!(
         r#"
         [routing]
         seed = 7
+        {routing}
         [routing.breaker]
         consecutive_failures = 2
         backoff = "1s"
@@ -55,12 +61,44 @@ fn status(code: u16) -> UpstreamError {
     }
 }
 
+/// An upstream `code` with `retry-after: secs`.
+fn status_after(code: u16, secs: &'static str) -> UpstreamError {
+    let mut e = status(code);
+    if let UpstreamError::Status { retry_after, .. } = &mut e {
+        retry_after.push((
+            http::HeaderName::from_static("retry-after"),
+            http::HeaderValue::from_static(secs),
+        ));
+    }
+    e
+}
+
+/// The 503 the routes answer for `model`: why, and the wait advised.
+fn refused(
+    r: &Routes,
+    model: &str,
+    endpoint: Endpoint,
+    now: Instant,
+) -> (String, std::time::Duration) {
+    match r.select(model, endpoint, &[], now) {
+        Err(RelayError::Unavailable {
+            why, retry_after, ..
+        }) => (why, retry_after),
+        Ok(_) => panic!("a channel was given"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
 #[test]
 fn maps_models_and_rotates_keys() {
     let r = routes();
     let a = go(&r, "claude-x", Endpoint::Chat, &[]);
     assert_eq!(a.upstream_model, "claude-real");
-    assert_eq!(a.lease.target().base_url, "http://127.0.0.1:1");
+    assert_eq!(
+        a.lease.target().base_url,
+        "http://127.0.0.1:1/v1",
+        "normalised"
+    );
     let b = go(&r, "claude-x", Endpoint::Chat, &[]);
     assert_ne!(a.lease.target().key.expose(), b.lease.target().key.expose());
 }
@@ -119,13 +157,13 @@ fn open_circuit_and_disabled_channels_get_no_traffic() {
     assert_eq!(snap.faults, 2);
     assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).channel().name, "a");
     assert!(r.disable("a"));
-    assert!(matches!(
-        r.select("shared", Endpoint::Chat, &[], Instant::now()),
-        Err(RelayError::NoChannel {
-            retry_after: Some(_),
-            ..
-        })
-    ));
+    // `o` is the one enabled channel left: panic mode (the default for that) still tries it.
+    assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).channel().name, "o");
+    assert_eq!(
+        r.channel_snapshot("o").unwrap().breaker,
+        BreakerState::Open,
+        "an unreported panic attempt changes nothing"
+    );
     assert!(r.enable("o"));
     assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).channel().name, "o");
     assert!(!r.enable("nope"));
@@ -144,7 +182,7 @@ fn every_key_rejected_disables_the_channel() {
     assert_eq!(snap.breaker, BreakerState::Closed, "not a channel fault");
     assert!(matches!(
         r.select("claude-x", Endpoint::Chat, &[], Instant::now()),
-        Err(RelayError::NoChannel { .. })
+        Err(RelayError::Unavailable { .. })
     ));
     r.enable("a");
     go(&r, "claude-x", Endpoint::Chat, &[]);
@@ -154,17 +192,8 @@ fn every_key_rejected_disables_the_channel() {
 fn a_rate_limited_only_channel_asks_to_wait() {
     let r = routes();
     let mut s = go(&r, "emb", Endpoint::Embeddings, &[]);
-    let limited = UpstreamError::Status {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        body: bytes::Bytes::new(),
-        wire: crate::providers::WireFormat::OpenAi,
-        retry_after: vec![(
-            http::HeaderName::from_static("retry-after"),
-            http::HeaderValue::from_static("2"),
-        )],
-    };
     let now = Instant::now();
-    s.lease.failed(classify(&limited), now);
+    s.lease.failed(classify(&status_after(429, "2")), now);
     drop(s);
     match r.select("emb", Endpoint::Embeddings, &[], now) {
         Ok(Pick::WaitUntil(t)) => assert_eq!(t - now, std::time::Duration::from_secs(2)),
@@ -175,4 +204,87 @@ fn a_rate_limited_only_channel_asks_to_wait() {
     assert!(serde_json::to_string(&snap)
         .unwrap()
         .contains("\"breaker\":\"closed\""));
+}
+
+/// Opens `o`'s circuit (the only channel for `emb`) with two faults.
+fn open_o(r: &Routes, now: Instant) {
+    for _ in 0..2 {
+        let mut s = match r.select("emb", Endpoint::Embeddings, &[], now) {
+            Ok(Pick::Go(s)) => s,
+            _ => panic!("o is closed"),
+        };
+        s.lease.failed(classify(&status(500)), now);
+    }
+    assert_eq!(r.channel_snapshot("o").unwrap().breaker, BreakerState::Open);
+}
+
+#[test]
+fn panic_mode_heals_a_single_channel_on_success_and_never_mode_refuses() {
+    let r = routes();
+    let now = Instant::now();
+    open_o(&r, now);
+    let mut s = match r.select("emb", Endpoint::Embeddings, &[], now) {
+        Ok(Pick::Go(s)) => s,
+        _ => panic!("panic mode tries the one channel"),
+    };
+    s.lease.failed(classify(&status(500)), now);
+    assert_eq!(
+        r.channel_snapshot("o").unwrap().breaker,
+        BreakerState::Open,
+        "a failed panic attempt leaves the circuit as it was"
+    );
+    let index = s.index;
+    drop(s);
+    assert!(
+        matches!(
+            r.select("emb", Endpoint::Embeddings, &[index], now),
+            Err(RelayError::Unavailable { .. })
+        ),
+        "no second panic attempt on the channel for the same request"
+    );
+    let mut s = match r.select("emb", Endpoint::Embeddings, &[], now) {
+        Ok(Pick::Go(s)) => s,
+        _ => panic!("panic mode tries the one channel"),
+    };
+    s.lease.succeeded(now);
+    assert_eq!(
+        r.channel_snapshot("o").unwrap().breaker,
+        BreakerState::Closed
+    );
+
+    let r = routes_with("panic = \"never\"", "");
+    open_o(&r, now);
+    assert_eq!(
+        refused(&r, "emb", Endpoint::Embeddings, now),
+        (
+            "`o`: circuit open (probe in 1s)".to_owned(),
+            std::time::Duration::from_secs(1)
+        ),
+        "never: no panic"
+    );
+}
+
+#[test]
+fn a_long_overload_cool_down_is_a_503_and_a_rate_limit_is_a_wait() {
+    let r = routes();
+    let now = Instant::now();
+    let mut s = go(&r, "emb", Endpoint::Embeddings, &[]);
+    s.lease.failed(classify(&status_after(503, "30")), now);
+    drop(s);
+    assert_eq!(
+        refused(&r, "emb", Endpoint::Embeddings, now),
+        (
+            "`o`: overloaded (back in 30s)".to_owned(),
+            std::time::Duration::from_secs(30)
+        ),
+        "30 s of overload is beyond max_retry_wait: a 503"
+    );
+    let r = routes();
+    let mut s = go(&r, "emb", Endpoint::Embeddings, &[]);
+    s.lease.failed(classify(&status_after(503, "1")), now);
+    drop(s);
+    assert!(matches!(
+        r.select("emb", Endpoint::Embeddings, &[], now),
+        Ok(Pick::WaitUntil(_))
+    ));
 }

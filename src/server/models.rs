@@ -1,7 +1,8 @@
-//! `GET /v1/models`: the models this token may use, in OpenAI's shape, or Anthropic's when the
-//! client sends `anthropic-version` (Anthropic SDKs do).
+//! `GET /v1/models`: the models this token may use and an enabled channel serves, in OpenAI's
+//! shape, or Anthropic's when the client sends `anthropic-version` (Anthropic SDKs do).
 //!
-//! Owns: the model listing. Must never: list a model the token may not use.
+//! Owns: the model listing. Must never: list a model the token may not use, or one that only
+//! disabled channels serve (a client would be refused it).
 
 use crate::error::RelayError;
 use crate::providers::WireFormat;
@@ -22,14 +23,17 @@ fn format_of(headers: &HeaderMap) -> WireFormat {
     }
 }
 
-/// Model name -> owner (the first channel's provider), for the models the token may use.
-fn visible(state: &AppState, headers: &HeaderMap) -> Result<BTreeMap<String, String>, RelayError> {
+/// Model name -> owner (the first enabled channel's provider, as the config names it), for the
+/// models the token may use.
+fn visible(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<BTreeMap<String, &'static str>, RelayError> {
     let token = state.tokens.authenticate(headers)?;
     let mut out = BTreeMap::new();
-    for ch in state.routes.channels() {
+    for ch in state.routes.channels().iter().filter(|c| c.is_enabled()) {
         for m in ch.models().filter(|m| token.allows(m)) {
-            out.entry(m.to_owned())
-                .or_insert_with(|| format!("{:?}", ch.kind).to_lowercase());
+            out.entry(m.to_owned()).or_insert(ch.kind.as_str());
         }
     }
     Ok(out)

@@ -1,12 +1,19 @@
 //! The upstream HTTP client: one shared pool, a deadline on every wait, bounded body reads.
 //!
-//! Owns: connect/first-byte/total deadlines, reading error bodies bounded (size and time), and
-//! discarding a connection whose body was not read to the end.
-//! Must never: wait on the network without a deadline, or read an unbounded body into memory.
+//! Owns: connect/first-byte/total deadlines, reading error bodies bounded (size and time),
+//! discarding a connection whose body was not read to the end, and the [`Redactor`]: an error
+//! body is reduced to its provider's documented fields with every secret redacted as soon as it
+//! is read, so nothing downstream (error mapping, conversions, logs) ever holds a secret.
+//! Must never: wait on the network without a deadline, read an unbounded body into memory, or
+//! keep an upstream's error text unredacted.
 
 mod connector;
+mod redact;
 
-use crate::config::Config;
+pub use redact::{Redactor, MIN_SECRET_LEN, REDACTED};
+
+use crate::config::{Config, Secret};
+use crate::convert;
 use crate::monitor::Ledger;
 use crate::providers::WireFormat;
 use bytes::{Bytes, BytesMut};
@@ -17,7 +24,7 @@ use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -52,7 +59,8 @@ pub enum UpstreamError {
     #[error("upstream answered {status}")]
     Status {
         status: StatusCode,
-        /// The error body, read up to the configured bound.
+        /// The error body, read up to the configured bound, reduced to the documented fields of
+        /// the provider's error shape and redacted (see [`Redactor`]).
         body: Bytes,
         wire: WireFormat,
         /// `retry-after` / `retry-after-ms` headers to pass to the client.
@@ -105,6 +113,8 @@ pub struct Upstream {
     error_body: Duration,
     max_error_body: usize,
     max_response_body: usize,
+    /// Replaced whole when the secrets change ([`Upstream::set_secrets`]).
+    redactor: Arc<RwLock<Arc<Redactor>>>,
 }
 
 impl Upstream {
@@ -133,7 +143,27 @@ impl Upstream {
             error_body: config.timeouts.error_body,
             max_error_body: config.limits.max_error_body,
             max_response_body: config.limits.max_response_body,
+            redactor: Arc::new(RwLock::new(Arc::new(Redactor::for_config(config)))),
         })
+    }
+
+    /// The redactor for upstream text now (for stream converters, which keep it for the
+    /// stream's life).
+    pub fn redactor(&self) -> Arc<Redactor> {
+        self.redactor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the secrets to redact: every channel key, client token and admin token in use
+    /// (when channels or tokens change at runtime).
+    pub fn set_secrets<'a>(&self, secrets: impl IntoIterator<Item = &'a Secret>) {
+        let next = Arc::new(Redactor::new(secrets));
+        *self
+            .redactor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = next;
     }
 
     /// Upstream TCP connections open now (in use or idle in the pool).
@@ -195,9 +225,10 @@ impl Upstream {
         let deadline = total.min(Instant::now() + self.error_body);
         // A body that does not fit or does not arrive in time is cut: `resp` is dropped here,
         // and with it the connection, which cannot be reused half-read.
-        let body = match read_bounded(resp, self.max_error_body, deadline).await {
+        let raw = match read_bounded(resp, self.max_error_body, deadline).await {
             Ok(b) | Err((b, _)) => b,
         };
+        let body = clean_error_body(wire, status, &raw, &self.redactor());
         Err(UpstreamError::Status {
             status,
             body,
@@ -216,6 +247,21 @@ impl Upstream {
             .await
             .map_err(|(_, e)| e)
     }
+}
+
+/// An upstream error body as it may be kept: the documented fields of its provider's error
+/// shape, every string redacted; a body that is not JSON (a proxy's page, or cut at its bound)
+/// only redacted (it is never shown to clients).
+fn clean_error_body(wire: WireFormat, status: StatusCode, raw: &[u8], r: &Redactor) -> Bytes {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        return Bytes::from(r.redact(&String::from_utf8_lossy(raw)).into_owned());
+    };
+    let status = Some(status.as_u16());
+    let clean = match wire {
+        WireFormat::OpenAi => convert::clean_openai_error(status, Some(&v), r),
+        WireFormat::Anthropic => convert::clean_anthropic_error(status, Some(&v), r),
+    };
+    Bytes::from(clean.to_string())
 }
 
 /// Reads at most `max` bytes before `deadline`. On failure returns what was read and why.

@@ -15,8 +15,9 @@ use serde_json::json;
 use super::select::Chosen;
 use super::spec::{Fault, FaultError};
 use super::transform;
-use crate::errors::{ApiError, ErrorKind};
+use crate::errors::{ApiError, Echo, ErrorKind};
 use crate::headers;
+use crate::http::reply::SimReply;
 use crate::server::{ConnAction, ConnControl};
 use crate::state::Ctx;
 
@@ -114,6 +115,10 @@ async fn faulted(
         Fault::Status(c) => StatusCode::from_u16(*c).ok(),
         _ => None,
     });
+    let echo = faults
+        .has(&Fault::EchoKey)
+        .then(|| Echo::from_headers(req.headers()))
+        .flatten();
     let res = match status {
         Some(code) => {
             stats.fault(&format!("status={}", code.as_u16()));
@@ -121,18 +126,34 @@ async fn faulted(
                 Fault::RetryAfter(s) => Some(*s),
                 _ => None,
             });
-            status_reply(&ctx, code, retry_after)
+            if echo.is_some() {
+                stats.fault("echo-key");
+            }
+            status_reply(&ctx, code, retry_after, echo.as_ref())
         }
         None => next.run(req).await,
     };
-    transform::apply(ctx.provider, &faults, &mut rng, stats, res).await
+    transform::apply(ctx.provider, &faults, &mut rng, stats, echo.as_ref(), res).await
 }
 
-/// The provider's own error for `status`, with its headers (and `retry-after`).
-fn status_reply(ctx: &Ctx, status: StatusCode, retry_after: Option<u64>) -> Response {
+/// The provider's own error for `status`, with its headers (and `retry-after`); with `echo`,
+/// one that repeats the request's key.
+fn status_reply(
+    ctx: &Ctx,
+    status: StatusCode,
+    retry_after: Option<u64>,
+    echo: Option<&Echo>,
+) -> Response {
     let request_id = ctx.shared.ids.next("req_");
-    let e = ApiError::for_status(status);
-    e.reply(ctx.provider, &request_id)
+    let mut body = ApiError::for_status(status).body(ctx.provider, &request_id);
+    if let Some(echo) = echo {
+        echo.apply(
+            ctx.provider,
+            &mut body,
+            matches!(status.as_u16(), 401 | 403),
+        );
+    }
+    SimReply::json(status, &body)
         .with_headers(headers::for_error(
             ctx.provider,
             &request_id,

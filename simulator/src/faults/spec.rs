@@ -35,12 +35,15 @@ pub enum Fault {
     ErrorEvent(Option<usize>),
     /// `no-done`: a stream ends cleanly but without its terminator (`[DONE]`, `message_stop`).
     NoDone,
+    /// `echo-key`: the error of a `status` or `error-event` fault repeats the request's key in
+    /// its message and adds a `debug` member with the credentials header.
+    EchoKey,
 }
 
 /// A bad fault spec.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: status, retry-after, truncate, cut, stall-headers, stall-after, delay, drip, reset, blackhole, malformed, oversize, error-event, no-done, none)")]
+    #[error("unknown fault `{0}` (known: status, retry-after, truncate, cut, stall-headers, stall-after, delay, drip, reset, blackhole, malformed, oversize, error-event, no-done, echo-key, none)")]
     Unknown(String),
     #[error("fault `{name}` needs a value: {expected}")]
     MissingValue {
@@ -169,6 +172,7 @@ fn parse_one(item: &str) -> Result<Option<Fault>, FaultError> {
         "blackhole" => return none(Fault::Blackhole),
         "malformed" => return none(Fault::Malformed),
         "no-done" => return none(Fault::NoDone),
+        "echo-key" => return none(Fault::EchoKey),
         other => return Err(FaultError::Unknown(other.to_owned())),
     })
 }
@@ -212,6 +216,7 @@ impl Fault {
             Fault::Oversize(_) => "oversize".into(),
             Fault::ErrorEvent(_) => "error-event".into(),
             Fault::NoDone => "no-done".into(),
+            Fault::EchoKey => "echo-key".into(),
         }
     }
 }
@@ -256,7 +261,7 @@ mod tests {
     fn parses_every_fault() {
         let s = FaultSet::parse(
             "status=429, retry-after=0, truncate=10, cut=3, stall-headers, stall-headers=5ms, stall-after=2, \
-             delay=1s, drip=2ms..5ms, reset, blackhole, malformed, oversize=64KiB, error-event, error-event=4, no-done",
+             delay=1s, drip=2ms..5ms, reset, blackhole, malformed, oversize=64KiB, error-event, error-event=4, no-done, echo-key",
         )
         .unwrap();
         assert_eq!(
@@ -278,6 +283,7 @@ mod tests {
                 Fault::ErrorEvent(None),
                 Fault::ErrorEvent(Some(4)),
                 Fault::NoDone,
+                Fault::EchoKey,
             ]
         );
         assert_eq!(
@@ -303,7 +309,7 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        let text = "status=503, drip=2ms..5ms, cut=3, error-event";
+        let text = "status=503, drip=2ms..5ms, cut=3, error-event, echo-key";
         let s = FaultSet::parse(text).unwrap();
         assert_eq!(FaultSet::parse(&s.to_string()).unwrap(), s);
     }

@@ -8,7 +8,7 @@ use rand::Rng;
 
 use super::spec::{Fault, FaultSet};
 use super::transform::pad_json;
-use crate::errors::stream_error_event;
+use crate::errors::{stream_error_event, Echo};
 use crate::http::body::Step;
 use crate::Provider;
 
@@ -37,6 +37,7 @@ pub(crate) fn stream_steps(
     faults: &FaultSet,
     rng: &mut SmallRng,
     mut events: Vec<Bytes>,
+    echo: Option<&Echo>,
     record: impl Fn(&str),
 ) -> Vec<Step> {
     if let Some(n) = faults.find(|f| match f {
@@ -81,8 +82,11 @@ pub(crate) fn stream_steps(
         _ => None,
     }) {
         events.truncate(n.unwrap_or(2));
-        events.push(stream_error_event(provider));
+        events.push(stream_error_event(provider, echo));
         record("error-event");
+        if echo.is_some() {
+            record("echo-key");
+        }
     }
     let cut = faults.find(|f| match f {
         Fault::Cut(n) => Some((*n, Step::Abort, "cut")),
@@ -156,6 +160,7 @@ mod tests {
             &FaultSet::parse(spec).unwrap(),
             &mut rng,
             events(),
+            None,
             |_| {},
         )
     }

@@ -11,6 +11,7 @@ use rand::rngs::SmallRng;
 
 use super::spec::{Fault, FaultSet};
 use super::stream::{split_events, stream_steps};
+use crate::errors::Echo;
 use crate::http::body::{ScriptBody, Step};
 use crate::stats::StatsRecorder;
 use crate::Provider;
@@ -31,12 +32,14 @@ fn is_body_fault(f: &Fault) -> bool {
     )
 }
 
-/// Applies the body faults of `faults` to `res` (a response whose body is already complete).
+/// Applies the body faults of `faults` to `res` (a response whose body is already complete);
+/// `echo` is the request's key for an `error-event` that repeats it.
 pub(crate) async fn apply(
     provider: Provider,
     faults: &FaultSet,
     rng: &mut SmallRng,
     stats: &StatsRecorder,
+    echo: Option<&Echo>,
     res: Response,
 ) -> Response {
     if !faults.0.iter().any(is_body_fault) {
@@ -53,7 +56,7 @@ pub(crate) async fn apply(
     let record = |kind: &str| stats.fault(kind);
     let (steps, exact) = if sse {
         (
-            stream_steps(provider, faults, rng, split_events(&bytes), record),
+            stream_steps(provider, faults, rng, split_events(&bytes), echo, record),
             None,
         )
     } else {

@@ -214,6 +214,30 @@ fn in_stream_error_ends_the_stream() {
 }
 
 #[test]
+fn in_stream_errors_lose_secrets_and_undocumented_fields() {
+    use crate::config::Secret;
+    let error = json!({"type":"error","error":{"type":"overloaded_error",
+        "message":"Overloaded for sk-ant-configured or sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+        "debug":{"x-api-key":"sk-ant-configured"}}});
+    let shapes_only = run(
+        &mut MessagesToChatStream::new("m", false),
+        &[("error", error.clone())],
+    );
+    assert_eq!(
+        shapes_only[0]["error"]["message"], "Overloaded for sk-ant-configured or sk-ant-[redacted]",
+        "the default knows key shapes only"
+    );
+    let r = std::sync::Arc::new(Redactor::new(&[Secret::new("sk-ant-configured")]));
+    let mut s = MessagesToChatStream::new("m", false).with_redactor(r);
+    let out = run(&mut s, &[("error", error)]);
+    assert_eq!(
+        out[0],
+        json!({"error":{"message":"Overloaded for [redacted] or sk-ant-[redacted]",
+            "type":"server_error","param":null,"code":"server_is_overloaded"}})
+    );
+}
+
+#[test]
 fn missing_message_stop_is_an_upstream_error() {
     let mut s = MessagesToChatStream::new("m", true);
     let mut events = text_stream();

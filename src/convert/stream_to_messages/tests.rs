@@ -208,6 +208,22 @@ fn in_stream_error_becomes_error_event() {
 }
 
 #[test]
+fn in_stream_errors_lose_secrets_and_undocumented_fields() {
+    use crate::config::Secret;
+    let r = std::sync::Arc::new(Redactor::new(&[Secret::new("sk-configured-1")]));
+    let mut s = ChatToMessagesStream::new("m").with_redactor(r);
+    let xai = r#"{"code":"Internal error","error":"failed for sk-configured-1","debug":{"authorization":"Bearer sk-configured-1"}}"#;
+    let evs = run(&mut s, &[xai.to_owned()]);
+    assert_eq!(
+        evs,
+        vec![(
+            "error",
+            json!({"type":"error","error":{"type":"api_error","message":"failed for [redacted]"}})
+        )]
+    );
+}
+
+#[test]
 fn missing_done_closes_after_finish_reason_else_errors() {
     let mut s = ChatToMessagesStream::new("m");
     let mut lines = text_lines();

@@ -35,6 +35,40 @@ fn opens_after_consecutive_faults_probes_after_backoff_and_closes() {
 }
 
 #[test]
+fn remembers_when_it_opened_and_a_panic_success_closes_it() {
+    let t0 = Instant::now();
+    let mut b = Breaker::new(&policy(), t0);
+    assert_eq!(b.opened_at(), None);
+    for _ in 0..3 {
+        b.failure(t0 + S, false);
+    }
+    assert_eq!(b.opened_at(), Some(t0 + S));
+    assert_eq!(b.admit(t0 + 6 * S), Admit::Probe);
+    assert_eq!(b.opened_at(), Some(t0 + S), "kept while half-open");
+    b.failure(t0 + 7 * S, true);
+    assert_eq!(
+        b.opened_at(),
+        Some(t0 + 7 * S),
+        "re-opened by the failed probe"
+    );
+    b.failure(t0 + 8 * S, false);
+    assert_eq!(
+        b.state(t0 + 8 * S),
+        BreakerState::Open,
+        "a panic failure changes nothing"
+    );
+    b.panic_success(t0 + 8 * S);
+    assert_eq!(b.state(t0 + 8 * S), BreakerState::Closed);
+    assert_eq!((b.opened_at(), b.trips()), (None, 0));
+    b.panic_success(t0 + 9 * S);
+    assert_eq!(
+        b.state(t0 + 9 * S),
+        BreakerState::Closed,
+        "closed stays closed"
+    );
+}
+
+#[test]
 fn failed_probes_double_the_backoff_up_to_the_cap() {
     let t0 = Instant::now();
     let mut b = Breaker::new(&policy(), t0);

@@ -1,0 +1,85 @@
+//! A channel's `base_url`, checked and normalised once, when the config is loaded.
+//!
+//! Owns: what a base URL may be (an `http` or `https` URL with a host, and no query, fragment
+//! or user info: credentials belong in `keys`) and its normal form, the API root ending in
+//! `/v1` without a trailing slash, whether the config wrote the `/v1` or not
+//! (`https://api.anthropic.com` and `https://api.anthropic.com/v1/` both give
+//! `https://api.anthropic.com/v1`).
+//! Must never: accept a URL that the upstream client would refuse on the first request.
+
+use url::Url;
+
+/// The normal form of `raw`, or what is wrong with it.
+pub fn normalize(raw: &str) -> Result<String, String> {
+    let mut url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{raw}` must start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{raw}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{raw}` carries credentials: put keys in `keys`, not in the URL"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{raw}` must have no query (`?...`) or fragment (`#...`)"
+        ));
+    }
+    let path = url.path().trim_end_matches('/');
+    let path = if path.ends_with("/v1") {
+        path.to_owned()
+    } else {
+        format!("{path}/v1")
+    };
+    url.set_path(&path);
+    Ok(url.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_or_keeps_v1_and_drops_trailing_slashes() {
+        for (raw, want) in [
+            ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+            ("https://api.openai.com", "https://api.openai.com/v1"),
+            ("https://api.anthropic.com/", "https://api.anthropic.com/v1"),
+            (
+                "https://api.anthropic.com/v1/",
+                "https://api.anthropic.com/v1",
+            ),
+            (
+                "http://127.0.0.1:9000/anthropic",
+                "http://127.0.0.1:9000/anthropic/v1",
+            ),
+            ("http://[::1]:8000/v1", "http://[::1]:8000/v1"),
+            ("https://openrouter.ai/api", "https://openrouter.ai/api/v1"),
+            ("HTTPS://API.X.AI:443/v1", "https://api.x.ai/v1"),
+            (" https://api.x.ai/v1 ", "https://api.x.ai/v1"),
+        ] {
+            assert_eq!(normalize(raw).as_deref(), Ok(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_no_request_could_use() {
+        for (raw, why) in [
+            ("api.openai.com/v1", "not a URL"),
+            ("not a url", "not a URL"),
+            ("http://", "not a URL"),
+            ("ftp://example.com/v1", "http:// or https://"),
+            ("file:///tmp/v1", "http:// or https://"),
+            ("https://example.com/v1?key=abc", "no query"),
+            ("https://example.com/v1#top", "fragment"),
+            ("https://user:pass@example.com/v1", "credentials"),
+            ("https://key@example.com/v1", "credentials"),
+        ] {
+            let err = normalize(raw).unwrap_err();
+            assert!(err.contains(why), "{raw}: {err}");
+        }
+    }
+}
