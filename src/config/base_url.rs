@@ -1,10 +1,11 @@
 //! A channel's `base_url`, checked and normalised once, when the config is loaded.
 //!
 //! Owns: what a base URL may be (an `http` or `https` URL with a host, and no query, fragment
-//! or user info: credentials belong in `keys`) and its normal form, the API root ending in
-//! `/v1` without a trailing slash, whether the config wrote the `/v1` or not
+//! or user info: credentials belong in `keys`) and its normal form, the API root without a
+//! trailing slash, ending in `/v1` whether the config wrote the `/v1` or not
 //! (`https://api.anthropic.com` and `https://api.anthropic.com/v1/` both give
-//! `https://api.anthropic.com/v1`).
+//! `https://api.anthropic.com/v1`), unless the path already names a version
+//! (`https://generativelanguage.googleapis.com/v1beta/openai` is kept as written).
 //! Must never: accept a URL that the upstream client would refuse on the first request.
 
 use url::Url;
@@ -29,13 +30,23 @@ pub fn normalize(raw: &str) -> Result<String, String> {
         ));
     }
     let path = url.path().trim_end_matches('/');
-    let path = if path.ends_with("/v1") {
+    let path = if path.split('/').any(is_version) {
         path.to_owned()
     } else {
         format!("{path}/v1")
     };
     url.set_path(&path);
     Ok(url.as_str().to_owned())
+}
+
+/// A path segment that names an API version: `v1`, `v4`, `v1beta`, `v2alpha1`. A root that
+/// has one already (`/v1beta/openai`, `/api/paas/v4`) is taken as written.
+fn is_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else {
+        return false;
+    };
+    rest.starts_with(|c: char| c.is_ascii_digit())
+        && rest.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
@@ -58,6 +69,16 @@ mod tests {
             ),
             ("http://[::1]:8000/v1", "http://[::1]:8000/v1"),
             ("https://openrouter.ai/api", "https://openrouter.ai/api/v1"),
+            // A root that names its own version is kept.
+            (
+                "https://generativelanguage.googleapis.com/v1beta/openai/",
+                "https://generativelanguage.googleapis.com/v1beta/openai",
+            ),
+            (
+                "https://open.bigmodel.cn/api/paas/v4",
+                "https://open.bigmodel.cn/api/paas/v4",
+            ),
+            ("http://127.0.0.1:9000/video", "http://127.0.0.1:9000/video/v1"),
             ("HTTPS://API.X.AI:443/v1", "https://api.x.ai/v1"),
             (" https://api.x.ai/v1 ", "https://api.x.ai/v1"),
         ] {
