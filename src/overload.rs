@@ -1,5 +1,5 @@
-//! Load shedding at the front door: a cap on inbound connections, a cap on requests in flight,
-//! and a memory budget. Beyond a cap the answer is fast (503 + `retry-after`, or a closed
+//! Load shedding at the front door: a cap on inbound connections (the admin listener has its
+//! own), a cap on requests in flight, and a memory budget. Beyond a cap the answer is fast (503 + `retry-after`, or a closed
 //! connection), never a queue.
 //!
 //! Owns: the counts (RAII permits, design.md rule 6), the shedding middleware for the relay
@@ -23,6 +23,10 @@ use tokio::time::Instant;
 
 const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
+/// Connections the admin listener holds at most: its own budget, so a flood of the public
+/// listener never locks the operator out, and a small one (its callers are few).
+pub const ADMIN_MAX_CONNECTIONS: usize = 256;
+
 /// Reads the process's resident memory in bytes.
 pub type RssReader = fn() -> Option<u64>;
 
@@ -31,6 +35,7 @@ pub struct Overload {
     max_in_flight: usize,
     retry_after: Duration,
     connections: Arc<AtomicUsize>,
+    admin_connections: Arc<AtomicUsize>,
     in_flight: Arc<AtomicUsize>,
     shed: AtomicU64,
     refused_connections: AtomicU64,
@@ -52,6 +57,8 @@ struct MemoryBudget {
 pub struct OverloadSnapshot {
     pub connections: usize,
     pub max_connections: usize,
+    /// On the admin listener (at most [`ADMIN_MAX_CONNECTIONS`]).
+    pub admin_connections: usize,
     pub in_flight: usize,
     pub max_in_flight: usize,
     pub shed_requests: u64,
@@ -90,6 +97,7 @@ impl Overload {
             max_in_flight: cfg.max_in_flight,
             retry_after: cfg.retry_after,
             connections: Arc::default(),
+            admin_connections: Arc::default(),
             in_flight: Arc::default(),
             shed: AtomicU64::new(0),
             refused_connections: AtomicU64::new(0),
@@ -107,6 +115,15 @@ impl Overload {
     /// A slot for a new inbound connection, or `None`: then the caller closes it at once.
     pub fn admit_connection(&self) -> Option<Permit> {
         let p = take(&self.connections, self.max_connections);
+        if p.is_none() {
+            self.refused_connections.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+
+    /// A slot for a new connection to the admin listener, or `None` (closed at once).
+    pub fn admit_admin_connection(&self) -> Option<Permit> {
+        let p = take(&self.admin_connections, ADMIN_MAX_CONNECTIONS);
         if p.is_none() {
             self.refused_connections.fetch_add(1, Ordering::Relaxed);
         }
@@ -133,6 +150,7 @@ impl Overload {
         OverloadSnapshot {
             connections: self.connections.load(Ordering::Acquire),
             max_connections: self.max_connections,
+            admin_connections: self.admin_connections.load(Ordering::Acquire),
             in_flight: self.in_flight.load(Ordering::Acquire),
             max_in_flight: self.max_in_flight,
             shed_requests: self.shed.load(Ordering::Relaxed),
