@@ -2,7 +2,8 @@
 //!
 //! Owns: `app(state)` (the public listener's router) and `admin_app(state)` (the admin
 //! listener's); tests call both without a socket. The layer stack, read top to bottom: request
-//! id, panic catch, the listener's name, then routes: on the public listener the relay
+//! id (the client's when safe, else a generated one), panic catch, the listener's name, then
+//! routes: on the public listener the relay
 //! endpoints and the model list; on both the health endpoint; the admin surfaces (channels API,
 //! `/metrics`) behind `access::guard` wherever `access::placement` serves them, and a 404 saying
 //! where they are everywhere else.
@@ -78,11 +79,27 @@ fn router(state: Arc<AppState>, listener: Listener) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .map_request(drop_unsafe_request_id)
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(handlers::panic_response))
                 .layer(Extension(listener)),
         )
+}
+
+/// A client's `x-request-id` is kept only if short and plain (`client_text::safe_request_id`);
+/// otherwise it is removed here and the next layer generates one, which the response echoes.
+fn drop_unsafe_request_id<B>(mut req: http::Request<B>) -> http::Request<B> {
+    let unsafe_id = req
+        .headers()
+        .get_all(&REQUEST_ID)
+        .iter()
+        .enumerate()
+        .any(|(i, v)| i > 0 || !crate::client_text::safe_request_id(v.as_bytes()));
+    if unsafe_id {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
 }
 
 /// Every admin surface, each behind the guard.
