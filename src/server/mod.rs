@@ -12,9 +12,11 @@
 
 mod access;
 mod admin;
+mod client_deadlines;
 mod conn;
 mod handlers;
 mod health;
+mod held;
 mod models;
 mod run;
 mod write_deadline;
@@ -55,10 +57,6 @@ fn router(state: Arc<AppState>, listener: Listener) -> Router {
             .route("/v1/completions", post(handlers::completions))
             .route("/v1/embeddings", post(handlers::embeddings))
             .route("/v1/messages", post(handlers::messages))
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::overload::shed,
-            ))
             .route("/v1/models", get(models::list))
             .route("/v1/models/{id}", get(models::one));
     }
