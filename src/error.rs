@@ -56,6 +56,18 @@ pub enum RelayError {
     },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The client was too slow sending its request (a body deadline): 408.
+    #[error("{0}")]
+    ClientTimeout(String),
+    /// An admin surface without (or with a wrong) `Authorization: Bearer <admin_token>`: 401.
+    #[error("this admin surface needs Authorization: Bearer <admin_token>")]
+    AdminUnauthorized,
+    /// Refused whoever asks (e.g. a browser-made admin call): 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing served at this path here: 404.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl From<convert::ConvertError> for RelayError {
@@ -80,6 +92,10 @@ impl RelayError {
             Self::NoChannel { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(u) => upstream_status(u),
+            Self::ClientTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -115,6 +131,9 @@ impl RelayError {
         };
         if let Some(d) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, retry_after_secs(d));
+        }
+        if matches!(self, Self::AdminUnauthorized) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         headers.insert(
             header::CONTENT_TYPE,
@@ -162,6 +181,10 @@ impl RelayError {
             Self::Overloaded { .. } => Some("relay_overloaded"),
             Self::Upstream(UpstreamError::Timeout(_)) => Some("upstream_timeout"),
             Self::Upstream(_) => Some("upstream_error"),
+            Self::ClientTimeout(_) => Some("request_timeout"),
+            Self::AdminUnauthorized => Some("invalid_admin_token"),
+            Self::Forbidden(_) => Some("forbidden"),
+            Self::NotFound(_) => Some("not_found"),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 pub mod auth;
 #[cfg(feature = "canary")]
 pub mod canary;
+pub mod client_text;
 pub mod config;
 pub mod convert;
 pub mod demo;

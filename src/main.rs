@@ -2,6 +2,7 @@
 //! `sluice monitor [URL] [--once]`.
 
 use clap::{Parser, Subcommand};
+use sluice::server::{bind, Listeners};
 use sluice::{demo, AppState, Config, StartError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ enum Command {
         /// Listen address; overrides the config's `listen`.
         #[arg(long, env = "SLUICE_LISTEN")]
         listen: Option<SocketAddr>,
+        /// Admin listener (`/api/*`, `/metrics`, full health); overrides the config's
+        /// `admin_listen`. The demo's default: 127.0.0.1, the port after --listen's.
+        #[arg(long, env = "SLUICE_ADMIN_LISTEN")]
+        admin_listen: Option<SocketAddr>,
     },
     /// Check a config file and exit.
     CheckConfig { config: PathBuf },
@@ -62,7 +67,11 @@ fn main() -> ExitCode {
         Command::Monitor(args) => {
             return ExitCode::from(runtime.block_on(sluice::monitor::cli::run(args)));
         }
-        Command::Serve { config, listen } => runtime.block_on(serve(config, listen)),
+        Command::Serve {
+            config,
+            listen,
+            admin_listen,
+        } => runtime.block_on(serve(config, listen, admin_listen)),
         Command::CheckConfig { config } => Config::load(&config)
             .map(|c| {
                 println!(
@@ -83,7 +92,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<(), StartError> {
+async fn serve(
+    config: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+) -> Result<(), StartError> {
     // Kept alive for the whole run when in demo mode.
     let mut _sim = None;
     let mut config = match config {
@@ -101,28 +114,57 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<()
     if let Some(l) = listen {
         config.listen = l;
     }
-    let addr = config.listen;
+    if let Some(a) = admin_listen {
+        config.admin_listen = Some(a);
+    }
     let demo = _sim.is_some();
+    let public = bind(config.listen).await?;
+    let local = public.local_addr().unwrap_or(config.listen);
+    let admin = match config.admin_listen {
+        Some(a) => Some(bind(a).await?),
+        // The demo's admin listener: loopback, next to the public port (any free port if that
+        // one is taken), so its channels, metrics and health are one curl away.
+        None if demo => Some(demo_admin(local).await?),
+        None => None,
+    };
+    let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+    config.admin_listen = admin_addr.or(config.admin_listen);
     let state = AppState::new(config)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })?;
-    let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!(%local, "sluice listening");
+    tracing::info!(%local, admin = ?admin_addr, "sluice listening");
     if demo {
         println!("sluice demo: serving simulated models on http://{local}/v1");
         println!("  token:  {}", demo::DEMO_TOKEN);
         println!("  models: gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini");
         println!("  try:    curl http://{local}/v1/chat/completions -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'", demo::DEMO_TOKEN);
+        if let Some(a) = admin_addr {
+            println!("  admin:  http://{a}/api/channels, http://{a}/metrics, http://{a}/api/monitor/health (this machine only)");
+            println!("  watch:  sluice monitor http://{a}");
+        }
     }
-    sluice::serve(state, listener, shutdown_signal())
-        .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let addr = local;
+    sluice::serve(
+        state,
+        Listeners::from_parts(public, admin),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|source| StartError::Listen { addr, source })?;
     if let Some(sim) = _sim.take() {
         sim.shutdown().await;
     }
     tracing::info!("sluice stopped");
     Ok(())
+}
+
+/// 127.0.0.1 on the port after `public`'s, or any free loopback port.
+async fn demo_admin(public: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    let next = public.port().checked_add(1).filter(|_| public.port() != 0);
+    if let Some(port) = next {
+        if let Ok(l) = bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            return Ok(l);
+        }
+    }
+    bind(SocketAddr::from(([127, 0, 0, 1], 0))).await
 }
 
 async fn shutdown_signal() {

@@ -1,20 +1,15 @@
-//! Load shedding at the front door: a cap on inbound connections, a cap on requests in flight,
-//! and a memory budget. Beyond a cap the answer is fast (503 + `retry-after`, or a closed
+//! Load shedding at the front door: a cap on inbound connections (the admin listener has its
+//! own), a cap on requests in flight, and a memory budget. Beyond a cap the answer is fast (503 + `retry-after`, or a closed
 //! connection), never a queue.
 //!
-//! Owns: the counts (RAII permits, design.md rule 6), the shedding middleware for the relay
-//! endpoints, and sampling resident memory (from `/proc/self/status`, at most every 100 ms).
+//! Owns: the counts (RAII permits, design.md rule 6), the admission of relay requests (a check
+//! before the body is read, the slot once it is in: `server::handlers` holds it until the
+//! response ends, so a stalled upload holds none), and sampling resident memory (from
+//! `/proc/self/status`, at most every 100 ms).
 //! Must never: wait for room, or shed a request already admitted (in-flight ones finish).
 
 use crate::config::OverloadConfig;
 use crate::error::RelayError;
-use crate::providers::WireFormat;
-use crate::state::AppState;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use http_body_util::BodyExt;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,6 +17,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Connections the admin listener holds at most: its own budget, so a flood of the public
+/// listener never locks the operator out, and a small one (its callers are few).
+pub const ADMIN_MAX_CONNECTIONS: usize = 256;
 
 /// Reads the process's resident memory in bytes.
 pub type RssReader = fn() -> Option<u64>;
@@ -31,6 +30,7 @@ pub struct Overload {
     max_in_flight: usize,
     retry_after: Duration,
     connections: Arc<AtomicUsize>,
+    admin_connections: Arc<AtomicUsize>,
     in_flight: Arc<AtomicUsize>,
     shed: AtomicU64,
     refused_connections: AtomicU64,
@@ -52,6 +52,8 @@ struct MemoryBudget {
 pub struct OverloadSnapshot {
     pub connections: usize,
     pub max_connections: usize,
+    /// On the admin listener (at most [`ADMIN_MAX_CONNECTIONS`]).
+    pub admin_connections: usize,
     pub in_flight: usize,
     pub max_in_flight: usize,
     pub shed_requests: u64,
@@ -90,6 +92,7 @@ impl Overload {
             max_in_flight: cfg.max_in_flight,
             retry_after: cfg.retry_after,
             connections: Arc::default(),
+            admin_connections: Arc::default(),
             in_flight: Arc::default(),
             shed: AtomicU64::new(0),
             refused_connections: AtomicU64::new(0),
@@ -113,7 +116,33 @@ impl Overload {
         p
     }
 
-    /// A slot for a new request, or the fast 503 to answer it with.
+    /// A slot for a new connection to the admin listener, or `None` (closed at once).
+    pub fn admit_admin_connection(&self) -> Option<Permit> {
+        let p = take(&self.admin_connections, ADMIN_MAX_CONNECTIONS);
+        if p.is_none() {
+            self.refused_connections.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+
+    /// Whether a new request could be admitted now, without taking a slot: the fast 503 for one
+    /// that arrives when the relay is already full, before its body is read.
+    pub fn has_room(&self) -> Result<(), RelayError> {
+        let reason = if self.memory.as_ref().is_some_and(MemoryBudget::over) {
+            "memory budget"
+        } else if self.in_flight.load(Ordering::Acquire) >= self.max_in_flight {
+            "requests in flight"
+        } else {
+            return Ok(());
+        };
+        self.shed.fetch_add(1, Ordering::Relaxed);
+        Err(RelayError::Overloaded {
+            reason,
+            retry_after: self.retry_after,
+        })
+    }
+
+    /// A slot for a new request (taken once its body is in), or the fast 503 to answer it with.
     pub fn admit_request(&self) -> Result<Permit, RelayError> {
         let reason = if self.memory.as_ref().is_some_and(MemoryBudget::over) {
             "memory budget"
@@ -133,6 +162,7 @@ impl Overload {
         OverloadSnapshot {
             connections: self.connections.load(Ordering::Acquire),
             max_connections: self.max_connections,
+            admin_connections: self.admin_connections.load(Ordering::Acquire),
             in_flight: self.in_flight.load(Ordering::Acquire),
             max_in_flight: self.max_in_flight,
             shed_requests: self.shed.load(Ordering::Relaxed),
@@ -174,29 +204,6 @@ pub fn read_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Middleware on the relay endpoints: admit or shed, and hold the slot until the response
-/// body (a stream included) is done.
-pub async fn shed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let permit = match state.overload.admit_request() {
-        Ok(p) => p,
-        Err(e) => return e.into_response_for(format_of(&req)),
-    };
-    let (parts, body) = next.run(req).await.into_parts();
-    let body = body.map_frame(move |frame| {
-        let _held = &permit;
-        frame
-    });
-    Response::from_parts(parts, Body::new(body))
-}
-
-fn format_of(req: &Request) -> WireFormat {
-    if req.uri().path() == "/v1/messages" || req.headers().contains_key("anthropic-version") {
-        WireFormat::Anthropic
-    } else {
-        WireFormat::OpenAi
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +239,26 @@ mod tests {
         assert!(o.admit_connection().is_some());
         let s = o.snapshot();
         assert_eq!((s.shed_requests, s.refused_connections), (1, 1));
+    }
+
+    #[test]
+    fn has_room_checks_without_taking_a_slot() {
+        let o = Overload::new(&cfg(1, None));
+        assert!(o.has_room().is_ok() && o.has_room().is_ok());
+        assert_eq!(o.snapshot().in_flight, 0);
+        let held = o.admit_request().unwrap();
+        assert!(matches!(
+            o.has_room(),
+            Err(RelayError::Overloaded {
+                reason: "requests in flight",
+                ..
+            })
+        ));
+        drop(held);
+        assert!(o.has_room().is_ok());
+        assert_eq!(o.snapshot().shed_requests, 1);
+        let full = Overload::with_reader(&cfg(10, Some(1000)), || Some(2000));
+        assert!(full.has_room().is_err());
     }
 
     #[test]

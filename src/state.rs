@@ -1,6 +1,7 @@
 //! The relay's shared state: built once at start, read by every request.
 //!
-//! Owns: config, token table, channels, the upstream client and the overload counters.
+//! Owns: config, token table, channels, the upstream client, the overload counters, and whether
+//! the relay is draining (shutdown has begun).
 //! Must never: hold per-request data.
 
 use crate::auth::Tokens;
@@ -9,6 +10,7 @@ use crate::monitor::Monitor;
 use crate::overload::Overload;
 use crate::routing::Routes;
 use crate::upstream::Upstream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub struct AppState {
@@ -18,6 +20,7 @@ pub struct AppState {
     pub upstream: Upstream,
     pub monitor: Arc<Monitor>,
     pub overload: Overload,
+    draining: AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +42,7 @@ impl AppState {
     pub fn new(config: Config) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
-        let mut monitor_config = config.monitor.clone();
-        monitor_config.admin_token = config.admin_token.clone();
-        let monitor = Monitor::new(&monitor_config, &channels);
+        let monitor = Monitor::new(&config.monitor, &channels);
         Ok(Arc::new(Self {
             tokens: Tokens::new(&config),
             routes: Routes::new(&config)?,
@@ -49,6 +50,16 @@ impl AppState {
             overload: Overload::new(&config.overload),
             monitor,
             config,
+            draining: AtomicBool::new(false),
         }))
+    }
+
+    /// Shutdown has begun: health answers `draining` (503) from now on.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 }

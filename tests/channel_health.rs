@@ -1,7 +1,7 @@
 //! End to end: a channel's circuit opens on upstream faults, probes after its backoff, reopens
 //! with a longer one on a failed probe and closes on success; keys answered 401 are set aside
 //! and the channel disabled when all are, until the admin API enables it; the admin API
-//! answers loopback peers or the admin token only.
+//! answers the admin token only, whatever the peer.
 
 #![allow(
     clippy::unwrap_used,
@@ -121,15 +121,7 @@ async fn keys_set_aside_on_401_and_channel_disabled_until_the_admin_enables_it()
     for _ in 0..4 {
         assert_eq!(served_by(&h).await, "gpt-4o-mini");
     }
-    let list: Value = h
-        .client
-        .get(h.url("/api/channels"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = h.admin_get("/api/channels").await.json().await.unwrap();
     let bad = &list["channels"][0];
     assert_eq!(bad["name"], "badkeys");
     assert_eq!(
@@ -150,13 +142,8 @@ async fn keys_set_aside_on_401_and_channel_disabled_until_the_admin_enables_it()
     );
     assert_eq!(list["channels"][1]["enabled"], true);
 
-    // Enable from loopback: keys restored, traffic back (and rejected again here).
-    let resp = h
-        .client
-        .post(h.url("/api/channels/badkeys/enable"))
-        .send()
-        .await
-        .unwrap();
+    // Enable through the admin API: keys restored, traffic back (and rejected again here).
+    let resp = h.admin_post("/api/channels/badkeys/enable").await;
     assert_eq!(resp.status(), 200);
     let snap: Value = resp.json().await.unwrap();
     assert_eq!(snap["enabled"], true);
@@ -172,12 +159,7 @@ async fn keys_set_aside_on_401_and_channel_disabled_until_the_admin_enables_it()
     );
 
     // Disable by hand; unknown names are 404.
-    let resp = h
-        .client
-        .post(h.url("/api/channels/good/disable"))
-        .send()
-        .await
-        .unwrap();
+    let resp = h.admin_post("/api/channels/good/disable").await;
     assert_eq!(resp.status(), 200);
     // badkeys' second key is rejected too: the last attempt's error is the client's answer.
     let resp = h.post("/v1/chat/completions", &ask()).await;
@@ -188,39 +170,42 @@ async fn keys_set_aside_on_401_and_channel_disabled_until_the_admin_enables_it()
     let resp = h.post("/v1/chat/completions", &ask()).await;
     assert_eq!(resp.status(), 503, "no enabled channel left");
     assert!(resp.headers().contains_key("retry-after"));
-    let resp = h
-        .client
-        .post(h.url("/api/channels/nope/enable"))
-        .send()
-        .await
-        .unwrap();
+    let resp = h.admin_post("/api/channels/nope/enable").await;
     assert_eq!(resp.status(), 404);
     assert_upstream_settled(&h, IDLE).await;
     h.shutdown().await;
 }
 
 #[tokio::test]
-async fn admin_api_needs_loopback_or_the_admin_token() {
+async fn admin_api_needs_the_admin_token_whatever_the_peer() {
     let h = Harness::builder()
         .config(|c, _| c.admin_token = Some(Secret::new("admin-secret-token")))
         .start()
         .await;
-    // Through the router without a socket: no peer address, so not loopback.
-    let call = |auth: Option<&'static str>| {
+    // Through the routers without a socket: no peer address plays any part.
+    let call = |admin: bool, auth: Option<&'static str>| {
         let mut req = http::Request::get("/api/channels");
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
-        sluice::app(h.state.clone()).oneshot(req.body(axum::body::Body::empty()).unwrap())
+        let app = if admin {
+            sluice::server::admin_app(h.state.clone())
+        } else {
+            sluice::app(h.state.clone())
+        };
+        app.oneshot(req.body(axum::body::Body::empty()).unwrap())
     };
-    assert_eq!(call(None).await.unwrap().status(), 403);
-    assert_eq!(call(Some("Bearer wrong")).await.unwrap().status(), 403);
+    assert_eq!(call(true, None).await.unwrap().status(), 401);
     assert_eq!(
-        call(Some("Bearer admin-secret-token"))
-            .await
-            .unwrap()
-            .status(),
-        200
+        call(true, Some("Bearer wrong")).await.unwrap().status(),
+        401
     );
+    let ok = call(true, Some("Bearer admin-secret-token")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    // With admin_listen set, the public listener does not serve it, token or not.
+    let public = call(false, Some("Bearer admin-secret-token"))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
     h.shutdown().await;
 }

@@ -18,14 +18,7 @@ use std::time::Duration;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn health(h: &Harness) -> (u16, Value) {
-    let resp = h
-        .client
-        .get(h.url("/api/monitor/health"))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    h.health().await
 }
 
 fn slow(model: &str) -> Value {
@@ -139,10 +132,10 @@ async fn status_turns_critical_past_a_threshold_and_back() {
         "{v}"
     );
     let code = sluice::monitor::cli::run(sluice::monitor::cli::Args {
-        url: format!("http://{}", h.addr()),
+        url: h.admin_url(""),
         interval: Duration::from_secs(1),
         once: true,
-        token: None,
+        token: Some(sluice_test_support::ADMIN_TOKEN.to_owned()),
     })
     .await;
     assert_eq!(code, 2, "`sluice monitor --once` exits 2 on critical");
@@ -172,15 +165,7 @@ async fn metrics_are_prometheus_text_with_request_counts() {
     )
     .await;
     h.post("/v1/chat/completions", &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x <<sim:status=503>>"}]})).await;
-    let text = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = h.admin_get("/metrics").await.text().await.unwrap();
     assert!(
         text.contains("sluice_requests_total{status=\"200\"} 1"),
         "{text}"
@@ -233,15 +218,7 @@ async fn channel_states_are_visible_in_health_and_metrics() {
     assert!(v["retry_budget"].is_null() && v["channels"]["retry_budget"].is_object());
     assert!(v["overload"]["max_in_flight"].as_u64().unwrap() > 0, "{v}");
 
-    let text = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = h.admin_get("/metrics").await.text().await.unwrap();
     assert!(
         text.contains("sluice_channel_state{channel=\"demo-openai\",state=\"open\"} 1"),
         "{text}"

@@ -122,7 +122,7 @@ async fn in_flight_cap_sheds_with_503_and_retry_after_then_recovers() {
                     "messages": [{"role": "user", "content": "hi"}]}),
             )
             .await;
-        let admin = h.client.get(h.url("/api/channels")).send().await.unwrap();
+        let admin = h.admin_get("/api/channels").await;
         (openai, fast, anthropic, admin.status())
     };
     let (slow, (openai, fast, anthropic, admin)) = tokio::join!(slow_pair, probe);

@@ -40,6 +40,10 @@ pub struct Config {
     /// Address the relay listens on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// A second listener for the admin surfaces (`/api/*`, `/metrics`): when set they are served
+    /// there only, and the public listener answers them 404. Bind it to a private address.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
     /// How long in-flight requests may run after SIGTERM/SIGINT before they are cancelled.
     #[serde(default = "default_grace", with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -53,8 +57,9 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(default)]
     pub overload: OverloadConfig,
-    /// Bearer token for the admin API (`/api/channels`) from non-loopback peers. Unset: the
-    /// admin API answers loopback peers only.
+    /// Bearer token every caller of the admin surfaces must send (`Authorization: Bearer ...`),
+    /// whatever its address. Unset: the admin surfaces are served on `admin_listen` only (and
+    /// not at all without it).
     #[serde(default)]
     pub admin_token: Option<Secret>,
     #[serde(default)]
@@ -236,6 +241,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "admin_token must not be empty".to_owned(),
             ));
+        }
+        if let Some(admin) = self.admin_listen {
+            if admin == self.listen && admin.port() != 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "admin_listen `{admin}` is the same address as listen: give the admin \
+                     surfaces their own (private) address, or leave admin_listen out"
+                )));
+            }
         }
         let mut names = HashSet::new();
         for ch in &self.channels {

@@ -1,11 +1,11 @@
 //! The `[monitor]` section: how often the relay samples itself, the thresholds that make it
-//! warn or go critical, and who may read the monitor endpoints.
+//! warn or go critical. (Who may read the monitor endpoints is the top-level `admin_token` and
+//! `admin_listen`: see `server::access`.)
 //!
 //! Owns: defaults and validation of the monitor's settings (validated while parsing, so a bad
 //! `[monitor]` section fails `Config::parse` with the key named).
-//! Must never: hold runtime state, or print the admin token (it is a [`Secret`]).
+//! Must never: hold runtime state.
 
-use super::Secret;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -19,11 +19,6 @@ pub struct MonitorConfig {
     pub window: Duration,
     /// How often an alert that lasts is logged again.
     pub alert_repeat: Duration,
-    /// Required from non-loopback peers of `/api/monitor/health` and `/metrics`
-    /// (`Authorization: Bearer ...`). Not read from `[monitor]`: the relay sets it from the
-    /// top-level `admin_token`, the one token of every admin surface. Without it, only loopback
-    /// peers are served.
-    pub admin_token: Option<Secret>,
     pub thresholds: Thresholds,
 }
 
@@ -97,7 +92,6 @@ impl Default for MonitorConfig {
             interval: Duration::from_secs(30),
             window: Duration::from_secs(600),
             alert_repeat: Duration::from_secs(300),
-            admin_token: None,
             thresholds: Thresholds::default(),
         }
     }
@@ -166,7 +160,6 @@ impl TryFrom<MonitorToml> for MonitorConfig {
             interval: t.interval,
             window: t.window,
             alert_repeat: t.alert_repeat,
-            admin_token: None,
             thresholds: t.thresholds,
         })
     }
@@ -197,7 +190,6 @@ mod tests {
         assert_eq!(c.thresholds.live_tasks.warn, 3000);
         assert_eq!(c.thresholds.live_tasks.critical, 5000);
         assert_eq!(c.thresholds.resident_memory_bytes.critical, 2 * GIB);
-        assert!(c.admin_token.is_none());
         assert_eq!(c.ring_capacity(), 21);
     }
 

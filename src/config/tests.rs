@@ -175,3 +175,51 @@ fn provider_names_print_as_written_and_panic_mode_parses() {
         .to_string();
     assert!(err.contains("sometimes"), "{err}");
 }
+
+#[test]
+fn client_deadlines_and_admin_listen_have_defaults_and_are_validated() {
+    let c = Config::parse(MINIMAL).unwrap();
+    let t = &c.timeouts;
+    assert_eq!(
+        (t.client_header, t.client_idle, t.client_body),
+        (
+            Duration::from_secs(60),
+            Duration::from_secs(75),
+            Duration::from_secs(60)
+        )
+    );
+    assert_eq!(t.client_body_total, Duration::from_secs(600));
+    assert_eq!(c.limits.max_h2_streams, 128);
+    assert!(c.admin_listen.is_none());
+
+    let text = MINIMAL.replace(
+        "listen = \"127.0.0.1:9999\"",
+        "listen = \"127.0.0.1:9999\"\nadmin_listen = \"127.0.0.1:9090\"",
+    );
+    let c = Config::parse(&text).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.admin_listen.unwrap().port(), 9090);
+
+    let same = MINIMAL.replace(
+        "listen = \"127.0.0.1:9999\"",
+        "listen = \"127.0.0.1:9999\"\nadmin_listen = \"127.0.0.1:9999\"",
+    );
+    let err = Config::parse(&same).unwrap().validate().unwrap_err();
+    assert!(err.to_string().contains("admin_listen"), "{err}");
+    for key in [
+        "client_header",
+        "client_idle",
+        "client_body",
+        "client_body_total",
+    ] {
+        let text = MINIMAL.replace("total = \"1m 30s\"", &format!("{key} = \"0s\""));
+        let err = Config::parse(&text).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains(key), "{key}: {err}");
+    }
+    let text = MINIMAL.replace(
+        "[[channels]]",
+        "[limits]\nmax_h2_streams = 0\n\n[[channels]]",
+    );
+    let err = Config::parse(&text).unwrap().validate().unwrap_err();
+    assert!(err.to_string().contains("max_h2_streams"), "{err}");
+}

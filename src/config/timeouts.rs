@@ -1,6 +1,7 @@
 //! The `[timeouts]` and `[limits]` sections: every network wait's deadline and every size bound.
 //!
-//! Owns: defaults for deadlines and bounds (design.md rules 2, 3, 5).
+//! Owns: defaults for deadlines and bounds (design.md rules 2, 3, 5), upstream and client side
+//! (the client ones follow nginx's defaults, so a relay behind nginx is never the weaker door).
 //! Must never: allow an unbounded wait or size (zero is rejected where it would mean "none").
 
 use super::ConfigError;
@@ -29,6 +30,28 @@ pub struct Timeouts {
     /// SSE keep-alive comment interval while the upstream is silent.
     #[serde(with = "humantime_serde")]
     pub keepalive: Duration,
+    /// A client's request headers, complete: the first request of a connection counts from the
+    /// accept, a later one from its first byte (nginx's `client_header_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub client_header: Duration,
+    /// A client connection with no request in flight (HTTP/1.1 between requests, HTTP/2 with no
+    /// open stream) is closed after this (nginx's `keepalive_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub client_idle: Duration,
+    /// Longest wait for the next piece of a client's request body (nginx's
+    /// `client_body_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub client_body: Duration,
+    /// A client's whole request body, however steadily it trickles in.
+    #[serde(with = "humantime_serde")]
+    pub client_body_total: Duration,
+    /// HTTP/2 PING interval to clients: a peer that vanished is found even while its streams
+    /// are quiet.
+    #[serde(with = "humantime_serde")]
+    pub client_ping: Duration,
+    /// How long a PING may go unanswered before the HTTP/2 connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub client_ping_timeout: Duration,
 }
 
 impl Default for Timeouts {
@@ -40,6 +63,12 @@ impl Default for Timeouts {
             total: Duration::from_secs(15 * 60),
             error_body: Duration::from_secs(5),
             keepalive: Duration::from_secs(15),
+            client_header: Duration::from_secs(60),
+            client_idle: Duration::from_secs(75),
+            client_body: Duration::from_secs(60),
+            client_body_total: Duration::from_secs(10 * 60),
+            client_ping: Duration::from_secs(30),
+            client_ping_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -55,6 +84,9 @@ pub struct Limits {
     pub max_error_body: usize,
     /// Largest single SSE event passed through a stream (bytes).
     pub max_stream_event: usize,
+    /// Concurrent streams a client may open on one HTTP/2 connection (nginx's
+    /// `http2_max_concurrent_streams`).
+    pub max_h2_streams: u32,
 }
 
 impl Default for Limits {
@@ -64,6 +96,7 @@ impl Default for Limits {
             max_response_body: 64 * 1024 * 1024,
             max_error_body: 64 * 1024,
             max_stream_event: 8 * 1024 * 1024,
+            max_h2_streams: 128,
         }
     }
 }
@@ -75,6 +108,7 @@ impl Limits {
             ("max_response_body", self.max_response_body),
             ("max_error_body", self.max_error_body),
             ("max_stream_event", self.max_stream_event),
+            ("max_h2_streams", self.max_h2_streams as usize),
         ];
         for (name, value) in fields {
             if value == 0 {
@@ -96,6 +130,12 @@ impl Timeouts {
             ("total", self.total),
             ("error_body", self.error_body),
             ("keepalive", self.keepalive),
+            ("client_header", self.client_header),
+            ("client_idle", self.client_idle),
+            ("client_body", self.client_body),
+            ("client_body_total", self.client_body_total),
+            ("client_ping", self.client_ping),
+            ("client_ping_timeout", self.client_ping_timeout),
         ];
         for (name, value) in fields {
             if value.is_zero() {

@@ -1,6 +1,7 @@
 //! `sluice monitor [URL]`: polls a relay's `/api/monitor/health` and draws its gauges, trends
 //! and status in the terminal; with `--once`, prints one sample and exits with a code scripts
-//! can act on.
+//! can act on. The full view needs the admin token (`--token`, `SLUICE_ADMIN_TOKEN`) or the admin
+//! listener's URL; otherwise only the status is shown.
 //!
 //! Owns: the command's arguments, the poll, the plain-text view, the exit codes.
 //! Must never: depend on the relay's types for the JSON (a newer or older relay must still
@@ -28,10 +29,11 @@ pub struct Args {
     /// Time between polls (humantime: 5s, 1m).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
-    /// Print one sample and exit: 0 ok or warn, 2 critical, 1 unreachable.
+    /// Print one sample and exit: 0 ok or warn, 2 critical or draining, 1 unreachable.
     #[arg(long)]
     pub once: bool,
-    /// The relay's monitor.admin_token (needed unless the relay is on loopback).
+    /// The relay's admin_token (the top-level key): the full view needs it, unless URL is the
+    /// admin listener of a relay that has none.
     #[arg(long, env = "SLUICE_ADMIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
@@ -131,7 +133,7 @@ pub async fn fetch(
             .await
             .map_err(|e| format!("invalid health JSON: {e}")),
         401 | 403 => Err(format!(
-            "refused ({status}): pass --token with the relay's monitor.admin_token"
+            "refused ({status}): pass --token (or SLUICE_ADMIN_TOKEN) with the relay's admin_token"
         )),
         _ => Err(format!("unexpected status {status}")),
     }
@@ -148,12 +150,13 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// 0 for ok and warn, 2 for critical, 1 when there is no usable answer.
+/// 0 for ok and warn, 2 for critical and draining (no traffic wanted), 1 when there is no
+/// usable answer.
 pub fn exit_code(polled: &Result<Value, String>) -> u8 {
     match polled {
         Ok(v) => match v["status"].as_str() {
             Some("ok" | "warn") => EXIT_OK,
-            Some("critical") => EXIT_CRITICAL,
+            Some("critical" | "draining") => EXIT_CRITICAL,
             _ => EXIT_UNREACHABLE,
         },
         Err(_) => EXIT_UNREACHABLE,

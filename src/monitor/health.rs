@@ -1,122 +1,78 @@
-//! The monitor's HTTP face: `GET /api/monitor/health` (JSON snapshot) and `GET /metrics`
-//! (Prometheus text), and who may read them.
+//! The monitor's HTTP answers: `GET /api/monitor/health` (the JSON snapshot, or only its status)
+//! and `GET /metrics` (Prometheus text).
 //!
-//! Owns: the access rule (loopback peers are served; anyone else needs
-//! `Authorization: Bearer <monitor.admin_token>`), the status code (200 for ok and warn, 503 for
-//! critical, so a load balancer can act on it), and a ready [`router`].
-//! Must never: serve a non-loopback peer without the admin token, or compare the token in a
-//! way whose timing depends on how much of it matched.
+//! Owns: the health verdict a load balancer acts on (`ok`, `warn`, `critical`, and `draining`
+//! once shutdown has begun) and its status code (200 for ok and warn, 503 for critical and
+//! draining); the status-only body served to callers who are not authorised; the metrics'
+//! content type.
+//! Must never: decide who may read what (that is `server::access`), or put more than the status
+//! in the status-only body.
 
-use super::{Monitor, Snapshot, Status};
-use crate::config::MonitorConfig;
-use axum::extract::{ConnectInfo, State};
+use super::{Monitor, Status};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
-use std::net::SocketAddr;
-use std::sync::Arc;
+use axum::Json;
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::{json, Value};
 
 pub const HEALTH_PATH: &str = "/api/monitor/health";
 pub const METRICS_PATH: &str = "/metrics";
 
-/// Whether a request may read the monitor: loopback peers always; others only with the admin
-/// token. An unknown peer (`None`) is treated as remote.
-pub fn authorized(peer: Option<SocketAddr>, headers: &HeaderMap, config: &MonitorConfig) -> bool {
-    if peer.is_some_and(|p| p.ip().is_loopback() || is_mapped_loopback(p)) {
-        return true;
-    }
-    let Some(token) = &config.admin_token else {
-        return false;
-    };
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()))
+/// What the health endpoint says about the relay as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Critical,
+    /// Shutdown has begun: in-flight requests finish, new ones belong elsewhere.
+    Draining,
 }
 
-/// `::ffff:127.0.0.1` from a dual-stack listener.
-fn is_mapped_loopback(p: SocketAddr) -> bool {
-    match p.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        std::net::IpAddr::V4(_) => false,
+impl Verdict {
+    pub fn of(status: Status, draining: bool) -> Self {
+        match (draining, status) {
+            (true, _) => Self::Draining,
+            (false, Status::Ok) => Self::Ok,
+            (false, Status::Warn) => Self::Warn,
+            (false, Status::Critical) => Self::Critical,
+        }
+    }
+
+    /// 200 while the relay should get traffic, 503 when it should not.
+    pub fn code(self) -> StatusCode {
+        match self {
+            Self::Ok | Self::Warn => StatusCode::OK,
+            Self::Critical | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
+        }
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The snapshot and its status code: 200 for ok and warn, 503 for critical.
-pub fn health_response(monitor: &Monitor) -> (StatusCode, Json<Snapshot>) {
+/// The full snapshot as JSON, its `status` set to the verdict, with the verdict's code.
+pub fn health_response(monitor: &Monitor, draining: bool) -> (StatusCode, Value) {
     let snapshot = monitor.snapshot();
-    let code = match snapshot.status {
-        Status::Ok | Status::Warn => StatusCode::OK,
-        Status::Critical => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (code, Json(snapshot))
+    let verdict = Verdict::of(snapshot.status, draining);
+    let mut body = serde_json::to_value(&snapshot).unwrap_or_else(|_| json!({}));
+    body["status"] = json!(verdict);
+    (verdict.code(), body)
 }
 
-/// The Prometheus text with its content type.
-pub fn metrics_response(monitor: &Monitor) -> Response {
+/// `{"status": ...}` and nothing else: what a load balancer needs, all an unknown caller gets.
+pub fn status_only(monitor: &Monitor, draining: bool) -> Response {
+    let verdict = Verdict::of(monitor.snapshot().status, draining);
+    (verdict.code(), Json(json!({ "status": verdict }))).into_response()
+}
+
+/// Prometheus text with its content type.
+pub fn metrics_response(text: String) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        monitor.render_prometheus(),
+        text,
     )
         .into_response()
-}
-
-/// 401 (with `WWW-Authenticate`) when a token could help, 403 when none is configured.
-pub fn refused(config: &MonitorConfig) -> Response {
-    match config.admin_token {
-        Some(_) => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-            "the monitor needs Authorization: Bearer <monitor.admin_token>\n",
-        )
-            .into_response(),
-        None => (
-            StatusCode::FORBIDDEN,
-            "the monitor is served to loopback peers only (set monitor.admin_token to open it)\n",
-        )
-            .into_response(),
-    }
-}
-
-/// `GET /api/monitor/health` and `GET /metrics`, with the access rule applied. The peer address
-/// comes from a `ConnectInfo<SocketAddr>` request extension (set by the accept loop); without
-/// it every request is treated as remote.
-pub fn router(monitor: Arc<Monitor>) -> Router {
-    Router::new()
-        .route(HEALTH_PATH, get(health))
-        .route(METRICS_PATH, get(metrics))
-        .with_state(monitor)
-}
-
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
-
-async fn health(State(m): State<Arc<Monitor>>, peer: Peer, headers: HeaderMap) -> Response {
-    if !authorized(peer.map(|p| p.0 .0), &headers, m.config()) {
-        return refused(m.config());
-    }
-    health_response(&m).into_response()
-}
-
-async fn metrics(State(m): State<Arc<Monitor>>, peer: Peer, headers: HeaderMap) -> Response {
-    if !authorized(peer.map(|p| p.0 .0), &headers, m.config()) {
-        return refused(m.config());
-    }
-    metrics_response(&m)
 }
 
 #[cfg(test)]

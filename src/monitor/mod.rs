@@ -19,7 +19,7 @@ mod snapshot;
 mod trend;
 
 pub use gauges::{Gauge, Reading};
-pub use health::{authorized, health_response, metrics_response, router};
+pub use health::{health_response, metrics_response, status_only, Verdict};
 pub use histogram::HistogramSnapshot;
 pub use ledger::{
     Counters, Counts, ErrorLabel, Guard, Ledger, FAMILIES, OTHER_CHANNEL, TIMEOUT_KINDS,

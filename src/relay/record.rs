@@ -3,8 +3,10 @@
 //! Owns: the request's identity (id, token, model, channel), its outcome, usage and timings,
 //! its in-flight count, and reporting all of it: one structured access-log event and the
 //! ledger's counters and histograms, both from `Drop`.
-//! Must never: be reported twice or not at all; if nobody set an outcome, the client left.
+//! Must never: be reported twice or not at all (if nobody set an outcome, the client left); or
+//! log a value from the client unescaped or unbounded.
 
+use crate::client_text::{clip, MAX_LOGGED};
 use crate::convert::Usage;
 use crate::error::RelayError;
 use crate::monitor::{Guard, Ledger};
@@ -13,6 +15,9 @@ use crate::upstream::UpstreamError;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// Longest error text logged (it may quote what the client sent, e.g. a model name).
+const MAX_LOGGED_ERROR: usize = 1024;
 
 pub struct Record {
     pub request_id: String,
@@ -146,17 +151,23 @@ impl Record {
     }
 }
 
+/// A value for a log field: `-` when unknown, clipped to a bound (it may be the client's). Given
+/// to `tracing` as `&str`, which the formatters quote and escape (`%value` would not).
+fn field(value: Option<&str>) -> &str {
+    clip(value.unwrap_or("-"), MAX_LOGGED)
+}
+
 impl Drop for Record {
     fn drop(&mut self) {
         self.report();
         let usage = self.usage.unwrap_or_default();
         tracing::info!(
             target: "sluice::access",
-            request_id = %self.request_id,
+            request_id = field(Some(&self.request_id)),
             endpoint = self.endpoint.family(),
-            token = self.token.as_deref().unwrap_or("-"),
-            model = self.model.as_deref().unwrap_or("-"),
-            channel = self.channel.as_deref().unwrap_or("-"),
+            token = field(self.token.as_deref()),
+            model = field(self.model.as_deref()),
+            channel = field(self.channel.as_deref()),
             stream = self.stream,
             status = self.status,
             outcome = self.outcome,
@@ -167,7 +178,7 @@ impl Drop for Record {
             tokens_in = usage.prompt_tokens,
             tokens_out = usage.completion_tokens,
             usage_known = self.usage.is_some(),
-            error = self.error.as_deref(),
+            error = self.error.as_deref().map(|e| clip(e, MAX_LOGGED_ERROR)),
             "request"
         );
     }

@@ -1,8 +1,16 @@
-//! Thin endpoint handlers: authenticate, read the body bounded, hand over to the relay.
+//! Thin endpoint handlers: shed early when full, authenticate, read the body bounded and timed,
+//! take an in-flight slot, hand over to the relay.
 //!
-//! Owns: the request-body bound (413) and turning auth failures into the endpoint's error shape.
+//! Owns: the request-body bounds: 413 for a `Content-Length` (or a body) over
+//! `limits.max_request_body`, decided before any body byte is read (so no `100 Continue` is sent
+//! for it); 408 when the body stalls for `timeouts.client_body` or is not in within
+//! `timeouts.client_body_total`. The order that keeps a stalled upload from holding an in-flight
+//! slot: the slot is taken only once the body is in, and held until the response body ends.
+//! Turning auth failures into the endpoint's error shape.
 //! Must never: route, convert or call upstream.
 
+use super::held;
+use crate::config::Config;
 use crate::error::RelayError;
 use crate::providers::{Endpoint, WireFormat};
 use crate::relay::{self, Record};
@@ -12,8 +20,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use std::sync::Arc;
+use tokio::time::Instant;
 
 pub async fn chat(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
     handle(&s, Endpoint::Chat, h, b).await
@@ -36,37 +46,82 @@ async fn handle(state: &AppState, endpoint: Endpoint, headers: HeaderMap, body: 
     #[cfg(feature = "canary")]
     crate::canary::detached_task();
     let mut record = Record::new(request_id(&headers), endpoint, state.monitor.ledger());
-    let token = match state.tokens.authenticate(&headers) {
-        Ok(t) => t,
+    let admitted = async {
+        // Full already: refused before its body is read (and without taking anything).
+        state.overload.has_room()?;
+        let token = state.tokens.authenticate(&headers)?;
+        let body = read_body(body, &state.config).await.inspect_err(|e| {
+            if matches!(e, RelayError::ClientTimeout(_)) {
+                state.monitor.ledger().timeout("client_body");
+            }
+        })?;
+        let permit = state.overload.admit_request()?;
+        Ok::<_, RelayError>((token, body, permit))
+    };
+    match admitted.await {
+        Ok((token, body, permit)) => {
+            let resp = relay::relay(state, endpoint, &token, &headers, body, record).await;
+            held::until_sent(resp, permit)
+        }
         Err(e) => {
             record.fail(&e);
-            return e.into_response_for(format);
+            e.into_response_for(format)
         }
-    };
-    let body = match read_body(body, state.config.limits.max_request_body).await {
-        Ok(b) => b,
-        Err(e) => {
-            record.fail(&e);
-            return e.into_response_for(format);
-        }
-    };
-    relay::relay(state, endpoint, &token, &headers, body, record).await
+    }
 }
 
-/// Reads the whole request body, refusing it as soon as it passes `max` bytes.
-async fn read_body(body: Body, max: usize) -> Result<Bytes, RelayError> {
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(RelayError::BodyTooLarge(max))
-        }
-        Err(e) => Err(RelayError::BadRequest(format!(
-            "the request body could not be read: {e}"
-        ))),
+/// Reads the whole request body: refused (413) before the first byte when its announced length
+/// is over the limit, and as soon as it passes the limit otherwise; 408 when it stalls or takes
+/// too long.
+async fn read_body(body: Body, config: &Config) -> Result<Bytes, RelayError> {
+    let max = config.limits.max_request_body;
+    if body.size_hint().lower() > max as u64 {
+        return Err(RelayError::BodyTooLarge(max));
     }
+    let (gap, total) = (
+        config.timeouts.client_body,
+        config.timeouts.client_body_total,
+    );
+    let all_by = Instant::now() + total;
+    let mut body = Limited::new(body, max);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    loop {
+        let next_by = Instant::now() + gap;
+        let frame = match tokio::time::timeout_at(next_by.min(all_by), body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) if next_by < all_by => {
+                return Err(RelayError::ClientTimeout(format!(
+                    "the request body stalled: no data for {gap:?}"
+                )))
+            }
+            Err(_) => {
+                return Err(RelayError::ClientTimeout(format!(
+                    "the request body was not complete within {total:?}"
+                )))
+            }
+        };
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    chunks.push(data);
+                }
+            }
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                return Err(RelayError::BodyTooLarge(max))
+            }
+            Err(e) => {
+                return Err(RelayError::BadRequest(format!(
+                    "the request body could not be read: {e}"
+                )))
+            }
+        }
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => chunks.concat().into(),
+    })
 }
 
 pub fn request_id(headers: &HeaderMap) -> String {
@@ -83,10 +138,8 @@ pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     } else {
         WireFormat::OpenAi
     };
-    let mut resp =
-        RelayError::BadRequest(format!("unknown path {}", uri.path())).into_response_for(format);
-    *resp.status_mut() = StatusCode::NOT_FOUND;
-    resp
+    let path = crate::client_text::clip(uri.path(), crate::client_text::MAX_LOGGED);
+    RelayError::NotFound(format!("unknown path {path}")).into_response_for(format)
 }
 
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

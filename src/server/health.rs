@@ -2,48 +2,40 @@
 //! of the channels (circuit, in-flight, faults), the retry budget and overload protection.
 //!
 //! Owns: composing those views; the monitor stays unaware of routing.
-//! Must never: serve a non-loopback peer without the admin token.
+//! Must never: give more than the status to a caller `server::access` does not authorise
+//! (`/metrics` sits behind its guard; health checks here).
 
-use crate::monitor::{authorized, health::refused, health_response, prometheus};
+use super::access::{self, Listener};
+use crate::monitor::{health_response, metrics_response, prometheus, status_only};
 use crate::routing::{BreakerState, ChannelSnapshot, RoutesSnapshot};
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
-
-fn allowed(state: &AppState, peer: Peer, headers: &HeaderMap) -> bool {
-    authorized(peer.map(|p| p.0 .0), headers, state.monitor.config())
-}
-
+/// Open to every caller, for load balancers: only `{"status"}` unless authorised (the admin
+/// token, or the admin listener), then every gauge, counter, channel and overload count.
 pub async fn health(
     State(state): State<Arc<AppState>>,
-    peer: Peer,
+    Extension(listener): Extension<Listener>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if !allowed(&state, peer, &headers) {
-        return refused(state.monitor.config());
+    let draining = state.is_draining();
+    if !access::authorized(listener, &uri, &headers, state.config.admin_token.as_ref()) {
+        return status_only(&state.monitor, draining);
     }
-    let (status, Json(snapshot)) = health_response(&state.monitor);
-    let mut body = serde_json::to_value(&snapshot).unwrap_or_default();
+    let (status, mut body) = health_response(&state.monitor, draining);
     body["channels"] = serde_json::to_value(state.routes.snapshot()).unwrap_or_default();
     body["overload"] = serde_json::to_value(state.overload.snapshot()).unwrap_or_default();
     (status, Json(body)).into_response()
 }
 
-pub async fn metrics(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Response {
-    if !allowed(&state, peer, &headers) {
-        return refused(state.monitor.config());
-    }
+/// Behind `access::guard`.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.monitor.render_prometheus();
     render_routes(&mut text, &state.routes.snapshot());
     let o = state.overload.snapshot();
@@ -65,14 +57,7 @@ pub async fn metrics(
         "sluice_refused_connections_total {}",
         o.refused_connections
     );
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        text,
-    )
-        .into_response()
+    metrics_response(text)
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -1,23 +1,36 @@
-//! The HTTP front: router, tower layers, and thin handlers per endpoint family.
+//! The HTTP front: one router per listener, tower layers, and thin handlers per endpoint family.
 //!
-//! Owns: `app(state) -> Router` (tests call it without a socket) and the layer stack, read top
-//! to bottom: request id, panic catch, then routes (relay endpoints behind the overload
-//! shedder, the channels' admin API, then the monitor's `/api/monitor/health` and `/metrics`).
-//! Must never: contain relay logic (handlers call `relay`).
+//! Owns: `app(state)` (the public listener's router) and `admin_app(state)` (the admin
+//! listener's); tests call both without a socket. The layer stack, read top to bottom: request
+//! id (the client's when safe, else a generated one), panic catch, the listener's name, then
+//! routes: on the public listener the relay
+//! endpoints and the model list; on both the health endpoint; the admin surfaces (channels API,
+//! `/metrics`) behind `access::guard` wherever `access::placement` serves them, and a 404 saying
+//! where they are everywhere else.
+//! Must never: contain relay logic (handlers call `relay`), or serve an admin surface outside
+//! the guard.
 
+mod access;
 mod admin;
+mod client_deadlines;
+mod conn;
 mod handlers;
 mod health;
+mod held;
 mod models;
 mod run;
 mod write_deadline;
 
-pub use run::{serve, Server};
+pub use access::Listener;
+pub use run::{bind, serve, Listeners, Server};
 
 use crate::monitor::health::{HEALTH_PATH, METRICS_PATH};
+use crate::providers::WireFormat;
 use crate::state::AppState;
-use axum::routing::{get, post};
-use axum::Router;
+use access::Placement;
+use axum::http::Uri;
+use axum::routing::{any, get, post};
+use axum::{Extension, Router};
 use http::HeaderName;
 use std::sync::Arc;
 use tower::ServiceBuilder;
@@ -26,32 +39,73 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The public listener's router: the relay's clients.
 pub fn app(state: Arc<AppState>) -> Router {
-    // Relay endpoints are shed under overload; monitoring and admin stay reachable.
-    let relay = Router::new()
-        .route("/v1/chat/completions", post(handlers::chat))
-        .route("/v1/completions", post(handlers::completions))
-        .route("/v1/embeddings", post(handlers::embeddings))
-        .route("/v1/messages", post(handlers::messages))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::overload::shed,
-        ));
-    Router::new()
-        .merge(relay)
-        .route("/v1/models", get(models::list))
-        .route("/v1/models/{id}", get(models::one))
-        .route("/api/channels", get(admin::list))
-        .route("/api/channels/{name}/enable", post(admin::enable))
-        .route("/api/channels/{name}/disable", post(admin::disable))
-        .route(HEALTH_PATH, get(health::health))
-        .route(METRICS_PATH, get(health::metrics))
+    router(state, Listener::Public)
+}
+
+/// The admin listener's router: health in full, the channels API, `/metrics`.
+pub fn admin_app(state: Arc<AppState>) -> Router {
+    router(state, Listener::Admin)
+}
+
+fn router(state: Arc<AppState>, listener: Listener) -> Router {
+    let mut routes = Router::new();
+    if listener == Listener::Public {
+        routes = routes
+            .route("/v1/chat/completions", post(handlers::chat))
+            .route("/v1/completions", post(handlers::completions))
+            .route("/v1/embeddings", post(handlers::embeddings))
+            .route("/v1/messages", post(handlers::messages))
+            .route("/v1/models", get(models::list))
+            .route("/v1/models/{id}", get(models::one));
+    }
+    routes = routes.route(HEALTH_PATH, get(health::health));
+    routes = match access::placement(&state.config, listener) {
+        Placement::Here => routes.merge(admin_routes(state.clone())),
+        elsewhere => {
+            let refuse = any(move |uri: Uri| async move {
+                access::not_here(elsewhere, &uri).into_response_for(WireFormat::OpenAi)
+            });
+            routes
+                .route("/api/{*rest}", refuse.clone())
+                .route(METRICS_PATH, refuse)
+        }
+    };
+    routes
         .fallback(handlers::not_found)
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .map_request(drop_unsafe_request_id)
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::custom(handlers::panic_response)),
+                .layer(CatchPanicLayer::custom(handlers::panic_response))
+                .layer(Extension(listener)),
         )
+}
+
+/// A client's `x-request-id` is kept only if short and plain (`client_text::safe_request_id`);
+/// otherwise it is removed here and the next layer generates one, which the response echoes.
+fn drop_unsafe_request_id<B>(mut req: http::Request<B>) -> http::Request<B> {
+    let unsafe_id = req
+        .headers()
+        .get_all(&REQUEST_ID)
+        .iter()
+        .enumerate()
+        .any(|(i, v)| i > 0 || !crate::client_text::safe_request_id(v.as_bytes()));
+    if unsafe_id {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// Every admin surface, each behind the guard.
+fn admin_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/channels", get(admin::list))
+        .route("/api/channels/{name}/enable", post(admin::enable))
+        .route("/api/channels/{name}/disable", post(admin::disable))
+        .route(METRICS_PATH, get(health::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state, access::guard))
 }

@@ -1,156 +1,279 @@
-//! Accepting connections and shutting down: the relay's own accept loop.
+//! Accepting connections and shutting down: the relay's own accept loop, for both listeners.
 //!
-//! Owns: the listener; one task per inbound connection, held in a `JoinSet` (so none can be
-//! forgotten) and counted in the ledger; the inbound connection cap; TCP_NODELAY; the peer
-//! address for each request; a deadline on writes to a client that stopped reading
-//! (`timeouts.stream_idle`); the relay's background work (the monitor's sampler, polled here
-//! rather than spawned); and graceful shutdown: stop accepting, let in-flight requests finish
-//! within the grace period, then cancel what is left.
+//! Owns: the listeners (public, and admin when `admin_listen` is set); one task per inbound
+//! connection, held in a `JoinSet` per listener (so none can be forgotten) and counted in the
+//! ledger; the inbound connection caps; TCP_NODELAY; the HTTP settings of every connection
+//! (HTTP/2 stream cap and PINGs); the relay's background work (the monitor's sampler, polled here
+//! rather than spawned); and graceful shutdown: mark the relay draining, stop accepting on the
+//! public listener, let its in-flight requests finish within the grace period while the admin
+//! listener still answers (health says `draining`), then close the admin listener and cancel
+//! what is left.
 //! Must never: leave a connection task or background job running after `serve` returns.
 
-use super::app;
-use super::write_deadline::WriteDeadline;
-use crate::state::AppState;
-use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use super::access::Listener;
+use super::conn;
+use super::{admin_app, app};
+use crate::state::{AppState, StartError};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use tower::ServiceBuilder;
+
+/// How long admin connections may take to close once the public listener has drained.
+const ADMIN_CLOSE: Duration = Duration::from_secs(1);
+
+/// The bound sockets `serve` accepts on.
+pub struct Listeners {
+    public: TcpListener,
+    admin: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the public listener and, if given, the admin one.
+    pub async fn bind(public: SocketAddr, admin: Option<SocketAddr>) -> Result<Self, StartError> {
+        let public = bind(public).await?;
+        let admin = match admin {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        Ok(Self { public, admin })
+    }
+
+    /// Listeners bound elsewhere (the demo picks its admin port).
+    pub fn from_parts(public: TcpListener, admin: Option<TcpListener>) -> Self {
+        Self { public, admin }
+    }
+
+    pub fn public_addr(&self) -> std::io::Result<SocketAddr> {
+        self.public.local_addr()
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Binds one listener, naming the address on failure.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// The connections of one listener: its router, its tasks, the signal that drains them.
+struct Door {
+    listener: Option<TcpListener>,
+    kind: Listener,
+    router: Router,
+    conns: JoinSet<()>,
+    stop: CancellationToken,
+}
+
+impl Door {
+    fn new(listener: Option<TcpListener>, kind: Listener, router: Router) -> Self {
+        Self {
+            listener,
+            kind,
+            router,
+            conns: JoinSet::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Stops accepting and asks every connection to finish what it is doing, then close.
+    fn close(&mut self) {
+        self.listener = None;
+        self.stop.cancel();
+    }
+
+    async fn drained(&mut self) {
+        while self.conns.join_next().await.is_some() {}
+    }
+}
 
 /// Serves until `shutdown` resolves, then drains within the configured grace period.
 pub async fn serve(
     state: Arc<AppState>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if let Some(a) = listeners.admin_addr() {
+        if !a.ip().is_loopback() && state.config.admin_token.is_none() {
+            tracing::warn!(
+                admin = %a,
+                "the admin listener is not on a loopback address and admin_token is not set: \
+                 whoever reaches it can switch channels off; set admin_token"
+            );
+        }
+    }
     let grace = state.config.shutdown_grace;
-    let write_limit = state.config.timeouts.stream_idle;
-    let ledger = state.monitor.ledger().clone();
+    let builder = http_builder(&state);
     let sampler = crate::monitor::sampler::run(state.monitor.clone(), CancellationToken::new());
-    let router = app(state.clone());
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    let mut conns = JoinSet::new();
+    let mut public = Door::new(Some(listeners.public), Listener::Public, app(state.clone()));
+    let mut admin = Door::new(listeners.admin, Listener::Admin, admin_app(state.clone()));
     tokio::pin!(shutdown);
     tokio::pin!(sampler);
     let mut sampler_running = true;
+    let mut drain_until: Option<Instant> = None;
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Over `overload.max_connections`: closed at once, before any byte is read
-                // (cheapest for the relay; clients see a reset and retry elsewhere).
-                let Some(permit) = state.overload.admit_connection() else {
-                    drop(tcp);
-                    continue;
-                };
-                let _ = tcp.set_nodelay(true);
-                #[cfg(feature = "canary")]
-                crate::canary::held_inbound(&tcp);
-                let counted = ledger.inbound_connection();
-                let service = TowerToHyperService::new(
-                    ServiceBuilder::new()
-                        .map_request(move |mut req: http::Request<Incoming>| {
-                            req.extensions_mut().insert(ConnectInfo(peer));
-                            req
-                        })
-                        .service(router.clone()),
-                );
-                let tcp = WriteDeadline::new(tcp, write_limit);
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                conns.spawn(async move {
-                    let _counted = counted;
-                    let _ = conn.await;
-                    drop(permit);
-                });
+        let door = tokio::select! {
+            accepted = accept(&public.listener) => accepted.map(|a| (a, &mut public)),
+            accepted = accept(&admin.listener) => accepted.map(|a| (a, &mut admin)),
+            () = &mut sampler, if sampler_running => { sampler_running = false; continue }
+            Some(_) = public.conns.join_next(), if !public.conns.is_empty() => {
+                if drain_until.is_some() && public.conns.is_empty() { break }
+                continue
             }
-            () = &mut sampler, if sampler_running => sampler_running = false,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            () = &mut shutdown => break,
+            Some(_) = admin.conns.join_next(), if !admin.conns.is_empty() => continue,
+            () = &mut shutdown, if drain_until.is_none() => {
+                state.begin_drain();
+                public.close();
+                tracing::info!(
+                    connections = public.conns.len(),
+                    ?grace,
+                    "shutting down: draining in-flight requests"
+                );
+                if public.conns.is_empty() { break }
+                drain_until = Some(Instant::now() + grace);
+                continue
+            }
+            () = sleep_until(drain_until) => {
+                tracing::warn!(
+                    left = public.conns.len(),
+                    "grace period over: cancelling in-flight requests"
+                );
+                break
+            }
+        };
+        match door {
+            Ok(((tcp, _peer), door)) => door.admit(tcp, &state, &builder),
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
-    drop(listener);
-    tracing::info!(
-        connections = conns.len(),
-        ?grace,
-        "shutting down: draining in-flight requests"
-    );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            left = conns.len(),
-            "grace period over: cancelling in-flight requests"
-        );
-    }
-    conns.shutdown().await;
+    admin.close();
+    let _ = tokio::time::timeout(ADMIN_CLOSE, admin.drained()).await;
+    public.conns.shutdown().await;
+    admin.conns.shutdown().await;
     Ok(())
+}
+
+async fn accept(listener: &Option<TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Door {
+    /// Takes a connection on: counted, capped, served on its own task until it closes.
+    fn admit(
+        &mut self,
+        tcp: TcpStream,
+        state: &Arc<AppState>,
+        builder: &auto::Builder<TokioExecutor>,
+    ) {
+        // Over the cap: closed at once, before any byte is read (cheapest for the relay;
+        // clients see a reset and retry elsewhere).
+        let permit = match self.kind {
+            Listener::Public => state.overload.admit_connection(),
+            Listener::Admin => state.overload.admit_admin_connection(),
+        };
+        let Some(permit) = permit else {
+            drop(tcp);
+            return;
+        };
+        let _ = tcp.set_nodelay(true);
+        #[cfg(feature = "canary")]
+        crate::canary::held_inbound(&tcp);
+        let counted = state.monitor.ledger().inbound_connection();
+        let served = conn::serve(tcp, self.router.clone(), builder, state, self.stop.clone());
+        self.conns.spawn(async move {
+            let _counted = counted;
+            served.await;
+            drop(permit);
+        });
+    }
+}
+
+/// HTTP/1.1 and HTTP/2 (h2c by prior knowledge) on one port, with the client-side bounds.
+fn http_builder(state: &AppState) -> auto::Builder<TokioExecutor> {
+    let (t, l) = (&state.config.timeouts, &state.config.limits);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Header and idle deadlines are `conn`'s own, for both protocols: hyper's HTTP/1 header
+    // timeout starts only once the protocol is known and also cuts idle keep-alive connections.
+    builder.http1().header_read_timeout(None);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(l.max_h2_streams)
+        .keep_alive_interval(t.client_ping)
+        .keep_alive_timeout(t.client_ping_timeout);
+    builder
 }
 
 /// A relay serving in the background of the current runtime: for tests, benches and the demo.
 /// Dropping it aborts the server; `shutdown` drains it first.
 pub struct Server {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     stop: CancellationToken,
     task: AbortOnDropHandle<std::io::Result<()>>,
 }
 
 impl Server {
-    pub async fn start(
-        state: Arc<AppState>,
-        listen: SocketAddr,
-    ) -> Result<Self, crate::state::StartError> {
-        let listener =
-            TcpListener::bind(listen)
-                .await
-                .map_err(|source| crate::state::StartError::Listen {
-                    addr: listen,
-                    source,
-                })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| crate::state::StartError::Listen {
+    /// Binds `listen` (and `admin_listen` when set) from the state's config and serves.
+    pub async fn start(state: Arc<AppState>) -> Result<Self, StartError> {
+        let listen = state.config.listen;
+        let listeners = Listeners::bind(listen, state.config.admin_listen).await?;
+        let addr = listeners
+            .public_addr()
+            .map_err(|source| StartError::Listen {
                 addr: listen,
                 source,
             })?;
+        let admin_addr = listeners.admin_addr();
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         #[expect(
             clippy::disallowed_methods,
             reason = "the server's own task: owned by Server, aborted on drop, joined by shutdown"
         )]
-        let task = tokio::spawn(serve(state, listener, signal));
+        let task = tokio::spawn(serve(state, listeners, signal));
         Ok(Self {
             addr,
+            admin_addr,
             stop,
             task: AbortOnDropHandle::new(task),
         })
     }
 
+    /// The public listener's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin listener's address, when `admin_listen` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Stops accepting, drains within the grace period, and waits until nothing is left.

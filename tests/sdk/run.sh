@@ -15,6 +15,7 @@ LOG=$(mktemp)
 ./target/debug/sluice serve --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
+# Readiness: the public listener's health answers every caller with its status (200 when ok).
 "$PY" - "$PORT" <<'PYEOF'
 import sys, time, urllib.request
 url = f"http://127.0.0.1:{sys.argv[1]}/api/monitor/health"

@@ -1,5 +1,5 @@
-//! Reads the relay's state: its own view (`GET /api/monitor/health` gauges and counters) and the
-//! kernel's view of its process (`/proc/<pid>`: fds, RSS, threads).
+//! Reads the relay's state: its own view (`GET /api/monitor/health` gauges and counters, from its
+//! admin listener) and the kernel's view of its process (`/proc/<pid>`: fds, RSS, threads).
 //!
 //! Owns: [`Sample`], one reading of both.
 //! Must never: keep more than one connection to the relay (it is part of every baseline).
@@ -34,8 +34,9 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn new(relay_addr: std::net::SocketAddr, pid: u32) -> Result<Self, String> {
-        let health = format!("http://{relay_addr}/api/monitor/health")
+    /// `admin`: the relay's admin listener (the public one shows only the status).
+    pub fn new(admin: std::net::SocketAddr, pid: u32) -> Result<Self, String> {
+        let health = format!("http://{admin}/api/monitor/health")
             .parse()
             .map_err(|e| format!("{e}"))?;
         Ok(Self {

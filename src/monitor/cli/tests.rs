@@ -79,30 +79,53 @@ async fn once_exits_1_when_unreachable_or_refused() {
     assert_eq!(garbage, EXIT_UNREACHABLE);
 }
 
+/// A relay's state with `admin_token` set (its channel is never called).
+fn relay_state() -> std::sync::Arc<crate::AppState> {
+    let config = crate::Config::parse(
+        r#"
+        admin_token = "admin-token-123"
+        [[channels]]
+        name = "a"
+        provider = "openai"
+        base_url = "http://127.0.0.1:1/v1"
+        keys = ["sk-a"]
+        models = ["m"]
+        [[tokens]]
+        key = "sk-client"
+        "#,
+    )
+    .unwrap();
+    crate::AppState::new(config).unwrap()
+}
+
 #[tokio::test]
-async fn sends_the_token_and_reads_a_real_monitor() {
-    use crate::config::{MonitorConfig, Secret};
-    use crate::monitor::{router, Monitor};
-    let config = MonitorConfig {
-        admin_token: Some(Secret::new("admin-token-123")),
-        ..MonitorConfig::default()
-    };
+async fn sends_the_token_and_reads_a_real_relay() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    // No ConnectInfo here: the monitor treats the peer as remote, so the token is needed.
-    let app = router(Monitor::new(&config, &[]));
+    // The public listener's router: loopback peer or not, the full view needs the token.
+    let app = crate::server::app(relay_state());
     let client = client(Duration::from_secs(5)).unwrap();
     tokio::select! {
         r = axum::serve(listener, app).into_future() => panic!("server ended: {r:?}"),
         () = async {
             let health = health_url(&url);
-            assert!(fetch(&client, &health, None).await.unwrap_err().contains("401"));
+            let status_only = fetch(&client, &health, None).await.unwrap();
+            assert_eq!(status_only, json!({"status": "ok"}));
+            let text = render(&status_only, &url, false);
+            assert!(text.contains("--token") && text.contains("admin_listen"), "{text}");
             let v = fetch(&client, &health, Some("admin-token-123")).await.unwrap();
             assert_eq!(exit_code(&Ok(v.clone())), EXIT_OK);
             let text = render(&v, &url, false);
             assert!(text.contains("inbound_connections"), "{text}");
+            let wrong = fetch(&client, &format!("{url}/metrics"), Some("nope")).await.unwrap_err();
+            assert!(wrong.contains("SLUICE_ADMIN_TOKEN") && !wrong.contains("monitor."), "{wrong}");
         } => {}
     }
+}
+
+#[test]
+fn draining_exits_like_critical() {
+    assert_eq!(exit_code(&Ok(json!({"status": "draining"}))), EXIT_CRITICAL);
 }
 
 #[test]

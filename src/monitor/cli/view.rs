@@ -11,6 +11,16 @@ pub fn render(v: &Value, url: &str, color: bool) -> String {
     let paint = |level: &str, text: String| if color { paint(level, text) } else { text };
     let mut out = String::new();
     let status = v["status"].as_str().unwrap_or("?");
+    if v.get("gauges").is_none() {
+        let _ = writeln!(
+            out,
+            "sluice monitor  {url}  status: {}\n\nonly the status is shown: the full view needs \
+             the relay's admin_token (--token or SLUICE_ADMIN_TOKEN), or the URL of its admin \
+             listener (admin_listen)",
+            paint(status, status.to_uppercase()),
+        );
+        return out;
+    }
     let _ = writeln!(
         out,
         "sluice monitor  {url}  status: {}  version {}  up {}",
@@ -99,7 +109,7 @@ fn sum_nested(v: &Value) -> u64 {
 
 fn paint(level: &str, text: String) -> String {
     match level {
-        "critical" => format!("\x1b[1;31m{text}\x1b[0m"),
+        "critical" | "draining" => format!("\x1b[1;31m{text}\x1b[0m"),
         "warn" => format!("\x1b[33m{text}\x1b[0m"),
         "ok" => format!("\x1b[32m{text}\x1b[0m"),
         _ => text,

@@ -14,13 +14,17 @@ pub const FAMILIES: [&str; 6] = [
     "models",
     "other",
 ];
-/// Kinds of `timeout` (the names of `upstream::Deadline`); an unknown kind counts as `other`.
-pub const TIMEOUT_KINDS: [&str; 6] = [
+/// Kinds of `timeout`: the names of `upstream::Deadline`, then the client-side deadlines that
+/// close a connection or refuse a body (`server`); an unknown kind counts as `other`.
+pub const TIMEOUT_KINDS: [&str; 9] = [
     "connect",
     "first_byte",
     "stream_idle",
     "total",
     "error_body",
+    "client_header",
+    "client_idle",
+    "client_body",
     "other",
 ];
 /// The label of a channel the ledger was not told about at start.

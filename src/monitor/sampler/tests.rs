@@ -48,7 +48,6 @@ fn config(th: Thresholds) -> MonitorConfig {
         interval: Duration::from_secs(10),
         window: Duration::from_secs(60),
         alert_repeat: Duration::from_secs(30),
-        admin_token: None,
         thresholds: th,
     }
 }

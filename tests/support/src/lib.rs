@@ -10,6 +10,7 @@
 )]
 
 pub mod leak;
+pub mod proxy;
 mod sse;
 
 pub use sse::{read_sse, SseEvent};
@@ -22,6 +23,9 @@ use std::time::Duration;
 
 /// The token every harness relay accepts.
 pub const TOKEN: &str = sluice::demo::DEMO_TOKEN;
+
+/// The `admin_token` of every harness relay (a test may unset it).
+pub const ADMIN_TOKEN: &str = "sluice-test-admin-token";
 
 /// A simulator and a relay in front of it, both on ephemeral loopback ports.
 pub struct Harness {
@@ -58,6 +62,38 @@ impl Harness {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.relay.addr(), path)
+    }
+
+    /// A URL on the admin listener (harness relays have one unless a test removed it; then the
+    /// public listener's).
+    pub fn admin_url(&self, path: &str) -> String {
+        let addr = self.relay.admin_addr().unwrap_or(self.relay.addr());
+        format!("http://{addr}{path}")
+    }
+
+    /// `GET` an admin surface (health, `/metrics`, `/api/...`) with the admin token.
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.admin(reqwest::Method::GET, path).await
+    }
+
+    /// `POST` to the admin API (no body) with the admin token.
+    pub async fn admin_post(&self, path: &str) -> reqwest::Response {
+        self.admin(reqwest::Method::POST, path).await
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        let mut req = self.client.request(method, self.admin_url(path));
+        if let Some(t) = &self.state.config.admin_token {
+            req = req.bearer_auth(t.expose());
+        }
+        req.send().await.expect("admin listener unreachable")
+    }
+
+    /// The full health JSON (from the admin listener, with the token) and its status code.
+    pub async fn health(&self) -> (u16, Value) {
+        let resp = self.admin_get("/api/monitor/health").await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("health JSON"))
     }
 
     /// POST JSON with the OpenAI-style bearer token.
@@ -109,14 +145,14 @@ impl HarnessBuilder {
         config.timeouts.stream_idle = Duration::from_secs(5);
         config.timeouts.total = Duration::from_secs(30);
         config.shutdown_grace = Duration::from_secs(5);
+        // The recommended setup: admin surfaces on their own loopback listener, behind a token.
+        config.admin_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.admin_token = Some(sluice::config::Secret::new(ADMIN_TOKEN));
         for t in self.tweaks {
             t(&mut config, &sim);
         }
-        let listen = config.listen;
         let state = AppState::new(config).expect("relay config");
-        let relay = Server::start(state.clone(), listen)
-            .await
-            .expect("relay start");
+        let relay = Server::start(state.clone()).await.expect("relay start");
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))

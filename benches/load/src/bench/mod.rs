@@ -160,6 +160,7 @@ pub async fn run(args: Args) -> Result<bool, String> {
         .await
         .map_err(|e| format!("simulator: {e}"))?;
     let listen = relay::free_port()?;
+    let admin = relay::free_port()?;
     let tuning = Tuning {
         shutdown_grace: Duration::from_secs(5),
         connect: Duration::from_secs(5),
@@ -172,19 +173,23 @@ pub async fn run(args: Args) -> Result<bool, String> {
         pool_idle_timeout: Duration::from_secs(90),
     };
     let config = args.out.join("relay.toml");
-    std::fs::write(&config, relay::config_toml(listen, sim.addr(), &tuning))
-        .map_err(|e| format!("{}: {e}", config.display()))?;
+    std::fs::write(
+        &config,
+        relay::config_toml(listen, admin, sim.addr(), &tuning),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
     let relay = Relay::start(Spawn {
         bin: &bin,
         config: &config,
         listen,
+        admin,
         log: &args.out.join("relay.log"),
         log_filter: &args.relay_log,
         cpu: (!args.no_pin).then_some(args.relay_cpu),
         workers: None,
     })
     .await?;
-    let probe = Probe::new(relay.addr, relay.pid)?;
+    let probe = Probe::new(relay.admin, relay.pid)?;
     let workers = probe.health().await?["tokio_workers"].as_u64().unwrap_or(0);
     let layout = if args.no_pin {
         format!("not pinned (--no-pin); relay tokio workers: {workers}")

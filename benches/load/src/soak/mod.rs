@@ -138,13 +138,18 @@ pub async fn run(args: Args) -> Result<bool, String> {
 
     let t = tuning();
     let listen = relay::free_port()?;
+    let admin = relay::free_port()?;
     let config_path = args.out.join("relay.toml");
-    std::fs::write(&config_path, relay::config_toml(listen, sim.addr(), &t))
-        .map_err(|e| format!("{}: {e}", config_path.display()))?;
+    std::fs::write(
+        &config_path,
+        relay::config_toml(listen, admin, sim.addr(), &t),
+    )
+    .map_err(|e| format!("{}: {e}", config_path.display()))?;
     let relay = Relay::start(Spawn {
         bin: &bin,
         config: &config_path,
         listen,
+        admin,
         log: &args.out.join("relay.log"),
         log_filter: &args.relay_log,
         cpu: None,
@@ -163,7 +168,7 @@ pub async fn run(args: Args) -> Result<bool, String> {
         humantime::format_duration(warmup)
     );
 
-    let probe = Arc::new(Probe::new(relay.addr, relay.pid)?);
+    let probe = Arc::new(Probe::new(relay.admin, relay.pid)?);
     let tally = Arc::new(Mutex::new(load::Tally::new()?));
     let sampling = Arc::new(Sampling {
         rows: Mutex::new(Vec::new()),
