@@ -37,6 +37,8 @@ pub struct MessagesToChatStream {
     open: Option<(u64, Block)>,
     next_tool: u64,
     usage: Option<Usage>,
+    /// The upstream ended the stream with its own error event (forwarded).
+    failed: bool,
 }
 
 impl MessagesToChatStream {
@@ -53,6 +55,7 @@ impl MessagesToChatStream {
             open: None,
             next_tool: 0,
             usage: None,
+            failed: false,
         }
     }
 
@@ -107,7 +110,9 @@ impl MessagesToChatStream {
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str)
                 {
-                    out.push(self.chunk(json!({}), Some(stop_reason::to_openai(reason))));
+                    let finish = stop_reason::to_openai(reason);
+                    let finish = stop_reason::openai_given_tools(finish, self.next_tool > 0);
+                    out.push(self.chunk(json!({}), Some(finish)));
                 }
             }
             "message_stop" => {
@@ -128,6 +133,7 @@ impl MessagesToChatStream {
             "error" => {
                 out.push(self.line(anthropic_error_value_to_openai(200, Some(&v))));
                 self.done = true;
+                self.failed = true;
             }
             // ping, and event types newer than this code.
             _ => {}
@@ -148,6 +154,11 @@ impl MessagesToChatStream {
     /// Usage known so far: `message_start` input plus the latest `message_delta` output.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// Whether the upstream ended the stream with its own error event.
+    pub fn upstream_failed(&self) -> bool {
+        self.failed
     }
 
     fn start(&mut self, out: &mut Vec<SseOut>) {

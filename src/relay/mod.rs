@@ -2,8 +2,11 @@
 //! call to the response sent back.
 //!
 //! Owns: the order of the phases (peek -> authorize model -> route -> build upstream body ->
-//! send -> answer or stream), and the access record's life.
-//! Must never: spawn work that outlives the request, or answer 2xx with an error inside.
+//! send -> answer or stream), the access record's life, and the channel's lease until the
+//! answer is known (a stream's body holds it to its end).
+//! Must never: spawn work that outlives the request, answer 2xx with an error inside, or commit
+//! to a stream before the upstream answered with one (a JSON answer to a stream request is
+//! replayed as a stream, a JSON error is an error before any 200).
 
 mod attempt;
 mod plan;
@@ -16,12 +19,15 @@ use crate::auth::Token;
 use crate::convert;
 use crate::error::RelayError;
 use crate::providers::{Endpoint, WireFormat};
+use crate::routing::{classify, Lease};
 use crate::state::AppState;
-use crate::stream::{body::StreamLimits, RelayStream, Transform};
+use crate::stream::{body::StreamLimits, Held, RelayStream, Transform};
+use crate::upstream::{UpstreamError, UpstreamResponse};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -50,14 +56,12 @@ pub async fn relay(
                 total: parts.total,
                 max_event: state.config.limits.max_stream_event,
             };
-            let guard = state.monitor.ledger().open_stream();
-            let stream = RelayStream::new(
-                parts.upstream,
-                parts.transform,
-                format,
-                limits,
-                (record, guard),
-            );
+            let held = Held {
+                record,
+                open: state.monitor.ledger().open_stream(),
+                lease: Some(parts.lease),
+            };
+            let stream = RelayStream::new(parts.upstream, parts.transform, format, limits, held);
             sse_response(Body::from_stream(stream))
         }
         Err(e) => {
@@ -72,9 +76,13 @@ enum Answer {
     Stream(StreamParts),
 }
 
+type Upstream = BoxStream<'static, Result<Bytes, hyper::Error>>;
+
 struct StreamParts {
-    upstream: futures_util::stream::BoxStream<'static, Result<Bytes, hyper::Error>>,
+    upstream: Upstream,
     transform: Transform,
+    /// The channel's lease: the stream's end reports its outcome.
+    lease: Lease,
     total: Instant,
     idle: std::time::Duration,
 }
@@ -112,11 +120,26 @@ async fn run(
         total,
         stream_idle,
     } = attempt::attempts(state, ask, record).await?;
+    // The client's name for the model, where a mapping sent the upstream another one.
+    let renamed = (selected.upstream_model != model).then_some(model.as_str());
+    let upstream_endpoint = selected.channel().adaptor.upstream_endpoint(endpoint);
     let mut lease = selected.lease;
 
     if peek.stream() {
+        let upstream = if is_json(&response) {
+            // Headers said JSON: read the answer before anything is sent, then serve it as the
+            // stream it stands for (an error body fails here, before any 200).
+            let bytes = read(state, response, total, &mut lease).await?;
+            let events = reported(
+                &mut lease,
+                crate::stream::replay(wire, upstream_endpoint, &bytes),
+            )?;
+            futures_util::stream::once(async move { Ok(events) }).boxed()
+        } else {
+            http_body_util::BodyDataStream::new(response.into_body()).boxed()
+        };
         let transform = match conversion {
-            Conversion::None => Transform::pass(wire, strip_usage),
+            Conversion::None => Transform::pass(wire, strip_usage, renamed),
             Conversion::ChatToMessages => Transform::MessagesToChat(Box::new(
                 convert::MessagesToChatStream::new(&model, peek.include_usage()),
             )),
@@ -124,49 +147,99 @@ async fn run(
                 Transform::ChatToMessages(Box::new(convert::ChatToMessagesStream::new(&model)))
             }
         };
-        // Headers arrived: the channel answered. The lease (its in-flight count) stays with
-        // the stream until the stream is dropped.
-        lease.succeeded(Instant::now());
-        let upstream = http_body_util::BodyDataStream::new(response.into_body()).map(move |c| {
-            let _held = &lease;
-            c
-        });
         return Ok(Answer::Stream(StreamParts {
-            upstream: upstream.boxed(),
+            upstream,
             transform,
+            lease,
             total,
             idle: stream_idle,
         }));
     }
 
-    let bytes = match state.upstream.read_body(response, total).await {
-        Ok(b) => {
-            record.upstream_done();
-            lease.succeeded(Instant::now());
-            b
-        }
-        Err(e) => {
-            lease.failed(crate::routing::classify(&e), Instant::now());
-            return Err(e.into());
-        }
+    let bytes = read(state, response, total, &mut lease).await?;
+    record.upstream_done();
+    let answer = match conversion {
+        Conversion::None => passthrough(wire, bytes, renamed),
+        Conversion::ChatToMessages => upstream_json(&bytes).and_then(|v| {
+            let (v, usage) = convert::messages_response_to_chat(&v, &model)?;
+            Ok((to_bytes(&v), Some(usage)))
+        }),
+        Conversion::MessagesToChat => upstream_json(&bytes).and_then(|v| {
+            let (v, usage) = convert::chat_response_to_messages(&v, &model)?;
+            Ok((to_bytes(&v), Some(usage)))
+        }),
     };
-    drop(lease);
-    let (bytes, usage) = match conversion {
-        Conversion::None => {
-            let usage = passthrough_usage(wire, &bytes)?;
-            (bytes, usage)
-        }
-        Conversion::ChatToMessages => {
-            let (v, usage) = convert::messages_response_to_chat(&upstream_json(&bytes)?, &model)?;
-            (to_bytes(&v), Some(usage))
-        }
-        Conversion::MessagesToChat => {
-            let (v, usage) = convert::chat_response_to_messages(&upstream_json(&bytes)?, &model)?;
-            (to_bytes(&v), Some(usage))
-        }
-    };
+    let (bytes, usage) = reported(&mut lease, answer.map_err(upstream_error))?;
     record.usage = usage;
     Ok(Answer::Full(bytes))
+}
+
+/// Whether the upstream's answer is one JSON document (`application/json`, or `+json`).
+fn is_json(response: &UpstreamResponse) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(|mime| {
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+}
+
+/// Reads a whole upstream answer, bounded; a failed read is the channel's.
+async fn read(
+    state: &AppState,
+    response: UpstreamResponse,
+    total: Instant,
+    lease: &mut Lease,
+) -> Result<Bytes, RelayError> {
+    let read = state.upstream.read_body(response, total).await;
+    // Only failures are reported here: success is known once the answer is understood.
+    if let Err(e) = &read {
+        lease.failed(classify(e), Instant::now());
+    }
+    Ok(read?)
+}
+
+/// Reports the channel's outcome of an answer that was read whole: understood (success) or not.
+fn reported<T>(lease: &mut Lease, answer: Result<T, UpstreamError>) -> Result<T, RelayError> {
+    let now = Instant::now();
+    match &answer {
+        Ok(_) => lease.succeeded(now),
+        Err(e) => lease.failed(classify(e), now),
+    }
+    Ok(answer?)
+}
+
+/// A conversion's failure as the upstream's (the only kind a response conversion has).
+fn upstream_error(e: RelayError) -> UpstreamError {
+    match e {
+        RelayError::Upstream(u) => u,
+        other => UpstreamError::Invalid(other.to_string()),
+    }
+}
+
+/// A body passed through: untouched, unless a mapping changed the model (then the client's name
+/// is written into it). Its usage is read either way.
+fn passthrough(
+    wire: WireFormat,
+    bytes: Bytes,
+    renamed: Option<&str>,
+) -> Result<(Bytes, Option<convert::Usage>), RelayError> {
+    let Some(model) = renamed else {
+        let usage = passthrough_usage(wire, &bytes)?;
+        return Ok((bytes, usage));
+    };
+    let mut v = upstream_json(&bytes)?;
+    let usage = match wire {
+        WireFormat::OpenAi => convert::usage_from_chat(&v),
+        WireFormat::Anthropic => convert::usage_from_messages(&v),
+    };
+    if let Some(m) = v.get_mut("model") {
+        *m = Value::from(model);
+    }
+    Ok((to_bytes(&v), usage))
 }
 
 /// Usage of a body passed through untouched: only the `usage` member is built, but the body

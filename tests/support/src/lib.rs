@@ -9,6 +9,7 @@
     reason = "test support: a failure here is a failed test"
 )]
 
+pub mod access_log;
 pub mod leak;
 mod sse;
 
@@ -83,6 +84,24 @@ impl Harness {
             .expect("relay unreachable")
     }
 
+    /// The upstream model that served the answer with `request_id` (its `x-request-id`): the
+    /// serving channel's mapping of `client_model`, from the relay's access record.
+    pub async fn served_model(&self, request_id: &str, client_model: &str) -> String {
+        let record = access_log::take(request_id).await;
+        let channel = self
+            .state
+            .config
+            .channels
+            .iter()
+            .find(|c| c.name == record.channel);
+        channel.map_or_else(String::new, |c| {
+            c.model_mapping
+                .get(client_model)
+                .cloned()
+                .unwrap_or_else(|| client_model.to_owned())
+        })
+    }
+
     /// Stops the relay (draining) and then the simulator.
     pub async fn shutdown(self) {
         self.relay.shutdown().await;
@@ -103,6 +122,7 @@ impl HarnessBuilder {
     }
 
     pub async fn start(self) -> Harness {
+        access_log::install();
         let sim = sluice_sim::start(self.sim).await.expect("simulator start");
         let mut config = sluice::demo::config(&sim, SocketAddr::from(([127, 0, 0, 1], 0)));
         config.timeouts.first_byte = Duration::from_secs(5);
@@ -129,6 +149,11 @@ impl HarnessBuilder {
             client,
         }
     }
+}
+
+/// The relay's request id of a response (`x-request-id`).
+pub fn request_id(resp: &reqwest::Response) -> String {
+    resp.headers()["x-request-id"].to_str().unwrap().to_owned()
 }
 
 /// The simulator's base URL for a provider, for direct calls in tests.
