@@ -14,11 +14,11 @@
 )]
 
 use serde_json::{json, Value};
-use sluice::config::{ChannelConfig, ProviderKind};
+use sluice::config::ChannelConfig;
 use sluice_sim::{Dialect, SimHandle};
 use sluice_test_support::access_log;
 use sluice_test_support::leak::{self, Baseline};
-use sluice_test_support::{openai_channel, read_sse, Harness, SseEvent, TOKEN};
+use sluice_test_support::{compat_channel, read_sse, Harness, SseEvent, TOKEN};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -81,15 +81,15 @@ fn cases() -> Vec<Case> {
     out
 }
 
-/// An `openai-compatible` channel on the dialect, serving `{d}-mapped` (as `org/{d}-7b`) and
-/// `{d}-direct` (unmapped).
-fn compat_channel(sim: &SimHandle, d: Dialect) -> ChannelConfig {
-    let mut ch = openai_channel(sim, &format!("compat-{d}"), "unused");
-    ch.provider = ProviderKind::OpenaiCompatible;
-    ch.base_url = d.base_url(sim.addr());
-    ch.models = vec![format!("{d}-mapped"), format!("{d}-direct")];
-    ch.model_mapping = [(format!("{d}-mapped"), format!("org/{d}-7b"))].into();
-    ch
+/// The dialect's channel: `{d}-mapped` (sent upstream as `org/{d}-7b`) and `{d}-direct`.
+fn compat(sim: &SimHandle, d: Dialect) -> ChannelConfig {
+    let (mapped, direct) = (format!("{d}-mapped"), format!("{d}-direct"));
+    let upstream = format!("org/{d}-7b");
+    let models = [
+        (mapped.as_str(), upstream.as_str()),
+        (direct.as_str(), direct.as_str()),
+    ];
+    compat_channel(sim, &format!("compat-{d}"), d, &models)
 }
 
 fn openai_tools() -> Value {
@@ -538,7 +538,7 @@ fn every_dialect_passed_through_and_converted_is_well_formed_and_accounted() {
     leak::run(|| async {
         let h = leak::harness(|c, sim| {
             c.channels
-                .extend(Dialect::ALL.into_iter().map(|d| compat_channel(sim, d)));
+                .extend(Dialect::ALL.into_iter().map(|d| compat(sim, d)));
         })
         .await;
         let mut fails = Fails::default();

@@ -58,7 +58,7 @@ pub use stream_to_messages::ChatToMessagesStream;
 pub use usage::{usage_from_chat, usage_from_messages, Usage};
 
 /// One SSE event to emit downstream. `event` = the `event:` name (Anthropic) or None (OpenAI);
-/// `data` = the JSON text (or "[DONE]").
+/// `data` = the JSON text (or `"[DONE]"`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SseOut {
     pub event: Option<&'static str>,

@@ -21,6 +21,7 @@ use crate::error::RelayError;
 use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{classify, Lease};
 use crate::state::AppState;
+use crate::stream::json_scan::{replace_string_member, MODEL};
 use crate::stream::{body::StreamLimits, Held, RelayStream, Transform};
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use axum::body::Body;
@@ -221,25 +222,22 @@ fn upstream_error(e: RelayError) -> UpstreamError {
 }
 
 /// A body passed through: untouched, unless a mapping changed the model (then the client's name
-/// is written into it). Its usage is read either way.
+/// replaces the upstream's in its `model` member, the rest of its bytes as they came). Its usage
+/// is read either way.
 fn passthrough(
     wire: WireFormat,
     bytes: Bytes,
     renamed: Option<&str>,
 ) -> Result<(Bytes, Option<convert::Usage>), RelayError> {
-    let Some(model) = renamed else {
-        let usage = passthrough_usage(wire, &bytes)?;
-        return Ok((bytes, usage));
+    let usage = passthrough_usage(wire, &bytes)?;
+    let bytes = match renamed.and_then(|model| {
+        let text = std::str::from_utf8(&bytes).ok()?;
+        replace_string_member(text, MODEL, &Value::from(model).to_string())
+    }) {
+        Some(named) => Bytes::from(named),
+        None => bytes,
     };
-    let mut v = upstream_json(&bytes)?;
-    let usage = match wire {
-        WireFormat::OpenAi => convert::usage_from_chat(&v),
-        WireFormat::Anthropic => convert::usage_from_messages(&v),
-    };
-    if let Some(m) = v.get_mut("model") {
-        *m = Value::from(model);
-    }
-    Ok((to_bytes(&v), usage))
+    Ok((bytes, usage))
 }
 
 /// Usage of a body passed through untouched: only the `usage` member is built, but the body

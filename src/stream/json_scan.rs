@@ -7,6 +7,9 @@
 //! text has this member name followed by a colon" (callers parse before they act on a member's
 //! meaning).
 
+/// The `model` member's name, quoted as the scans take it.
+pub const MODEL: &str = "\"model\"";
+
 /// JSON's insignificant whitespace (RFC 8259 §2).
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')

@@ -5,7 +5,7 @@
 //! Must never: hold a whole answer in memory, or outlive the client's interest in it.
 
 pub mod body;
-mod json_scan;
+pub(crate) mod json_scan;
 mod replay;
 pub mod sse;
 mod transform;

@@ -7,7 +7,7 @@
 //! Must never: accumulate content, or parse a passed-through event that needs nothing (state
 //! here is bounded per stream; ordinary chunks are forwarded after a substring scan).
 
-use super::json_scan::{has_member, has_object_member, replace_string_member};
+use super::json_scan::{has_member, has_object_member, replace_string_member, MODEL};
 use super::sse::{encode, SseEvent};
 use crate::convert::{
     self, ChatToMessagesStream, ConvertError, MessagesToChatStream, SseOut, Usage,
@@ -19,7 +19,6 @@ use std::borrow::Cow;
 
 const USAGE: &str = "\"usage\"";
 const ERROR: &str = "\"error\"";
-const MODEL: &str = "\"model\"";
 
 pub enum Transform {
     /// Same format both sides: events pass unchanged (re-framed), usage is read on the way.

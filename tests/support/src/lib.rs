@@ -218,6 +218,26 @@ pub fn openai_channel(
     Config::parse(&text).unwrap().channels.remove(0)
 }
 
+/// An `openai-compatible` channel on the simulator's `dialect` serving `models` (client name,
+/// upstream name: mapped where they differ), with one valid key.
+pub fn compat_channel(
+    sim: &SimHandle,
+    name: &str,
+    dialect: sluice_sim::Dialect,
+    models: &[(&str, &str)],
+) -> sluice::config::ChannelConfig {
+    let mut ch = openai_channel(sim, name, "unused");
+    ch.provider = sluice::config::ProviderKind::OpenaiCompatible;
+    ch.base_url = dialect.base_url(sim.addr());
+    ch.models = models.iter().map(|(c, _)| (*c).to_owned()).collect();
+    ch.model_mapping = models
+        .iter()
+        .filter(|(c, u)| c != u)
+        .map(|(c, u)| ((*c).to_owned(), (*u).to_owned()))
+        .collect();
+    ch
+}
+
 /// Makes every request of a channel fail with the simulator fault `spec` (`x-sim-fault`).
 pub fn with_fault(
     mut ch: sluice::config::ChannelConfig,
