@@ -21,7 +21,7 @@ use crate::error::RelayError;
 use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{classify, Lease};
 use crate::state::AppState;
-use crate::stream::json_scan::{replace_string_member, MODEL};
+use crate::stream::json_scan::{replace_string_member, Member};
 use crate::stream::{body::StreamLimits, Held, RelayStream, Transform};
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use axum::body::Body;
@@ -112,67 +112,83 @@ async fn run(
         model: &model,
         started,
     };
-    let attempt::Answered {
-        selected,
-        response,
-        wire,
-        conversion,
-        strip_usage,
-        total,
-        stream_idle,
-    } = attempt::attempts(state, ask, record).await?;
-    // The client's name for the model, where a mapping sent the upstream another one.
-    let renamed = (selected.upstream_model != model).then_some(model.as_str());
-    let upstream_endpoint = selected.channel().adaptor.upstream_endpoint(endpoint);
-    let mut lease = selected.lease;
-
+    let answered = attempt::attempts(state, ask, record).await?;
     if peek.stream() {
-        let upstream = if is_json(&response) {
-            // Headers said JSON: read the answer before anything is sent, then serve it as the
-            // stream it stands for (an error body fails here, before any 200).
-            let bytes = read(state, response, total, &mut lease).await?;
-            let events = reported(
-                &mut lease,
-                crate::stream::replay(wire, upstream_endpoint, &bytes),
-            )?;
-            futures_util::stream::once(async move { Ok(events) }).boxed()
-        } else {
-            http_body_util::BodyDataStream::new(response.into_body()).boxed()
-        };
-        let transform = match conversion {
-            Conversion::None => Transform::pass(wire, strip_usage, renamed),
-            Conversion::ChatToMessages => Transform::MessagesToChat(Box::new(
-                convert::MessagesToChatStream::new(&model, peek.include_usage()),
-            )),
-            Conversion::MessagesToChat => {
-                Transform::ChatToMessages(Box::new(convert::ChatToMessagesStream::new(&model)))
-            }
-        };
-        return Ok(Answer::Stream(StreamParts {
-            upstream,
-            transform,
-            lease,
-            total,
-            idle: stream_idle,
-        }));
+        let parts = streamed(state, answered, endpoint, &model, peek.include_usage()).await?;
+        Ok(Answer::Stream(parts))
+    } else {
+        let (bytes, usage) = whole(state, answered, &model, record).await?;
+        record.usage = usage;
+        Ok(Answer::Full(bytes))
     }
+}
 
-    let bytes = read(state, response, total, &mut lease).await?;
+/// A streamed answer: the upstream's events (or its JSON answer replayed as them) and the
+/// transform into the client's format; the lease goes with them.
+async fn streamed(
+    state: &AppState,
+    a: attempt::Answered,
+    endpoint: Endpoint,
+    model: &str,
+    include_usage: bool,
+) -> Result<StreamParts, RelayError> {
+    let renamed = (a.selected.upstream_model != model).then_some(model);
+    let upstream_endpoint = a.selected.channel().adaptor.upstream_endpoint(endpoint);
+    let mut lease = a.selected.lease;
+    let upstream = if is_json(&a.response) {
+        // Headers said JSON: read the answer before anything is sent, then serve it as the
+        // stream it stands for (an error body fails here, before any 200).
+        let bytes = read(state, a.response, a.total, &mut lease).await?;
+        let events = reported(
+            &mut lease,
+            crate::stream::replay(a.wire, upstream_endpoint, &bytes),
+        )?;
+        futures_util::stream::once(async move { Ok(events) }).boxed()
+    } else {
+        http_body_util::BodyDataStream::new(a.response.into_body()).boxed()
+    };
+    let transform = match a.conversion {
+        Conversion::None => Transform::pass(a.wire, a.strip_usage, renamed),
+        Conversion::ChatToMessages => Transform::MessagesToChat(Box::new(
+            convert::MessagesToChatStream::new(model, include_usage),
+        )),
+        Conversion::MessagesToChat => {
+            Transform::ChatToMessages(Box::new(convert::ChatToMessagesStream::new(model)))
+        }
+    };
+    Ok(StreamParts {
+        upstream,
+        transform,
+        lease,
+        total: a.total,
+        idle: a.stream_idle,
+    })
+}
+
+/// A non-streamed answer in the client's format, and its usage; the channel's outcome is
+/// reported once the answer is read and understood.
+async fn whole(
+    state: &AppState,
+    a: attempt::Answered,
+    model: &str,
+    record: &mut Record,
+) -> Result<(Bytes, Option<convert::Usage>), RelayError> {
+    let renamed = (a.selected.upstream_model != model).then_some(model);
+    let mut lease = a.selected.lease;
+    let bytes = read(state, a.response, a.total, &mut lease).await?;
     record.upstream_done();
-    let answer = match conversion {
-        Conversion::None => passthrough(wire, bytes, renamed),
+    let answer = match a.conversion {
+        Conversion::None => passthrough(a.wire, bytes, renamed),
         Conversion::ChatToMessages => upstream_json(&bytes).and_then(|v| {
-            let (v, usage) = convert::messages_response_to_chat(&v, &model)?;
+            let (v, usage) = convert::messages_response_to_chat(&v, model)?;
             Ok((to_bytes(&v), Some(usage)))
         }),
         Conversion::MessagesToChat => upstream_json(&bytes).and_then(|v| {
-            let (v, usage) = convert::chat_response_to_messages(&v, &model)?;
+            let (v, usage) = convert::chat_response_to_messages(&v, model)?;
             Ok((to_bytes(&v), Some(usage)))
         }),
     };
-    let (bytes, usage) = reported(&mut lease, answer.map_err(upstream_error))?;
-    record.usage = usage;
-    Ok(Answer::Full(bytes))
+    reported(&mut lease, answer.map_err(upstream_error))
 }
 
 /// Whether the upstream's answer is one JSON document (`application/json`, or `+json`).
@@ -232,7 +248,7 @@ fn passthrough(
     let usage = passthrough_usage(wire, &bytes)?;
     let bytes = match renamed.and_then(|model| {
         let text = std::str::from_utf8(&bytes).ok()?;
-        replace_string_member(text, MODEL, &Value::from(model).to_string())
+        replace_string_member(text, Member::Model, &Value::from(model).to_string())
     }) {
         Some(named) => Bytes::from(named),
         None => bytes,

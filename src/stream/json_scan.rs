@@ -3,12 +3,39 @@
 //! colon: `"usage":{` and `"usage" : {` alike), and the event with a string member's value
 //! replaced.
 //!
-//! Owns: the byte-level scan. Must never: allocate unless it rewrites, or claim more than "the
-//! text has this member name followed by a colon" (callers parse before they act on a member's
-//! meaning).
+//! Owns: the byte-level scan (memchr's SIMD substring search, one searcher per member name,
+//! built once). Must never: allocate unless it rewrites, or claim more than "the text has this
+//! member name followed by a colon" (callers parse before they act on a member's meaning).
 
-/// The `model` member's name, quoted as the scans take it.
-pub const MODEL: &str = "\"model\"";
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
+
+/// The members the pass-through looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    Usage,
+    Error,
+    Model,
+}
+
+impl Member {
+    const ALL: [Member; 3] = [Member::Usage, Member::Error, Member::Model];
+
+    /// The member's name with its quotes, as it appears in JSON text.
+    fn quoted(self) -> &'static str {
+        match self {
+            Member::Usage => "\"usage\"",
+            Member::Error => "\"error\"",
+            Member::Model => "\"model\"",
+        }
+    }
+
+    fn finder(self) -> &'static Finder<'static> {
+        static FINDERS: LazyLock<[Finder<'static>; 3]> =
+            LazyLock::new(|| Member::ALL.map(|m| Finder::new(m.quoted())));
+        &FINDERS[self as usize]
+    }
+}
 
 /// JSON's insignificant whitespace (RFC 8259 §2).
 fn is_ws(b: u8) -> bool {
@@ -22,31 +49,32 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// Offsets of the values of the members named `quoted_key` (the name with its quotes, e.g.
-/// `"\"usage\""`): the first byte after the name, whitespace, the colon and whitespace.
-fn values<'a>(text: &'a str, quoted_key: &'a str) -> impl Iterator<Item = usize> + 'a {
+/// Offsets of the values of the members named `m`: the first byte after the quoted name,
+/// whitespace, the colon and whitespace.
+fn values(text: &str, m: Member) -> impl Iterator<Item = usize> + '_ {
     let bytes = text.as_bytes();
-    text.match_indices(quoted_key).filter_map(move |(at, _)| {
-        let colon = skip_ws(bytes, at + quoted_key.len());
+    let len = m.quoted().len();
+    m.finder().find_iter(bytes).filter_map(move |at| {
+        let colon = skip_ws(bytes, at + len);
         (bytes.get(colon) == Some(&b':')).then(|| skip_ws(bytes, colon + 1))
     })
 }
 
-/// Whether `text` has a member `quoted_key`.
-pub fn has_member(text: &str, quoted_key: &str) -> bool {
-    values(text, quoted_key).next().is_some()
+/// Whether `text` has a member `m`.
+pub fn has_member(text: &str, m: Member) -> bool {
+    values(text, m).next().is_some()
 }
 
-/// Whether `text` has a member `quoted_key` whose value is an object.
-pub fn has_object_member(text: &str, quoted_key: &str) -> bool {
-    values(text, quoted_key).any(|v| text.as_bytes().get(v) == Some(&b'{'))
+/// Whether `text` has a member `m` whose value is an object.
+pub fn has_object_member(text: &str, m: Member) -> bool {
+    values(text, m).any(|v| text.as_bytes().get(v) == Some(&b'{'))
 }
 
-/// `text` with the value of its first string member `quoted_key` replaced by `literal` (a JSON
-/// string literal, quotes included); `None` when it has no such member.
-pub fn replace_string_member(text: &str, quoted_key: &str, literal: &str) -> Option<String> {
+/// `text` with the value of its first string member `m` replaced by `literal` (a JSON string
+/// literal, quotes included); `None` when it has no such member.
+pub fn replace_string_member(text: &str, m: Member, literal: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let (start, end) = values(text, quoted_key)
+    let (start, end) = values(text, m)
         .filter(|&v| bytes.get(v) == Some(&b'"'))
         .find_map(|v| string_end(bytes, v).map(|end| (v, end)))?;
     let mut out = String::with_capacity(text.len() + literal.len());
@@ -73,7 +101,7 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    const USAGE: &str = "\"usage\"";
+    const USAGE: Member = Member::Usage;
 
     #[test]
     fn members_are_found_whatever_the_spacing() {
@@ -98,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_string_member_is_replaced_in_place() {
-        let m = "\"model\"";
+        let m = Member::Model;
         assert_eq!(
             replace_string_member(r#"{"id":"a","model":"up/x","choices":[]}"#, m, r#""mine""#)
                 .as_deref(),

@@ -4,7 +4,7 @@
 //!
 //! Owns: JSON answer -> the upstream format's SSE events (OpenAI chat and completions chunks
 //! with a usage chunk and `[DONE]`; Anthropic's message event sequence), and telling an error
-//! body from an answer. Must never: answer an error body as a stream (it is an error, sent
+//! body (or an event stream labelled JSON) from an answer. Must never: answer an error body as a stream (it is an error, sent
 //! before any 200), or read more than the bounded body it is given.
 
 use super::sse::encode;
@@ -17,7 +17,13 @@ use serde_json::{json, Map, Value};
 /// The SSE bytes of the stream the upstream would have sent for `body`, its JSON answer to a
 /// streaming request on `endpoint` (the upstream's endpoint). An error body is an
 /// [`UpstreamError::Status`] with the status it names (`code` or `status`, 400-599), else 502.
+///
+/// A body that is an event stream after all (a server that labels its SSE `application/json`)
+/// is returned as it is.
 pub fn replay(wire: WireFormat, endpoint: Endpoint, body: &[u8]) -> Result<Bytes, UpstreamError> {
+    if looks_like_sse(body) {
+        return Ok(Bytes::copy_from_slice(body));
+    }
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         UpstreamError::Invalid(format!(
             "the upstream answered a stream request with invalid JSON: {e}"
@@ -60,6 +66,16 @@ pub fn replay(wire: WireFormat, endpoint: Endpoint, body: &[u8]) -> Result<Bytes
         out.extend_from_slice(&encode(None, "[DONE]"));
     }
     Ok(out.freeze())
+}
+
+/// Whether a body starts as an event stream does (`data:`, `event:`, or a `:` comment).
+fn looks_like_sse(body: &[u8]) -> bool {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let rest = &body[start..];
+    rest.starts_with(b"data:") || rest.starts_with(b"event:") || rest.starts_with(b":")
 }
 
 /// The status an error body stands for, or `None` if the body is an answer.
@@ -370,6 +386,11 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+        let sse = b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            &replay(WireFormat::OpenAi, Endpoint::Chat, sse).unwrap()[..],
+            &sse[..]
+        );
         assert!(matches!(
             replay(WireFormat::OpenAi, Endpoint::Chat, b"{nope"),
             Err(UpstreamError::Invalid(_))

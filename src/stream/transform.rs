@@ -7,7 +7,7 @@
 //! Must never: accumulate content, or parse a passed-through event that needs nothing (state
 //! here is bounded per stream; ordinary chunks are forwarded after a substring scan).
 
-use super::json_scan::{has_member, has_object_member, replace_string_member, MODEL};
+use super::json_scan::{has_member, has_object_member, replace_string_member, Member};
 use super::sse::{encode, SseEvent};
 use crate::convert::{
     self, ChatToMessagesStream, ConvertError, MessagesToChatStream, SseOut, Usage,
@@ -16,9 +16,6 @@ use crate::providers::WireFormat;
 use bytes::Bytes;
 use serde_json::Value;
 use std::borrow::Cow;
-
-const USAGE: &str = "\"usage\"";
-const ERROR: &str = "\"error\"";
 
 pub enum Transform {
     /// Same format both sides: events pass unchanged (re-framed), usage is read on the way.
@@ -154,7 +151,7 @@ impl Pass {
         }
         // Only chunks that mention usage or errors are parsed; the rest pass after a scan. An
         // error may come first (`{"error":{...}}`) or not (xAI: `{"code":...,"error":"..."}`).
-        if !has_object_member(data, USAGE) && !has_member(data, ERROR) {
+        if !has_object_member(data, Member::Usage) && !has_member(data, Member::Error) {
             return Some(self.named(data));
         }
         let Ok(mut v) = serde_json::from_str::<Value>(data) else {
@@ -223,9 +220,8 @@ impl Pass {
     /// member: a chunk's own, or `message_start`'s message's); unchanged otherwise.
     fn named<'e>(&self, data: &'e str) -> Cow<'e, str> {
         match &self.client_model {
-            Some((_, literal)) => {
-                replace_string_member(data, MODEL, literal).map_or(Cow::Borrowed(data), Cow::Owned)
-            }
+            Some((_, literal)) => replace_string_member(data, Member::Model, literal)
+                .map_or(Cow::Borrowed(data), Cow::Owned),
             None => Cow::Borrowed(data),
         }
     }
