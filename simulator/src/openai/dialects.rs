@@ -114,11 +114,11 @@ pub(crate) const LLAMA_CPP: Style = Style {
 
 /// A small FastAPI clone writing `f"data: {json.dumps(chunk)}\n\n"` from hand-built dicts (the
 /// pattern of many such servers; the exact members are unconfirmed): Python spacing, only `id`,
-/// `object`, `model`, `choices`; `finish_reason` null on every chunk, the stream just ends with
-/// `[DONE]`; usage sent unasked on the last content chunk.
+/// `model`, `choices` (no `object`, `created`, `system_fingerprint`); `finish_reason` null on
+/// every chunk, the stream just ends with `[DONE]`; usage sent unasked on the last content chunk.
 pub(crate) const FASTAPI: Style = Style {
     spacing: Spacing::Python,
-    members: &[Id, Object, Model, Choices, Usage],
+    members: &[Id, Model, Choices, Usage],
     null_logprobs: false,
     null_usage: false,
     finish_at: FinishAt::Never,
