@@ -14,7 +14,7 @@ use sluice::config::Secret;
 use sluice::routing::BreakerState;
 use sluice_sim::Scenario;
 use sluice_test_support::{
-    assert_upstream_settled, eventually, openai_channel, Harness, ROUTED_MODEL,
+    assert_upstream_settled, eventually, openai_channel, request_id, Harness, ROUTED_MODEL,
 };
 use std::time::Duration;
 use tower::ServiceExt;
@@ -30,8 +30,9 @@ fn ask() -> Value {
 async fn served_by(h: &Harness) -> String {
     let resp = h.post("/v1/chat/completions", &ask()).await;
     assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
-    v["model"].as_str().unwrap().to_owned()
+    let id = request_id(&resp);
+    resp.bytes().await.unwrap();
+    h.served_model(&id, ROUTED_MODEL).await
 }
 
 #[tokio::test]

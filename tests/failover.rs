@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use sluice::config::ChannelConfig;
 use sluice_sim::Scenario;
 use sluice_test_support::{
-    assert_upstream_settled, closed_port, openai_channel, with_fault, Harness, ROUTED_MODEL,
+    assert_upstream_settled, closed_port, openai_channel, request_id, with_fault, Harness,
+    ROUTED_MODEL,
 };
 use std::time::{Duration, Instant};
 
@@ -52,8 +53,14 @@ async fn send(h: &Harness, n: usize) -> Vec<(u16, String)> {
             .post("/v1/chat/completions", &ask(&format!("hi {i}")))
             .await;
         let status = resp.status().as_u16();
-        let v: Value = resp.json().await.unwrap();
-        out.push((status, v["model"].as_str().unwrap_or("").to_owned()));
+        let id = request_id(&resp);
+        resp.bytes().await.unwrap();
+        let served = if status == 200 {
+            h.served_model(&id, ROUTED_MODEL).await
+        } else {
+            String::new()
+        };
+        out.push((status, served));
     }
     out
 }

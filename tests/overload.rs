@@ -11,7 +11,9 @@
 
 use futures_util::future::join_all;
 use serde_json::{json, Value};
-use sluice_test_support::{assert_upstream_settled, openai_channel, Harness, ROUTED_MODEL};
+use sluice_test_support::{
+    assert_upstream_settled, openai_channel, request_id, Harness, ROUTED_MODEL,
+};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,10 +34,15 @@ async fn burst(h: &Harness, n: usize, ms: u64) -> Vec<(u16, String, Option<Strin
             .headers()
             .get("retry-after")
             .map(|v| v.to_str().unwrap().to_owned());
+        let id = request_id(&resp);
         let v: Value = resp.json().await.unwrap();
-        let model = v["model"].as_str().unwrap_or("").to_owned();
         let code = v["error"]["code"].as_str().unwrap_or("").to_owned();
-        (status, if status == 200 { model } else { code }, retry)
+        let served = if status == 200 {
+            h.served_model(&id, ROUTED_MODEL).await
+        } else {
+            code
+        };
+        (status, served, retry)
     }))
     .await
 }

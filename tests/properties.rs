@@ -1,6 +1,8 @@
 //! Properties of the whole relay under random traffic: random sequences of requests (endpoint,
-//! provider, native or converted, stream or not, length), upstream faults (or none) and client
-//! behaviours (read all, leave at a random byte, read slowly, bursts of concurrent requests).
+//! provider, native or converted, stream or not, length; OpenAI-format routes also on any
+//! OpenAI-compatible dialect of the simulator, with a mapped model), upstream faults (or none)
+//! and client behaviours (read all, leave at a random byte, read slowly, bursts of concurrent
+//! requests).
 //! After each sequence:
 //! - every count is back at its baseline (the leak checker, `sluice_test_support::leak`);
 //! - every request read to its end got a well-formed answer or a well-formed error in the
@@ -20,9 +22,10 @@ use futures_util::future::join_all;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+use sluice_sim::Dialect;
 use sluice_test_support::leak::traffic::{self, Outcome, Route, Shape};
 use sluice_test_support::leak::{self, Baseline};
-use sluice_test_support::Harness;
+use sluice_test_support::{compat_channel, Harness};
 use std::time::Duration;
 
 /// One request may take this long end to end; the slowest legitimate one (a slow reader of a
@@ -61,6 +64,8 @@ enum Client {
 #[derive(Clone, Debug)]
 struct Req {
     route: Route,
+    /// The OpenAI-compatible dialect that serves an OpenAI-format route instead of OpenAI.
+    dialect: Option<Dialect>,
     stream: bool,
     max_tokens: u32,
     fault: Option<&'static str>,
@@ -84,19 +89,28 @@ fn req() -> impl Strategy<Value = Req> {
         2 => (0usize..3000).prop_map(Client::LeaveAt),
         1 => (2u64..15).prop_map(|ms| Client::Slow(Duration::from_millis(ms))),
     ];
+    let dialect = prop_oneof![
+        1 => Just(None),
+        1 => proptest::sample::select(Dialect::ALL.to_vec()).prop_map(Some),
+    ];
     (
         proptest::sample::select(Route::ALL.to_vec()),
+        dialect,
         any::<bool>(),
         1u32..48,
         fault,
         client,
     )
-        .prop_map(|(route, stream, max_tokens, fault, client)| Req {
-            route,
-            stream: stream && route.can_stream(),
-            max_tokens,
-            fault,
-            client,
+        .prop_map(|(route, dialect, stream, max_tokens, fault, client)| {
+            let stream = stream && route.can_stream();
+            Req {
+                route,
+                dialect: dialect.filter(|&d| on_dialects(route) && checkable(d, route, stream)),
+                stream,
+                max_tokens,
+                fault,
+                client,
+            }
         })
 }
 
@@ -108,13 +122,34 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     vec(step, 1..=8)
 }
 
+/// The routes an OpenAI-compatible dialect can serve (OpenAI-format channels).
+fn on_dialects(route: Route) -> bool {
+    matches!(
+        route,
+        Route::OpenAiChat | Route::Completions | Route::Embeddings | Route::GptViaMessages
+    )
+}
+
+/// Whether the shape check can judge the dialect's answer: a non-streamed chat or completion
+/// must name its `object`, which the FastAPI clone leaves out (passed through as it is).
+fn checkable(d: Dialect, route: Route, stream: bool) -> bool {
+    d != Dialect::FastApi || stream || !matches!(route, Route::OpenAiChat | Route::Completions)
+}
+
+/// A dialect's name for a route's model (mapped to the route's own model on its channel).
+fn dialect_model(route: Route, d: Dialect) -> String {
+    format!("{}@{d}", route.model())
+}
+
 /// What a request read to its end must have got. `None`: either shape is right.
 fn expected(r: &Req) -> Option<Shape> {
     let native = !matches!(r.route, Route::ClaudeViaChat | Route::GptViaMessages);
+    // A JSON-only server answers a stream request with JSON (relayed as a stream).
+    let json_answer = !r.stream || r.dialect == Some(Dialect::JsonOnly);
     match r.fault {
         None | Some("drip=5ms..10ms") | Some("oversize=100000") => Some(Shape::Answer),
         // Stream-only faults on a JSON answer are not applied.
-        Some("cut=3" | "no-done" | "stall-after=2" | "error-event") if !r.stream => {
+        Some("cut=3" | "no-done" | "stall-after=2" | "error-event") if json_answer => {
             Some(Shape::Answer)
         }
         // Converted from OpenAI, a stream whose finish_reason came may end without [DONE].
@@ -127,7 +162,10 @@ fn expected(r: &Req) -> Option<Shape> {
 
 /// Sends one request and behaves as its client; `None` when the client left early.
 async fn run(h: &Harness, r: &Req) -> Option<Outcome> {
-    let body = r.route.body(r.fault, r.stream, r.max_tokens);
+    let mut body = r.route.body(r.fault, r.stream, r.max_tokens);
+    if let Some(d) = r.dialect {
+        body["model"] = dialect_model(r.route, d).into();
+    }
     let exchange = async {
         let mut resp = r
             .route
@@ -200,7 +238,17 @@ fn check(r: &Req, out: &Outcome) {
 }
 
 async fn case(steps: Vec<Step>) {
-    let h = leak::harness(|c, _| {
+    let h = leak::harness(|c, sim| {
+        for d in Dialect::ALL {
+            let names: Vec<(String, &str)> = Route::ALL
+                .into_iter()
+                .filter(|&r| on_dialects(r))
+                .map(|r| (dialect_model(r, d), r.model()))
+                .collect();
+            let models: Vec<(&str, &str)> = names.iter().map(|(c, u)| (c.as_str(), *u)).collect();
+            c.channels
+                .push(compat_channel(sim, &format!("compat-{d}"), d, &models));
+        }
         c.timeouts.first_byte = Duration::from_millis(300);
         c.timeouts.stream_idle = Duration::from_millis(300);
         c.timeouts.keepalive = Duration::from_millis(100);

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sluice::config::{ChannelConfig, PanicMode};
 use sluice_sim::Scenario;
 use sluice_test_support::{
-    assert_upstream_settled, openai_channel, with_fault, Harness, ROUTED_MODEL,
+    assert_upstream_settled, openai_channel, request_id, with_fault, Harness, ROUTED_MODEL,
 };
 use std::time::Duration;
 
@@ -228,9 +228,10 @@ async fn several_open_circuits_get_a_503_naming_them_unless_panic_is_always() {
     let h = opened(TWO, Some(PanicMode::Always)).await;
     let resp = h.post("/v1/chat/completions", &ask()).await;
     assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
+    let id = request_id(&resp);
     assert_eq!(
-        v["model"], "gpt-4o",
+        h.served_model(&id, ROUTED_MODEL).await,
+        "gpt-4o",
         "the circuit that opened longest ago: a"
     );
     assert_upstream_settled(&h, IDLE).await;

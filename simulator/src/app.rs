@@ -1,5 +1,6 @@
-//! The router: every provider under its prefix (behind the fault layer), the `/__sim`
-//! admin routes, JSON 404s. Owns the URL layout; must never hold provider logic.
+//! The router: every provider under its prefix and every OpenAI-compatible dialect under
+//! `/compat/{dialect}` (all behind the fault layer), the `/__sim` admin routes, JSON 404s.
+//! Owns the URL layout; must never hold provider logic.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use crate::faults::layer::layer;
 use crate::faults::mix::Mix;
 use crate::faults::scenario::Scenario;
 use crate::state::{Ctx, Shared};
-use crate::{anthropic, openai, Provider};
+use crate::{anthropic, openai, Dialect, Provider};
 
 /// The whole simulator as one router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -33,10 +34,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         };
         let routes = match provider {
             Provider::Anthropic => anthropic::router(ctx.clone()),
-            Provider::OpenAi | Provider::Xai => openai::router(ctx.clone()),
+            Provider::OpenAi | Provider::Xai => {
+                openai::router(ctx.clone(), &openai::dialects::OPENAI)
+            }
         };
         let routes = routes.route_layer(middleware::from_fn_with_state(ctx, layer));
         app = app.nest(provider.path_prefix(), routes);
+    }
+    // A dialect answers as OpenAI does (errors, headers, faults) in its own style.
+    for dialect in Dialect::ALL {
+        let ctx = Ctx {
+            shared: shared.clone(),
+            provider: Provider::OpenAi,
+        };
+        let routes = openai::router(ctx.clone(), dialect.style())
+            .route_layer(middleware::from_fn_with_state(ctx, layer));
+        app = app.nest(&dialect.path_prefix(), routes);
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(not_allowed)

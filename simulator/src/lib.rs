@@ -6,6 +6,12 @@
 //! [`SimHandle::base_url`] gives the base URL each SDK expects. `GET /__sim/stats` shows
 //! [`Stats`] as JSON and `POST /__sim/stats/reset` zeroes them.
 //!
+//! OpenAI-compatible servers come in [`Dialect`]s, each at `/compat/{dialect}/v1/...` (chat,
+//! completions, embeddings, models; [`Dialect::base_url`]): the same answers as OpenAI's, written
+//! as vLLM, LiteLLM, Ollama, llama.cpp or small Python servers write them (spacing, member order,
+//! ids, usage chunk shapes, finish reason quirks, a JSON body for a stream request). They take
+//! OpenAI's keys, errors and faults, and serve any model name.
+//!
 //! # Keys
 //! A key is valid when it carries the provider's prefix (and something after it):
 //! OpenAI `sk-` and xAI `xai-` in `Authorization: Bearer <key>`; Anthropic `sk-ant-` in
@@ -72,6 +78,7 @@
 mod anthropic;
 mod app;
 mod config;
+mod dialect;
 mod errors;
 mod faults;
 mod gen;
@@ -85,6 +92,7 @@ mod state;
 mod stats;
 
 pub use config::SimConfig;
+pub use dialect::Dialect;
 pub use faults::mix::Mix;
 pub use faults::scenario::{Scenario, ScenarioError};
 pub use faults::select::FAULT_HEADER;

@@ -78,7 +78,10 @@ mod tests {
                 "https://open.bigmodel.cn/api/paas/v4",
                 "https://open.bigmodel.cn/api/paas/v4",
             ),
-            ("http://127.0.0.1:9000/video", "http://127.0.0.1:9000/video/v1"),
+            (
+                "http://127.0.0.1:9000/video",
+                "http://127.0.0.1:9000/video/v1",
+            ),
             ("HTTPS://API.X.AI:443/v1", "https://api.x.ai/v1"),
             (" https://api.x.ai/v1 ", "https://api.x.ai/v1"),
         ] {

@@ -48,6 +48,7 @@ pub fn messages_response_to_chat(
             _ => {}
         }
     }
+    let has_calls = !calls.is_empty();
     let mut message = Obj::new();
     message.insert("role".into(), json!("assistant"));
     let content = if text.is_empty() && !calls.is_empty() {
@@ -66,6 +67,7 @@ pub fn messages_response_to_chat(
     let finish = opt_str(r, "stop_reason", "upstream response", UP)?
         .map(stop_reason::to_openai)
         .unwrap_or("stop");
+    let finish = stop_reason::openai_given_tools(finish, has_calls);
     let usage = r
         .get("usage")
         .and_then(Usage::from_anthropic)
@@ -164,6 +166,22 @@ mod tests {
         assert_eq!(out["choices"][0]["message"]["content"], "");
         assert!(out["id"].as_str().unwrap().starts_with("chatcmpl-"));
         assert_eq!(usage, Usage::default());
+    }
+
+    #[test]
+    fn tool_use_under_an_end_turn_is_tool_calls() {
+        for stop in [json!("end_turn"), Value::Null, json!("stop_sequence")] {
+            let (out, _) = conv(
+                json!({"content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
+                "stop_reason": stop}),
+            );
+            assert_eq!(out["choices"][0]["finish_reason"], "tool_calls", "{stop}");
+        }
+        let (out, _) = conv(
+            json!({"content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
+            "stop_reason":"max_tokens"}),
+        );
+        assert_eq!(out["choices"][0]["finish_reason"], "length");
     }
 
     #[test]

@@ -60,10 +60,11 @@ pub fn chat_response_to_messages(
             blocks.push(tool_use_block(obj(c, "upstream tool call", UP)?)?);
         }
     }
+    let tools = blocks.iter().any(|b| b["type"] == "tool_use");
     let stop = match opt_str(choice, "finish_reason", "upstream choice", UP)? {
         _ if refused => "refusal",
-        Some(f) => stop_reason::to_anthropic(f),
-        None => "end_turn",
+        Some(f) => stop_reason::anthropic_given_tools(stop_reason::to_anthropic(f), tools),
+        None => stop_reason::anthropic_given_tools("end_turn", tools),
     };
     let usage = r
         .get("usage")
@@ -193,6 +194,20 @@ mod tests {
         let (out, _) = conv(json!({"choices":[{"message":{"content":""}}]}));
         assert_eq!(out["content"], json!([]));
         assert!(out["id"].as_str().unwrap().starts_with("msg_"));
+    }
+
+    #[test]
+    fn tool_calls_under_a_stop_finish_are_tool_use() {
+        for finish in [json!("stop"), Value::Null, json!("tool_calls")] {
+            let (out, _) = conv(json!({"choices":[{"message":{"content":null,"tool_calls":[
+                {"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+                "finish_reason": finish}]}));
+            assert_eq!(out["stop_reason"], "tool_use", "{finish}");
+        }
+        let (out, _) = conv(json!({"choices":[{"message":{"content":null,"tool_calls":[
+            {"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\""}}]},
+            "finish_reason":"length"}]}));
+        assert_eq!(out["stop_reason"], "max_tokens", "a cut call is not run");
     }
 
     #[test]

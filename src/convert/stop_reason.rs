@@ -1,4 +1,5 @@
-//! The two stop-reason vocabularies and the maps between them.
+//! The two stop-reason vocabularies and the maps between them, and the rule that an answer with
+//! tool calls asks for its tools to run whatever word its upstream used.
 //!
 //! Owns: `finish_reason` <-> `stop_reason`. Must never fail: an unknown value maps to the
 //! plain "finished normally" value of the other side.
@@ -25,9 +26,59 @@ pub(crate) fn to_anthropic(finish_reason: &str) -> &'static str {
     }
 }
 
+/// The Anthropic stop reason of an answer that holds tool calls (`tools`): one that ended
+/// normally (`end_turn`, as an upstream's `stop`, none or an unknown word maps) asks for its
+/// tools to run, `tool_use`, as clients' tool runners expect; a cut (`max_tokens`) or refused
+/// answer keeps its reason.
+pub(crate) fn anthropic_given_tools(reason: &'static str, tools: bool) -> &'static str {
+    if tools && reason == "end_turn" {
+        "tool_use"
+    } else {
+        reason
+    }
+}
+
+/// The OpenAI finish reason of an answer that holds tool calls: `stop` becomes `tool_calls`
+/// (the same rule as [`anthropic_given_tools`]).
+pub(crate) fn openai_given_tools(reason: &'static str, tools: bool) -> &'static str {
+    if tools && reason == "stop" {
+        "tool_calls"
+    } else {
+        reason
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_calls_that_ended_normally_ask_for_their_tools() {
+        for (finish, want) in [
+            ("stop", "tool_use"),
+            ("weird", "tool_use"),
+            ("tool_calls", "tool_use"),
+            ("length", "max_tokens"),
+            ("content_filter", "refusal"),
+        ] {
+            assert_eq!(
+                anthropic_given_tools(to_anthropic(finish), true),
+                want,
+                "{finish}"
+            );
+        }
+        assert_eq!(anthropic_given_tools("end_turn", false), "end_turn");
+        for (stop, want) in [
+            ("end_turn", "tool_calls"),
+            ("stop_sequence", "tool_calls"),
+            ("tool_use", "tool_calls"),
+            ("max_tokens", "length"),
+            ("refusal", "content_filter"),
+        ] {
+            assert_eq!(openai_given_tools(to_openai(stop), true), want, "{stop}");
+        }
+        assert_eq!(openai_given_tools("stop", false), "stop");
+    }
 
     #[test]
     fn every_anthropic_reason() {

@@ -42,6 +42,8 @@ pub struct MessagesToChatStream {
     usage: Option<Usage>,
     /// Applied to the text of an upstream error event before it is forwarded.
     redactor: Arc<Redactor>,
+    /// The upstream ended the stream with its own error event (forwarded).
+    failed: bool,
 }
 
 impl MessagesToChatStream {
@@ -59,6 +61,7 @@ impl MessagesToChatStream {
             next_tool: 0,
             usage: None,
             redactor: super::default_redactor(),
+            failed: false,
         }
     }
 
@@ -120,7 +123,9 @@ impl MessagesToChatStream {
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str)
                 {
-                    out.push(self.chunk(json!({}), Some(stop_reason::to_openai(reason))));
+                    let finish = stop_reason::to_openai(reason);
+                    let finish = stop_reason::openai_given_tools(finish, self.next_tool > 0);
+                    out.push(self.chunk(json!({}), Some(finish)));
                 }
             }
             "message_stop" => {
@@ -142,6 +147,7 @@ impl MessagesToChatStream {
                 let clean = clean_anthropic_error(None, Some(&v), &self.redactor);
                 out.push(self.line(anthropic_error_value_to_openai(200, Some(&clean))));
                 self.done = true;
+                self.failed = true;
             }
             // ping, and event types newer than this code.
             _ => {}
@@ -162,6 +168,11 @@ impl MessagesToChatStream {
     /// Usage known so far: `message_start` input plus the latest `message_delta` output.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// Whether the upstream ended the stream with its own error event.
+    pub fn upstream_failed(&self) -> bool {
+        self.failed
     }
 
     fn start(&mut self, out: &mut Vec<SseOut>) {

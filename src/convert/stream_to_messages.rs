@@ -40,6 +40,10 @@ pub struct ChatToMessagesStream {
     tool_id: String,
     /// A `refusal` delta was seen: the stop reason becomes `refusal`.
     refused: bool,
+    /// A tool call was seen: an answer that ended normally becomes `tool_use`.
+    called: bool,
+    /// The upstream ended the stream with its own error event (forwarded).
+    failed: bool,
     finish: Option<&'static str>,
     usage: Option<Usage>,
     /// Applied to the text of an upstream error event before it is forwarded.
@@ -58,6 +62,8 @@ impl ChatToMessagesStream {
             next_block: 0,
             tool_id: String::new(),
             refused: false,
+            called: false,
+            failed: false,
             finish: None,
             usage: None,
             redactor: super::default_redactor(),
@@ -95,6 +101,7 @@ impl ChatToMessagesStream {
                 openai_error_value_to_anthropic(200, Some(&clean)),
             ));
             self.done = true;
+            self.failed = true;
             return Ok(out);
         }
         if let Some(u) = v.get("usage").and_then(Usage::from_openai) {
@@ -140,6 +147,11 @@ impl ChatToMessagesStream {
     /// Usage known so far (from the upstream's usage chunk, if any).
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// Whether the upstream ended the stream with its own error event.
+    pub fn upstream_failed(&self) -> bool {
+        self.failed
     }
 
     fn start(&mut self, out: &mut Vec<SseOut>) {
@@ -200,6 +212,7 @@ impl ChatToMessagesStream {
                 self.stop_block(out);
                 self.ensure(Block::Tool(tool), block, out);
                 self.tool_id = id;
+                self.called = true;
             }
             let args = f
                 .and_then(|f| f.get("arguments"))
@@ -259,7 +272,7 @@ impl ChatToMessagesStream {
         let stop = if self.refused {
             "refusal"
         } else {
-            self.finish.unwrap_or("end_turn")
+            stop_reason::anthropic_given_tools(self.finish.unwrap_or("end_turn"), self.called)
         };
         out.push(event(
             "message_delta",

@@ -30,6 +30,12 @@ pub struct StreamOptions {
 
 impl Peek {
     pub fn parse(body: &[u8]) -> Result<Self, RelayError> {
+        // serde reads a struct from a JSON array too (`["gpt-4o"]`): only an object is a request.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(RelayError::BadRequest(
+                "the request body must be a JSON object".to_owned(),
+            ));
+        }
         serde_json::from_slice(body)
             .map_err(|e| RelayError::BadRequest(format!("the request body is not valid JSON: {e}")))
     }
@@ -176,10 +182,13 @@ mod tests {
             Peek::parse(b"{nope"),
             Err(RelayError::BadRequest(_))
         ));
-        assert!(matches!(
-            Peek::parse(b"[1]"),
-            Err(RelayError::BadRequest(_))
-        ));
+        for not_an_object in [&b"[1]"[..], br#"["gpt-4o-mini"]"#, b"\"m\"", b""] {
+            assert!(matches!(
+                Peek::parse(not_an_object),
+                Err(RelayError::BadRequest(_))
+            ));
+        }
+        assert!(Peek::parse(b" \n{\"model\":\"m\"}").is_ok());
         let p = Peek::parse(b"{\"messages\":[]}").unwrap();
         assert!(matches!(p.model(), Err(RelayError::BadRequest(_))));
     }

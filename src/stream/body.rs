@@ -2,9 +2,11 @@
 //! reads.
 //!
 //! Owns: the idle and total deadlines of a stream, keep-alive comments while the upstream is
-//! silent, the in-stream error event, and the request's access record.
+//! silent, the in-stream error event, the request's access record, and the channel's lease: how
+//! the stream ended is the channel's outcome (success, or the fault's verdict).
 //! Must never: keep reading upstream for a client that left (dropping this drops the upstream
-//! connection), or buffer more than the events of one upstream chunk.
+//! connection, and the lease unreported: a client leaving is not the channel's fault), or buffer
+//! more than the events of one upstream chunk.
 
 use super::sse::{SseEvent, SseParser, KEEPALIVE};
 use super::transform::Transform;
@@ -12,6 +14,7 @@ use crate::error::RelayError;
 use crate::monitor::Guard;
 use crate::providers::WireFormat;
 use crate::relay::Record;
+use crate::routing::{classify, Lease, Verdict};
 use crate::upstream::{error_chain, Deadline, UpstreamError};
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
@@ -38,7 +41,16 @@ pub struct RelayStream {
     total: Pin<Box<Sleep>>,
     record: Record,
     _open: Guard,
+    lease: Option<Lease>,
     done: bool,
+}
+
+/// What a stream holds for its request until it ends: the access record, the open-stream
+/// count, and the channel's lease (`None` where no channel is involved, as in unit tests).
+pub struct Held {
+    pub record: Record,
+    pub open: Guard,
+    pub lease: Option<Lease>,
 }
 
 pub struct StreamLimits {
@@ -54,7 +66,7 @@ impl RelayStream {
         transform: Transform,
         format: WireFormat,
         limits: StreamLimits,
-        (record, open): (Record, Guard),
+        held: Held,
     ) -> Self {
         #[cfg(feature = "canary")]
         let upstream = crate::canary::held_upstream(upstream);
@@ -72,8 +84,9 @@ impl RelayStream {
             keepalive: Box::pin(tokio::time::sleep_until(now + limits.keepalive)),
             keepalive_every: limits.keepalive,
             total: Box::pin(tokio::time::sleep_until(limits.total)),
-            record,
-            _open: open,
+            record: held.record,
+            _open: held.open,
+            lease: held.lease,
             done: false,
         }
     }
@@ -114,6 +127,7 @@ impl RelayStream {
                 self.pending.extend(self.out.drain(..));
                 self.record.usage = self.transform.usage();
                 self.record.finish_ok();
+                self.report(None);
                 self.close();
             }
             Err(e) => self.fail(e.into()),
@@ -125,7 +139,30 @@ impl RelayStream {
         self.pending.push_back(err.stream_event(self.format));
         self.record.usage = self.transform.usage();
         self.record.fail(&err);
+        self.report(Some(&err));
         self.close();
+    }
+
+    /// Tells the channel how its stream ended (once): a clean end is a success unless the
+    /// upstream ended it with its own error event; a failure counts with its verdict, except the
+    /// relay's own total deadline, which either side may have caused (the lease goes
+    /// unreported, as when the client leaves).
+    fn report(&mut self, err: Option<&RelayError>) {
+        let Some(mut lease) = self.lease.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let fault = Verdict::Fault {
+            retry: false,
+            cool: None,
+        };
+        match err {
+            None if self.transform.upstream_failed() => lease.failed(fault, now),
+            None => lease.succeeded(now),
+            Some(RelayError::Upstream(UpstreamError::Timeout(Deadline::Total))) => {}
+            Some(RelayError::Upstream(e)) => lease.failed(classify(e), now),
+            Some(_) => lease.failed(fault, now),
+        }
     }
 
     /// Releases the upstream at once: its connection is dropped, not drained.

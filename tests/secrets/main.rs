@@ -32,8 +32,6 @@ async fn converted_stream_errors_lose_key_shaped_secrets() {
 }
 
 #[tokio::test]
-#[ignore = "needs the relay's redactor handed to the stream converters in src/relay/mod.rs \
-            (`.with_redactor(state.upstream.redactor())`); run with --ignored once it is"]
 async fn converted_stream_errors_lose_configured_secrets() {
     let h = relay(KEYS).await;
     converted_stream_errors(&h, KEYS).await;
@@ -41,8 +39,6 @@ async fn converted_stream_errors_lose_configured_secrets() {
 }
 
 #[tokio::test]
-#[ignore = "needs `sluice::error::sanitize_stream_error` called on pass-through error events in \
-            src/stream/transform.rs; run with --ignored once it is"]
 async fn passed_through_stream_errors_lose_configured_secrets() {
     let h = relay(KEYS).await;
     for (model, _) in MODELS {

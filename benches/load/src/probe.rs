@@ -19,11 +19,11 @@ pub struct Sample {
     pub in_flight_requests: u64,
     pub open_streams: u64,
     pub tcp_close_wait: u64,
-    /// From /proc/<pid>/fd.
+    /// From `/proc/<pid>/fd`.
     pub open_fds: u64,
-    /// From /proc/<pid>/status (VmRSS).
+    /// From `/proc/<pid>/status` (VmRSS).
     pub rss_bytes: u64,
-    /// From /proc/<pid>/status.
+    /// From `/proc/<pid>/status`.
     pub threads: u64,
 }
 

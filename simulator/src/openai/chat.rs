@@ -11,12 +11,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::answer::{Choice, Content, ToolCall, Usage};
-use super::{chat_out, common};
+use super::{chat_out, common, Api};
 use crate::errors::ApiError;
 use crate::gen::{text, tools, words};
 use crate::headers::respond;
 use crate::http::reply::SimReply;
-use crate::state::Ctx;
 use crate::Provider;
 
 #[derive(Deserialize)]
@@ -52,16 +51,17 @@ pub(crate) struct ChatJob {
     pub(crate) include_usage: bool,
 }
 
-pub(crate) async fn handle(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn handle(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    let result = answer(&ctx, &headers, &body);
-    respond(ctx.provider, &ctx.shared.ids, started, result)
+    let result = answer(&api, &headers, &body);
+    respond(api.ctx.provider, &api.ctx.shared.ids, started, result)
 }
 
-fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiError> {
+fn answer(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiError> {
+    let (ctx, style) = (&api.ctx, api.style);
     common::check_auth(ctx.provider, headers)?;
     let req: ChatRequest = common::parse(body)?;
-    let model = common::model(ctx.provider, req.model.clone())?;
+    let model = api.model(req.model.clone())?;
     let messages = req
         .messages
         .as_ref()
@@ -114,11 +114,14 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
             .and_then(|o| o.include_usage)
             .unwrap_or(false),
     };
-    let id = ctx.shared.ids.next("chatcmpl-");
-    Ok(if req.stream.unwrap_or(false) {
-        SimReply::sse(chat_out::chunks(&job, &id))
+    let id = style.id(&ctx.shared.ids, "chatcmpl-");
+    Ok(if req.stream.unwrap_or(false) && !style.stream_as_json {
+        SimReply::sse(chat_out::chunks(style, &job, &id))
     } else {
-        SimReply::json(http::StatusCode::OK, &chat_out::completion(&job, &id))
+        style.reply(
+            http::StatusCode::OK,
+            &chat_out::completion(style, &job, &id),
+        )
     })
 }
 

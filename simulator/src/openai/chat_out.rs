@@ -1,34 +1,39 @@
-//! Wire shapes of chat answers: the `chat.completion` object and its SSE chunks.
-//! Owns the OpenAI/xAI chat JSON layout; must never decide what is said.
+//! Chat answers in a [`Style`]: the `chat.completion` object and the pieces of its stream.
+//! Owns what a chat answer says per choice (message, deltas, tool calls); must never decide the
+//! layout (that is the style's) or what is said (that is the job's).
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::answer::{Choice, Content};
 use super::chat::ChatJob;
+use super::style::{Frame, Piece, Style};
 use crate::gen::ids::unix_now;
 use crate::gen::tools::fragments;
-use crate::http::reply::{event, raw_event};
 
 /// The non-streaming `chat.completion` object.
-pub(crate) fn completion(job: &ChatJob, id: &str) -> Value {
+pub(crate) fn completion(style: &Style, job: &ChatJob, id: &str) -> Value {
     let choices: Vec<Value> = job
         .choices
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            json!({"index": i, "message": message(c), "logprobs": null, "finish_reason": c.finish_reason()})
-        })
+        .map(|(i, c)| style.choice(i, "message", message(c), Some(finish(style, c, false))))
         .collect();
-    json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": unix_now(),
-        "model": job.model,
-        "system_fingerprint": "fp_sim",
-        "choices": choices,
-        "usage": job.usage.to_json(),
-    })
+    let frame = Frame {
+        id,
+        object: "chat.completion",
+        created: unix_now(),
+        model: &job.model,
+        body_key: "message",
+    };
+    style.frame(&frame, Value::Array(choices), Some(style.usage(job.usage)))
+}
+
+fn finish(style: &Style, c: &Choice, stream: bool) -> &'static str {
+    match c.content {
+        Content::Tool(_) => style.tool_finish(stream),
+        Content::Text(_) => c.finish_reason(),
+    }
 }
 
 fn message(c: &Choice) -> Value {
@@ -54,69 +59,44 @@ fn message(c: &Choice) -> Value {
 }
 
 /// The SSE events of a streamed chat answer, `[DONE]` last.
-pub(crate) fn chunks(job: &ChatJob, id: &str) -> Vec<Bytes> {
-    let created = unix_now();
-    let chunk = |choices: Value| {
-        let mut c = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": job.model,
-            "system_fingerprint": "fp_sim",
-            "choices": choices,
-        });
-        if job.include_usage {
-            c["usage"] = Value::Null;
-        }
-        event(None, &c)
-    };
-    let delta = |i: usize, d: Value| json!([{"index": i, "delta": d, "logprobs": null, "finish_reason": null}]);
-    let mut out = Vec::new();
+pub(crate) fn chunks(style: &Style, job: &ChatJob, id: &str) -> Vec<Bytes> {
+    let mut pieces = Vec::new();
     for (i, c) in job.choices.iter().enumerate() {
-        match &c.content {
-            Content::Text(_) => {
-                out.push(chunk(delta(i, json!({"role": "assistant", "content": ""}))));
-            }
-            Content::Tool(t) => {
-                let first = json!({"index": 0, "id": t.id, "type": "function",
-                    "function": {"name": t.name, "arguments": ""}});
-                out.push(chunk(delta(
-                    i,
-                    json!({"role": "assistant", "content": null, "tool_calls": [first]}),
-                )));
-            }
+        let mut first = style.first_delta();
+        if let Content::Tool(t) = &c.content {
+            let args = if style.whole_tool_call {
+                t.arguments.as_str()
+            } else {
+                ""
+            };
+            first["content"] = Value::Null;
+            first["tool_calls"] = json!([{"index": 0, "id": t.id, "type": "function",
+                "function": {"name": t.name, "arguments": args}}]);
         }
+        pieces.push(Piece::new(i, first));
         for piece in c.reasoning.iter().flat_map(|r| r.deltas()) {
-            out.push(chunk(delta(i, json!({"reasoning_content": piece}))));
+            pieces.push(Piece::new(i, json!({"reasoning_content": piece})));
         }
         match &c.content {
             Content::Text(p) => {
-                for piece in p.deltas() {
-                    out.push(chunk(delta(i, json!({"content": piece}))));
-                }
+                pieces.extend(p.deltas().map(|w| Piece::new(i, json!({"content": w}))));
             }
-            Content::Tool(t) => {
-                for frag in fragments(&t.arguments) {
-                    let call = json!({"index": 0, "function": {"arguments": frag}});
-                    out.push(chunk(delta(i, json!({"tool_calls": [call]}))));
-                }
-            }
+            Content::Tool(_) if style.whole_tool_call => {}
+            Content::Tool(t) => pieces.extend(fragments(&t.arguments).into_iter().map(|frag| {
+                Piece::new(
+                    i,
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": frag}}]}),
+                )
+            })),
         }
-        out.push(chunk(json!([{"index": i, "delta": {}, "logprobs": null,
-            "finish_reason": c.finish_reason()}])));
+        pieces.push(Piece::finish(i, json!({}), finish(style, c, true)));
     }
-    if job.include_usage {
-        let last = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": job.model,
-            "system_fingerprint": "fp_sim",
-            "choices": [],
-            "usage": job.usage.to_json(),
-        });
-        out.push(event(None, &last));
-    }
-    out.push(raw_event(None, "[DONE]"));
-    out
+    let frame = Frame {
+        id,
+        object: "chat.completion.chunk",
+        created: unix_now(),
+        model: &job.model,
+        body_key: "delta",
+    };
+    style.stream(&frame, pieces, style.usage(job.usage), job.include_usage)
 }

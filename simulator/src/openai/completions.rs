@@ -8,17 +8,17 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::answer::Usage;
-use super::common;
+use super::style::{plain_usage, Frame, Piece};
+use super::{common, Api};
 use crate::errors::ApiError;
 use crate::gen::ids::unix_now;
 use crate::gen::text;
 use crate::gen::words::{self, Finish, Plan};
 use crate::headers::respond;
-use crate::http::reply::{event, raw_event, SimReply};
-use crate::state::Ctx;
+use crate::http::reply::SimReply;
 
 #[derive(Deserialize)]
 struct CompletionRequest {
@@ -32,10 +32,10 @@ struct CompletionRequest {
     echo: Option<bool>,
 }
 
-pub(crate) async fn handle(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn handle(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    let result = answer(&ctx, &headers, &body);
-    respond(ctx.provider, &ctx.shared.ids, started, result)
+    let result = answer(&api, &headers, &body);
+    respond(api.ctx.provider, &api.ctx.shared.ids, started, result)
 }
 
 /// The prompts of a request: a string, an array of strings, or token arrays.
@@ -53,10 +53,11 @@ fn prompts(v: &Value) -> Vec<String> {
     }
 }
 
-fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiError> {
+fn answer(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiError> {
+    let (ctx, style) = (&api.ctx, api.style);
     common::check_auth(ctx.provider, headers)?;
     let req: CompletionRequest = common::parse(body)?;
-    let model = common::model(ctx.provider, req.model)?;
+    let model = api.model(req.model)?;
     let prompt = req.prompt.ok_or_else(|| common::missing("prompt"))?;
     let limit = common::limit(req.max_tokens, "max_tokens")?;
     let n = common::choices(req.n)?;
@@ -83,9 +84,16 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
             "stop"
         }
     };
-    let id = ctx.shared.ids.next("cmpl-");
-    let created = unix_now();
-    if !req.stream.unwrap_or(false) {
+    let id = style.id(&ctx.shared.ids, "cmpl-");
+    let frame = Frame {
+        id: &id,
+        object: "text_completion",
+        created: unix_now(),
+        model: &model,
+        body_key: "text",
+    };
+    let stream = req.stream.unwrap_or(false) && !style.stream_as_json;
+    if !stream {
         let choices: Vec<Value> = plans
             .iter()
             .enumerate()
@@ -95,14 +103,11 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
                 } else {
                     p.text()
                 };
-                json!({"text": text, "index": i, "logprobs": null, "finish_reason": finish(p)})
+                style.choice(i, "text", text.into(), Some(finish(p)))
             })
             .collect();
-        let usage = json!({"prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
-            "total_tokens": usage.prompt + usage.completion});
-        let body = json!({"id": id, "object": "text_completion", "created": created, "model": model,
-            "system_fingerprint": "fp_sim", "choices": choices, "usage": usage});
-        return Ok(SimReply::json(StatusCode::OK, &body));
+        let body = style.frame(&frame, Value::Array(choices), Some(plain_usage(usage)));
+        return Ok(style.reply(StatusCode::OK, &body));
     }
     let include_usage = req
         .stream_options
@@ -110,39 +115,18 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let chunk = |choices: Value| {
-        let mut c = json!({"id": id, "object": "text_completion", "created": created,
-            "model": model, "system_fingerprint": "fp_sim", "choices": choices});
-        if include_usage {
-            c["usage"] = Value::Null;
-        }
-        event(None, &c)
-    };
-    let mut out = Vec::new();
+    let mut pieces = Vec::new();
     for (i, (prompt, p)) in plans.iter().enumerate() {
         if echo {
-            out.push(chunk(
-                json!([{"text": prompt, "index": i, "logprobs": null, "finish_reason": null}]),
-            ));
+            pieces.push(Piece::new(i, prompt.as_str().into()));
         }
-        for piece in p.deltas() {
-            out.push(chunk(
-                json!([{"text": piece, "index": i, "logprobs": null, "finish_reason": null}]),
-            ));
-        }
-        out.push(chunk(
-            json!([{"text": "", "index": i, "logprobs": null, "finish_reason": finish(p)}]),
-        ));
+        pieces.extend(p.deltas().map(|w| Piece::new(i, w.into())));
+        pieces.push(Piece::finish(i, "".into(), finish(p)));
     }
-    if include_usage {
-        let u = json!({"prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
-            "total_tokens": usage.prompt + usage.completion});
-        out.push(event(
-            None,
-            &json!({"id": id, "object": "text_completion", "created": created, "model": model,
-                "system_fingerprint": "fp_sim", "choices": [], "usage": u}),
-        ));
-    }
-    out.push(raw_event(None, "[DONE]"));
-    Ok(SimReply::sse(out))
+    Ok(SimReply::sse(style.stream(
+        &frame,
+        pieces,
+        plain_usage(usage),
+        include_usage,
+    )))
 }

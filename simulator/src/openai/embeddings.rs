@@ -10,13 +10,12 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::common;
+use super::{common, Api};
 use crate::errors::ApiError;
 use crate::gen::text;
 use crate::gen::words::{hash, splitmix};
 use crate::headers::respond;
 use crate::http::reply::SimReply;
-use crate::state::Ctx;
 
 /// Largest vector the simulator builds.
 const MAX_DIMENSIONS: u64 = 8192;
@@ -29,10 +28,10 @@ struct EmbeddingRequest {
     dimensions: Option<u64>,
 }
 
-pub(crate) async fn handle(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn handle(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    let result = answer(&ctx, &headers, &body);
-    respond(ctx.provider, &ctx.shared.ids, started, result)
+    let result = answer(&api, &headers, &body);
+    respond(api.ctx.provider, &api.ctx.shared.ids, started, result)
 }
 
 /// Each input as (text to hash, tokens).
@@ -52,10 +51,10 @@ fn inputs(v: &Value) -> Vec<(String, u64)> {
     }
 }
 
-fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiError> {
-    common::check_auth(ctx.provider, headers)?;
+fn answer(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiError> {
+    common::check_auth(api.ctx.provider, headers)?;
     let req: EmbeddingRequest = common::parse(body)?;
-    let model = common::model(ctx.provider, req.model)?;
+    let model = api.model(req.model)?;
     let input = req.input.ok_or_else(|| common::missing("input"))?;
     let items = inputs(&input);
     if items.is_empty() {
@@ -93,7 +92,7 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
         .collect();
     let body = json!({"object": "list", "data": data, "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}});
-    Ok(SimReply::json(StatusCode::OK, &body))
+    Ok(api.style.reply(StatusCode::OK, &body))
 }
 
 /// A unit vector derived from the text.

@@ -8,11 +8,8 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
-use super::common;
-use crate::errors::ApiError;
+use super::{common, Api};
 use crate::headers::respond;
-use crate::http::reply::SimReply;
-use crate::state::Ctx;
 use crate::Provider;
 
 const CREATED: u64 = 1_715_367_049;
@@ -45,33 +42,32 @@ fn model_object(provider: Provider, id: &str) -> Value {
     json!({"id": id, "object": "model", "created": CREATED, "owned_by": owner})
 }
 
-pub(crate) async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+pub(crate) async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
     let started = Instant::now();
-    let result = common::check_auth(ctx.provider, &headers).map(|()| {
-        let data: Vec<Value> = catalogue(ctx.provider)
+    let provider = api.ctx.provider;
+    let result = common::check_auth(provider, &headers).map(|()| {
+        let data: Vec<Value> = catalogue(provider)
             .iter()
-            .map(|id| model_object(ctx.provider, id))
+            .map(|id| model_object(provider, id))
             .collect();
-        SimReply::json(StatusCode::OK, &json!({"object": "list", "data": data}))
+        api.style
+            .reply(StatusCode::OK, &json!({"object": "list", "data": data}))
     });
-    respond(ctx.provider, &ctx.shared.ids, started, result)
+    respond(provider, &api.ctx.shared.ids, started, result)
 }
 
 pub(crate) async fn get_one(
-    State(ctx): State<Ctx>,
+    State(api): State<Api>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let result = common::check_auth(ctx.provider, &headers).and_then(|()| {
-        if ctx.provider.knows_model(&id) {
-            Ok(SimReply::json(
-                StatusCode::OK,
-                &model_object(ctx.provider, &id),
-            ))
-        } else {
-            Err(ApiError::unknown_model(ctx.provider, &id))
-        }
+    let provider = api.ctx.provider;
+    let result = common::check_auth(provider, &headers).and_then(|()| {
+        let model = api.model(Some(id))?;
+        Ok(api
+            .style
+            .reply(StatusCode::OK, &model_object(provider, &model)))
     });
-    respond(ctx.provider, &ctx.shared.ids, started, result)
+    respond(provider, &api.ctx.shared.ids, started, result)
 }

@@ -211,6 +211,42 @@ fn in_stream_error_ends_the_stream() {
         vec![]
     );
     assert_eq!(s.finish().unwrap(), vec![]);
+    assert!(s.upstream_failed());
+}
+
+#[test]
+fn a_tool_use_that_ended_with_end_turn_is_tool_calls() {
+    let mut s = MessagesToChatStream::new("m", false);
+    let out = run(
+        &mut s,
+        &[
+            (
+                "message_start",
+                json!({"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":2}}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type":"content_block_start","index":0,
+                "content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type":"content_block_stop","index":0}),
+            ),
+            (
+                "message_delta",
+                json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}),
+            ),
+            ("message_stop", json!({"type":"message_stop"})),
+        ],
+    );
+    let finish: Vec<&Value> = out
+        .iter()
+        .map(|c| &c["choices"][0]["finish_reason"])
+        .filter(|f| f.is_string())
+        .collect();
+    assert_eq!(finish, [&json!("tool_calls")]);
+    assert!(!s.upstream_failed());
 }
 
 #[test]

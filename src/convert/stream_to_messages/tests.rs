@@ -205,6 +205,28 @@ fn in_stream_error_becomes_error_event() {
     );
     assert_eq!(s.push(None, "[DONE]").unwrap(), vec![]);
     assert_eq!(s.finish().unwrap(), vec![]);
+    assert!(s.upstream_failed());
+}
+
+#[test]
+fn a_tool_call_that_ended_with_stop_or_nothing_is_tool_use() {
+    let call = line(
+        r#""choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]"#,
+    );
+    for finish in [Some("stop"), None] {
+        let mut s = ChatToMessagesStream::new("m");
+        let mut lines = vec![call.clone()];
+        if let Some(f) = finish {
+            lines.push(line(&format!(
+                r#""choices":[{{"index":0,"delta":{{}},"finish_reason":"{f}"}}]"#
+            )));
+        }
+        lines.push("[DONE]".to_owned());
+        let evs = run(&mut s, &lines);
+        let (_, delta) = evs.iter().find(|(n, _)| *n == "message_delta").unwrap();
+        assert_eq!(delta["delta"]["stop_reason"], "tool_use", "{finish:?}");
+        assert!(!s.upstream_failed());
+    }
 }
 
 #[test]

@@ -23,12 +23,17 @@ fn body(
     ledger: &Arc<Ledger>,
 ) -> RelayStream {
     let record = Record::new("t".into(), Endpoint::Chat, ledger);
+    let held = Held {
+        record,
+        open: ledger.open_stream(),
+        lease: None,
+    };
     RelayStream::new(
         upstream,
-        Transform::pass(WireFormat::OpenAi, false),
+        Transform::pass(WireFormat::OpenAi, false, None),
         WireFormat::OpenAi,
         limits,
-        (record, ledger.open_stream()),
+        held,
     )
 }
 

@@ -9,6 +9,7 @@
     reason = "test support: a failure here is a failed test"
 )]
 
+pub mod access_log;
 pub mod leak;
 pub mod proxy;
 mod sse;
@@ -119,6 +120,24 @@ impl Harness {
             .expect("relay unreachable")
     }
 
+    /// The upstream model that served the answer with `request_id` (its `x-request-id`): the
+    /// serving channel's mapping of `client_model`, from the relay's access record.
+    pub async fn served_model(&self, request_id: &str, client_model: &str) -> String {
+        let record = access_log::take(request_id).await;
+        let channel = self
+            .state
+            .config
+            .channels
+            .iter()
+            .find(|c| c.name == record.channel);
+        channel.map_or_else(String::new, |c| {
+            c.model_mapping
+                .get(client_model)
+                .cloned()
+                .unwrap_or_else(|| client_model.to_owned())
+        })
+    }
+
     /// Stops the relay (draining) and then the simulator.
     pub async fn shutdown(self) {
         self.relay.shutdown().await;
@@ -139,6 +158,7 @@ impl HarnessBuilder {
     }
 
     pub async fn start(self) -> Harness {
+        access_log::install();
         let sim = sluice_sim::start(self.sim).await.expect("simulator start");
         let mut config = sluice::demo::config(&sim, SocketAddr::from(([127, 0, 0, 1], 0)));
         config.timeouts.first_byte = Duration::from_secs(5);
@@ -165,6 +185,11 @@ impl HarnessBuilder {
             client,
         }
     }
+}
+
+/// The relay's request id of a response (`x-request-id`).
+pub fn request_id(resp: &reqwest::Response) -> String {
+    resp.headers()["x-request-id"].to_str().unwrap().to_owned()
 }
 
 /// The simulator's base URL for a provider, for direct calls in tests.
@@ -227,6 +252,26 @@ pub fn openai_channel(
         base = sim.base_url(Provider::OpenAi),
     );
     Config::parse(&text).unwrap().channels.remove(0)
+}
+
+/// An `openai-compatible` channel on the simulator's `dialect` serving `models` (client name,
+/// upstream name: mapped where they differ), with one valid key.
+pub fn compat_channel(
+    sim: &SimHandle,
+    name: &str,
+    dialect: sluice_sim::Dialect,
+    models: &[(&str, &str)],
+) -> sluice::config::ChannelConfig {
+    let mut ch = openai_channel(sim, name, "unused");
+    ch.provider = sluice::config::ProviderKind::OpenaiCompatible;
+    ch.base_url = dialect.base_url(sim.addr());
+    ch.models = models.iter().map(|(c, _)| (*c).to_owned()).collect();
+    ch.model_mapping = models
+        .iter()
+        .filter(|(c, u)| c != u)
+        .map(|(c, u)| ((*c).to_owned(), (*u).to_owned()))
+        .collect();
+    ch
 }
 
 /// Makes every request of a channel fail with the simulator fault `spec` (`x-sim-fault`).

@@ -430,7 +430,7 @@ async fn watch_rss(pid: u32, peak: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
     }
 }
 
-/// User + system CPU seconds of a process (/proc/<pid>/stat, clock ticks of 1/100 s).
+/// User + system CPU seconds of a process (`/proc/<pid>/stat`, clock ticks of 1/100 s).
 fn proc_cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
