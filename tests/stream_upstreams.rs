@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 use sluice::config::ProviderKind;
 use sluice::routing::BreakerState;
 use sluice_test_support::{
-    assert_upstream_settled, openai_channel, read_sse, with_fault, Harness, ROUTED_MODEL,
+    access_log, assert_upstream_settled, openai_channel, read_sse, request_id, with_fault,
+    Harness, ROUTED_MODEL,
 };
 use std::time::Duration;
 use wiremock::matchers::{method, path};
@@ -74,11 +75,24 @@ async fn failures_inside_a_started_stream_open_the_channels_circuit() {
                 h.post_anthropic("/v1/messages", &body).await
             };
             assert_eq!(resp.status(), 200, "{fault}: the stream started");
+            let id = request_id(&resp);
             let (events, _) = read_sse(resp).await;
             let last = &events.last().unwrap().data;
             assert!(
                 last.contains("error"),
                 "{fault}: ends with an error event: {last}"
+            );
+            // The access record says the answer failed, although its status was 200.
+            let record = access_log::take(&id).await;
+            let outcome = if fault.starts_with("stall") {
+                "deadline"
+            } else {
+                "upstream_error"
+            };
+            assert_eq!(
+                (record.status, record.outcome.as_str()),
+                (200, outcome),
+                "{fault}: {record:?}"
             );
         }
         let s = state();

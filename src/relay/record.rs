@@ -94,6 +94,16 @@ impl Record {
         self.outcome = "ok";
     }
 
+    /// The stream ran to its end, which was the upstream's own error event (forwarded to the
+    /// client in its format): a 200 whose outcome is an upstream error.
+    pub fn finish_upstream_error(&mut self) {
+        self.status = 200;
+        self.outcome = "upstream_error";
+        self.error = Some("the upstream ended the stream with an error event".to_owned());
+        let channel = self.channel.as_deref().unwrap_or("other");
+        self.ledger.upstream_error(channel, "stream_error");
+    }
+
     pub fn fail(&mut self, err: &RelayError) {
         if self.status == 0 {
             self.status = err.status().as_u16();

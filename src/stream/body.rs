@@ -126,7 +126,11 @@ impl RelayStream {
             Ok(()) => {
                 self.pending.extend(self.out.drain(..));
                 self.record.usage = self.transform.usage();
-                self.record.finish_ok();
+                if self.transform.upstream_failed() {
+                    self.record.finish_upstream_error();
+                } else {
+                    self.record.finish_ok();
+                }
                 self.report(None);
                 self.close();
             }
