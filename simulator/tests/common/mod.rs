@@ -1,6 +1,8 @@
 //! Helpers for the simulator's end-to-end tests: start, request, parse SSE, wait.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod google;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
