@@ -103,18 +103,19 @@ fn answer_call(
     path::check_version(ctx.provider, version, uri.path())?;
     let (model, method) = path::model_method(ctx.provider, segment, uri.path())?;
     auth::check(headers, uri.query())?;
-    if !ctx.provider.knows_model(&model) || !models::Spec::of(&model).serves(method) {
+    let spec = models::Spec::of(&model);
+    if !ctx.provider.knows_model(&model) || !spec.serves(method) {
         return Err(models::not_served(&model, version, method));
     }
+    let ok = |v: Value| SimReply::json_pretty(StatusCode::OK, &v);
     let query = uri.query();
     match method {
         Method::Generate => serve::generate(ctx, &model, false, query, body),
         Method::Stream => serve::generate(ctx, &model, true, query, body),
         Method::CountTokens => serve::count_tokens(ctx, &model, body),
-        Method::Embed => embed::embed_content(models::Spec::of(&model), body)
-            .map(|v| SimReply::json_pretty(StatusCode::OK, &v)),
-        Method::BatchEmbed => embed::batch_embed(&model, models::Spec::of(&model), body)
-            .map(|v| SimReply::json_pretty(StatusCode::OK, &v)),
+        Method::Embed => embed::embed_content(spec, body).map(ok),
+        Method::BatchEmbed => embed::batch_embed(&model, spec, body).map(ok),
+        // Only Vertex AI parses `:predict`; the match is exhaustive over methods.
         Method::Predict => Err(models::not_served(&model, version, method)),
     }
 }
