@@ -17,7 +17,7 @@ use crate::faults::layer::layer;
 use crate::faults::mix::Mix;
 use crate::faults::scenario::Scenario;
 use crate::state::{Ctx, Shared};
-use crate::{anthropic, openai, Dialect, Provider};
+use crate::{anthropic, gemini, openai, vertex, Dialect, Provider};
 
 /// The whole simulator as one router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -37,6 +37,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             Provider::OpenAi | Provider::Xai => {
                 openai::router(ctx.clone(), &openai::dialects::OPENAI)
             }
+            Provider::Gemini => gemini::router(ctx.clone()),
+            Provider::Vertex => vertex::router(ctx.clone()),
+            Provider::GoogleOAuth => vertex::oauth::router(ctx.clone()),
         };
         let routes = routes.route_layer(middleware::from_fn_with_state(ctx, layer));
         app = app.nest(provider.path_prefix(), routes);

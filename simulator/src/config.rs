@@ -2,6 +2,9 @@
 //! Owns defaults; must never start anything.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use jsonwebtoken::DecodingKey;
 
 use crate::{Mix, Scenario};
 
@@ -17,6 +20,8 @@ pub struct SimConfig {
     pub scenario: Option<Scenario>,
     /// Seeded random faults for requests no rule (or header/directive) chose faults for.
     pub mix: Option<Mix>,
+    /// The Google OAuth token endpoint that mints Vertex AI access tokens.
+    pub google_oauth: GoogleOAuthConfig,
 }
 
 impl Default for SimConfig {
@@ -26,6 +31,64 @@ impl Default for SimConfig {
             seed: 0,
             scenario: None,
             mix: None,
+            google_oauth: GoogleOAuthConfig::default(),
         }
+    }
+}
+
+/// How the simulated Google OAuth token endpoint (`/google-oauth/token`) treats assertions
+/// and the access tokens it issues.
+#[derive(Clone, Debug)]
+pub struct GoogleOAuthConfig {
+    /// Lifetime of each access token, sent as `expires_in` (default 1 h, as Google's). A
+    /// token is refused by Vertex AI once it has lived this long; a short lifetime lets a
+    /// client prove it refreshes, and zero makes every token expired on arrival.
+    pub token_lifetime: Duration,
+    /// Service accounts whose assertions must carry a valid RS256 signature by their key.
+    /// When empty, signatures are not checked (the claims still are); when not, an
+    /// assertion from any other account is refused (`invalid_grant`).
+    pub service_accounts: Vec<ServiceAccountKey>,
+}
+
+impl Default for GoogleOAuthConfig {
+    fn default() -> Self {
+        GoogleOAuthConfig {
+            token_lifetime: Duration::from_secs(3600),
+            service_accounts: Vec::new(),
+        }
+    }
+}
+
+/// A service account's public key, which checks the signature of its JWT assertions.
+#[derive(Clone)]
+pub struct ServiceAccountKey {
+    pub(crate) client_email: String,
+    pub(crate) key: DecodingKey,
+}
+
+impl ServiceAccountKey {
+    /// The account `client_email` with its RSA public key in PEM (`BEGIN PUBLIC KEY` or
+    /// `BEGIN RSA PUBLIC KEY`).
+    pub fn from_pem(
+        client_email: impl Into<String>,
+        public_key_pem: &str,
+    ) -> Result<ServiceAccountKey, jsonwebtoken::errors::Error> {
+        Ok(ServiceAccountKey {
+            client_email: client_email.into(),
+            key: DecodingKey::from_rsa_pem(public_key_pem.as_bytes())?,
+        })
+    }
+
+    /// The account's email (the assertions' `iss`).
+    pub fn client_email(&self) -> &str {
+        &self.client_email
+    }
+}
+
+impl std::fmt::Debug for ServiceAccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountKey")
+            .field("client_email", &self.client_email)
+            .finish_non_exhaustive()
     }
 }

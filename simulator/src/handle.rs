@@ -26,12 +26,24 @@ impl SimHandle {
     }
 
     /// Base URL in the convention of the provider's own SDK:
-    /// `http://ADDR/openai/v1`, `http://ADDR/anthropic`, `http://ADDR/xai/v1`.
+    /// `http://ADDR/openai/v1`, `http://ADDR/anthropic`, `http://ADDR/xai/v1`; for Google
+    /// (whose SDK adds the API version itself) `http://ADDR/gemini` and `http://ADDR/vertex`;
+    /// for the Google OAuth token endpoint its whole URL (a service account's `token_uri`),
+    /// `http://ADDR/google-oauth/token`.
     pub fn base_url(&self, provider: Provider) -> String {
+        let (addr, prefix) = (self.addr, provider.path_prefix());
         match provider {
-            Provider::Anthropic => format!("http://{}/anthropic", self.addr),
-            other => format!("http://{}{}/v1", self.addr, other.path_prefix()),
+            Provider::OpenAi | Provider::Xai => format!("http://{addr}{prefix}/v1"),
+            Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
+                format!("http://{addr}{prefix}")
+            }
+            Provider::GoogleOAuth => format!("http://{addr}{prefix}/token"),
         }
+    }
+
+    /// The Google OAuth token endpoint (`token_uri`) that mints Vertex AI access tokens.
+    pub fn google_token_url(&self) -> String {
+        self.base_url(Provider::GoogleOAuth)
     }
 
     /// A snapshot of the counters.

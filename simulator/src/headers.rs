@@ -73,11 +73,31 @@ pub(crate) fn common(provider: Provider, request_id: &str, limited: bool) -> Hea
             }
         }
         Provider::Xai => put(&mut h, "x-request-id", request_id),
+        // Google sends no request id and no rate-limit headers (quota trouble is told in the
+        // 429 body); these are the front end's own.
+        Provider::Gemini | Provider::Vertex => {
+            put(&mut h, "server", "scaffolding on HTTPServer2");
+            put(&mut h, "vary", "Origin, X-Origin, Referer");
+            put(&mut h, "x-content-type-options", "nosniff");
+            put(&mut h, "x-frame-options", "SAMEORIGIN");
+            put(&mut h, "x-xss-protection", "0");
+        }
+        Provider::GoogleOAuth => {
+            put(&mut h, "server", "scaffolding on HTTPServer2");
+            put(
+                &mut h,
+                "cache-control",
+                "no-cache, no-store, max-age=0, must-revalidate",
+            );
+            put(&mut h, "pragma", "no-cache");
+        }
     }
     h
 }
 
-/// Headers of an error reply: the common ones plus `retry-after` on 429 and 5xx overloads.
+/// Headers of an error reply: the common ones plus `retry-after` on 429 and 5xx overloads
+/// (not for Google, whose 429 bodies carry a `RetryInfo` instead, and whose 401s carry
+/// `www-authenticate`).
 pub(crate) fn for_error(
     provider: Provider,
     request_id: &str,
@@ -86,6 +106,19 @@ pub(crate) fn for_error(
 ) -> HeaderMap {
     let limited = status == StatusCode::TOO_MANY_REQUESTS;
     let mut h = common(provider, request_id, limited);
+    match provider {
+        Provider::OpenAi | Provider::Anthropic | Provider::Xai => {}
+        Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
+            if status == StatusCode::UNAUTHORIZED {
+                put(
+                    &mut h,
+                    "www-authenticate",
+                    "Bearer realm=\"https://accounts.google.com/\"",
+                );
+            }
+            return h;
+        }
+    }
     let wants_retry = limited || matches!(status.as_u16(), 503 | 529);
     if let Some(secs) = retry_after.or(wants_retry.then_some(1)) {
         put(&mut h, "retry-after", secs);
@@ -111,12 +144,15 @@ pub(crate) fn respond(
         )),
     };
     let mut reply = reply;
-    if provider == Provider::OpenAi {
-        put(
+    let millis = started.elapsed().as_millis();
+    match provider {
+        Provider::OpenAi => put(&mut reply.headers, "openai-processing-ms", millis),
+        Provider::Gemini | Provider::Vertex => put(
             &mut reply.headers,
-            "openai-processing-ms",
-            started.elapsed().as_millis(),
-        );
+            "server-timing",
+            format!("gfet4t7; dur={millis}"),
+        ),
+        Provider::Anthropic | Provider::Xai | Provider::GoogleOAuth => {}
     }
     reply.into_response()
 }

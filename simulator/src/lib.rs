@@ -81,6 +81,7 @@ mod config;
 mod dialect;
 mod errors;
 mod faults;
+mod gemini;
 mod gen;
 mod handle;
 mod headers;
@@ -90,8 +91,9 @@ mod provider;
 mod server;
 mod state;
 mod stats;
+mod vertex;
 
-pub use config::SimConfig;
+pub use config::{GoogleOAuthConfig, ServiceAccountKey, SimConfig};
 pub use dialect::Dialect;
 pub use faults::mix::Mix;
 pub use faults::scenario::{Scenario, ScenarioError};
@@ -100,6 +102,7 @@ pub use faults::spec::{Fault, FaultError, FaultSet};
 pub use handle::SimHandle;
 pub use provider::Provider;
 pub use stats::Stats;
+pub use vertex::account::TestServiceAccount;
 
 use std::sync::Arc;
 
@@ -113,7 +116,12 @@ use crate::state::Shared;
 pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config.seed, config.scenario, config.mix));
+    let shared = Arc::new(Shared::new(
+        config.seed,
+        config.scenario,
+        config.mix,
+        config.google_oauth,
+    ));
     let app = app::router(shared.clone());
     let cancel = CancellationToken::new();
     let mut server = JoinSet::new();

@@ -4,10 +4,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use sluice_sim::{Mix, Provider, Scenario, SimConfig};
+use std::time::Duration;
 
-/// Imitates upstream LLM providers (OpenAI, Anthropic, xAI) with fault injection.
+use clap::Parser;
+use sluice_sim::{GoogleOAuthConfig, Mix, Provider, Scenario, ServiceAccountKey, SimConfig};
+
+/// Imitates upstream LLM providers (OpenAI, Anthropic, xAI, Gemini, Vertex AI) with fault
+/// injection.
 #[derive(Parser, Debug)]
 #[command(name = "sluice-sim", version)]
 struct Args {
@@ -23,6 +26,22 @@ struct Args {
     /// A seeded fault mix, e.g. 'status=429:5%, status=503:3%, truncate=200:2%, reset:1%'.
     #[arg(long)]
     mix: Option<String>,
+    /// Lifetime of the Vertex AI access tokens the Google OAuth endpoint issues.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    google_token_lifetime: Duration,
+    /// A service account whose assertions must be signed by its key: EMAIL=PUBLIC_KEY_PEM_FILE
+    /// (repeatable; without any, signatures are not checked).
+    #[arg(long, value_name = "EMAIL=PEM_FILE")]
+    google_service_account: Vec<String>,
+}
+
+fn service_account(spec: &str) -> Result<ServiceAccountKey, String> {
+    let (email, file) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--google-service-account {spec}: expected EMAIL=PEM_FILE"))?;
+    let pem = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    ServiceAccountKey::from_pem(email, &pem)
+        .map_err(|e| format!("{file}: not an RSA public key: {e}"))
 }
 
 #[tokio::main]
@@ -49,19 +68,28 @@ async fn run(args: Args) -> Result<(), String> {
         Some(text) => Some(Mix::parse(text).map_err(|e| format!("--mix: {e}"))?),
         None => None,
     };
+    let service_accounts = args
+        .google_service_account
+        .iter()
+        .map(|s| service_account(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let config = SimConfig {
         listen: args.listen,
         seed: args.seed,
         scenario,
         mix,
+        google_oauth: GoogleOAuthConfig {
+            token_lifetime: args.google_token_lifetime,
+            service_accounts,
+        },
     };
     let sim = sluice_sim::start(config)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     for p in Provider::ALL {
-        println!("{:<10} {}", p.as_str(), sim.base_url(p));
+        println!("{:<12} {}", p.as_str(), sim.base_url(p));
     }
-    println!("{:<10} http://{}/__sim/stats", "stats", sim.addr());
+    println!("{:<12} http://{}/__sim/stats", "stats", sim.addr());
     wait_for_signal().await.map_err(|e| e.to_string())?;
     sim.shutdown().await;
     Ok(())

@@ -1,4 +1,5 @@
-//! The simulated providers: their names, URL prefixes and key/model rules.
+//! The simulated providers: their names, URL prefixes, key/model rules and how their request
+//! paths are labelled in stats and scenario rules.
 //! Owns the identity of a provider; must never hold per-request state.
 
 /// An upstream provider the simulator imitates.
@@ -10,11 +11,25 @@ pub enum Provider {
     Anthropic,
     /// xAI Grok, OpenAI-compatible with its own errors (`/xai/v1/...`).
     Xai,
+    /// Google's Gemini API (`/gemini/v1beta/...`, `/gemini/v1/...`, `/gemini/v1alpha/...`).
+    Gemini,
+    /// Google Vertex AI, Gemini models (`/vertex/v1/projects/{p}/locations/{l}/...`).
+    Vertex,
+    /// Google's OAuth 2.0 token endpoint, which mints Vertex AI access tokens
+    /// (`/google-oauth/token`).
+    GoogleOAuth,
 }
 
 impl Provider {
     /// Every simulated provider.
-    pub const ALL: [Provider; 3] = [Provider::OpenAi, Provider::Anthropic, Provider::Xai];
+    pub const ALL: [Provider; 6] = [
+        Provider::OpenAi,
+        Provider::Anthropic,
+        Provider::Xai,
+        Provider::Gemini,
+        Provider::Vertex,
+        Provider::GoogleOAuth,
+    ];
 
     /// Lower-case name used in paths, stats keys and scenario files.
     pub fn as_str(self) -> &'static str {
@@ -22,10 +37,14 @@ impl Provider {
             Provider::OpenAi => "openai",
             Provider::Anthropic => "anthropic",
             Provider::Xai => "xai",
+            Provider::Gemini => "gemini",
+            Provider::Vertex => "vertex",
+            Provider::GoogleOAuth => "google-oauth",
         }
     }
 
-    /// Parses the lower-case name (`openai`, `anthropic`, `xai`).
+    /// Parses the lower-case name (`openai`, `anthropic`, `xai`, `gemini`, `vertex`,
+    /// `google-oauth`).
     pub fn from_name(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.as_str() == name)
     }
@@ -36,15 +55,23 @@ impl Provider {
             Provider::OpenAi => "/openai",
             Provider::Anthropic => "/anthropic",
             Provider::Xai => "/xai",
+            Provider::Gemini => "/gemini",
+            Provider::Vertex => "/vertex",
+            Provider::GoogleOAuth => "/google-oauth",
         }
     }
 
-    /// Whether `key` looks like one of this provider's API keys (its prefix).
+    /// Whether `key` looks like one of this provider's API keys (its prefix). For Vertex AI
+    /// the key is an access token, which must also be one the token endpoint issued; the
+    /// token endpoint itself takes no key.
     pub fn accepts_key(self, key: &str) -> bool {
         let prefix = match self {
             Provider::OpenAi => "sk-",
             Provider::Anthropic => "sk-ant-",
             Provider::Xai => "xai-",
+            Provider::Gemini => "AIza",
+            Provider::Vertex => "ya29.",
+            Provider::GoogleOAuth => return false,
         };
         key.len() > prefix.len() && key.starts_with(prefix)
     }
@@ -64,8 +91,24 @@ impl Provider {
             ],
             Provider::Anthropic => &["claude-"],
             Provider::Xai => &["grok-"],
+            Provider::Gemini => &["gemini-", "gemma-", "text-embedding-", "embedding-"],
+            Provider::Vertex => &["gemini-", "text-embedding-", "text-multilingual-embedding-"],
+            Provider::GoogleOAuth => &[],
         };
         prefixes.iter().any(|p| model.starts_with(p))
+    }
+
+    /// How a request path (after the prefix) is named in stats and matched by scenario rules,
+    /// and the model it names, if any. Most providers use the route pattern (`matched`); the
+    /// Google ones name the model in the path, which becomes `{model}` (and Vertex's project
+    /// and location `{project}`, `{location}`).
+    pub(crate) fn endpoint(self, matched: &str, path: &str) -> (String, Option<String>) {
+        match self {
+            Provider::OpenAi | Provider::Anthropic | Provider::Xai | Provider::GoogleOAuth => {
+                (matched.to_owned(), None)
+            }
+            Provider::Gemini | Provider::Vertex => crate::gemini::path::label(path),
+        }
     }
 }
 
@@ -87,6 +130,9 @@ mod tests {
         assert!(!Provider::Anthropic.accepts_key("sk-x"));
         assert!(Provider::Xai.accepts_key("xai-1"));
         assert!(!Provider::Xai.accepts_key("sk-1"));
+        assert!(Provider::Gemini.accepts_key("AIzaSyTest"));
+        assert!(!Provider::Gemini.accepts_key("AIza"));
+        assert!(!Provider::GoogleOAuth.accepts_key("anything"));
     }
 
     #[test]
@@ -98,5 +144,12 @@ mod tests {
         assert!(Provider::Xai.knows_model("grok-3-mini"));
         assert!(!Provider::Xai.knows_model("gpt-4o"));
         assert_eq!(Provider::from_name("xai"), Some(Provider::Xai));
+        assert!(Provider::Gemini.knows_model("gemini-2.5-flash"));
+        assert!(Provider::Vertex.knows_model("text-embedding-005"));
+        assert!(!Provider::Vertex.knows_model("gpt-4o"));
+        assert_eq!(
+            Provider::from_name("google-oauth"),
+            Some(Provider::GoogleOAuth)
+        );
     }
 }

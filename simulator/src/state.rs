@@ -8,21 +8,33 @@ use crate::faults::scenario::Scenario;
 use crate::faults::select::FaultState;
 use crate::gen::ids::Ids;
 use crate::stats::StatsRecorder;
-use crate::Provider;
+use crate::vertex::tokens::TokenBook;
+use crate::{GoogleOAuthConfig, Provider};
 
 /// What every handler of a simulator shares.
 pub(crate) struct Shared {
     pub(crate) stats: Arc<StatsRecorder>,
     pub(crate) ids: Ids,
     pub(crate) faults: FaultState,
+    /// The Google OAuth token endpoint's settings.
+    pub(crate) google_oauth: GoogleOAuthConfig,
+    /// The Vertex AI access tokens issued and not yet expired.
+    pub(crate) tokens: TokenBook,
 }
 
 impl Shared {
-    pub(crate) fn new(seed: u64, scenario: Option<Scenario>, mix: Option<Mix>) -> Self {
+    pub(crate) fn new(
+        seed: u64,
+        scenario: Option<Scenario>,
+        mix: Option<Mix>,
+        google_oauth: GoogleOAuthConfig,
+    ) -> Self {
         Shared {
             stats: Arc::new(StatsRecorder::default()),
             ids: Ids::new(seed),
             faults: FaultState::new(seed, scenario, mix),
+            google_oauth,
+            tokens: TokenBook::default(),
         }
     }
 }

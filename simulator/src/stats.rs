@@ -22,6 +22,9 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     /// Faults served per kind, e.g. `"status=429"`, `"reset"`, `"cut"`.
     pub faults: BTreeMap<String, u64>,
+    /// Access tokens the Google OAuth token endpoint issued (for Vertex AI).
+    #[serde(default)]
+    pub tokens_issued: u64,
 }
 
 impl Stats {
@@ -47,6 +50,7 @@ struct Totals {
     requests_total: u64,
     requests: BTreeMap<String, u64>,
     faults: BTreeMap<String, u64>,
+    tokens_issued: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -70,6 +74,11 @@ impl StatsRecorder {
         *t.faults.entry(kind.to_owned()).or_default() += 1;
     }
 
+    pub(crate) fn token_issued(&self) {
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        t.tokens_issued += 1;
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         let t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         Stats {
@@ -78,6 +87,7 @@ impl StatsRecorder {
             requests_total: t.requests_total,
             requests: t.requests.clone(),
             faults: t.faults.clone(),
+            tokens_issued: t.tokens_issued,
         }
     }
 
@@ -115,7 +125,9 @@ mod tests {
         let g = ConnGuard::new(rec.clone());
         rec.request(Provider::OpenAi, "/v1/models");
         rec.fault("reset");
+        rec.token_issued();
         let s = rec.snapshot();
+        assert_eq!(s.tokens_issued, 1);
         assert_eq!((s.connections_open, s.connections_accepted), (1, 1));
         assert_eq!(s.requests_to(Provider::OpenAi, "/v1/models"), 1);
         assert_eq!(s.faults_of("reset"), 1);

@@ -246,8 +246,8 @@ async fn echo_key_repeats_the_requests_key_in_status_errors_and_error_events() {
             )
             .await;
             let (message, debug) = match provider {
-                Provider::Xai => (&v["error"], &v["debug"]),
-                Provider::OpenAi | Provider::Anthropic => {
+                Provider::Xai | Provider::GoogleOAuth => (&v["error"], &v["debug"]),
+                Provider::OpenAi | Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
                     (&v["error"]["message"], &v["error"]["debug"])
                 }
             };

@@ -15,9 +15,8 @@ use serde_json::json;
 use super::select::Chosen;
 use super::spec::{Fault, FaultError};
 use super::transform;
-use crate::errors::{ApiError, Echo, ErrorKind};
+use crate::errors::{json_reply, ApiError, Echo, ErrorKind};
 use crate::headers;
-use crate::http::reply::SimReply;
 use crate::server::{ConnAction, ConnControl};
 use crate::state::Ctx;
 
@@ -26,15 +25,16 @@ const MAX_BODY: usize = 32 << 20;
 
 /// Middleware: see the module docs.
 pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
-    let endpoint = req
+    let prefix = ctx.provider.path_prefix();
+    let path = req.uri().path();
+    let matched = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str())
-        .unwrap_or_else(|| req.uri().path());
-    let endpoint = endpoint
-        .strip_prefix(ctx.provider.path_prefix())
-        .unwrap_or(endpoint)
-        .to_owned();
+        .map_or(path, |p| p.as_str());
+    let (endpoint, path_model) = ctx.provider.endpoint(
+        matched.strip_prefix(prefix).unwrap_or(matched),
+        path.strip_prefix(prefix).unwrap_or(path),
+    );
     ctx.shared.stats.request(ctx.provider, &endpoint);
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
@@ -45,11 +45,13 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
         );
         return headers::respond(ctx.provider, &ctx.shared.ids, Instant::now(), Err(e));
     };
-    let chosen = match ctx
-        .shared
-        .faults
-        .choose(ctx.provider, &endpoint, &parts.headers, &bytes)
-    {
+    let chosen = match ctx.shared.faults.choose(
+        ctx.provider,
+        &endpoint,
+        path_model.as_deref(),
+        &parts.headers,
+        &bytes,
+    ) {
         Ok(c) => c,
         Err(e) => return bad_spec(&e),
     };
@@ -117,7 +119,7 @@ async fn faulted(
     });
     let echo = faults
         .has(&Fault::EchoKey)
-        .then(|| Echo::from_headers(req.headers()))
+        .then(|| Echo::from_request(req.headers(), req.uri().query()))
         .flatten();
     let res = match status {
         Some(code) => {
@@ -145,7 +147,9 @@ fn status_reply(
     echo: Option<&Echo>,
 ) -> Response {
     let request_id = ctx.shared.ids.next("req_");
-    let mut body = ApiError::for_status(status).body(ctx.provider, &request_id);
+    let mut body = ApiError::for_status(ctx.provider, status)
+        .with_retry_after(retry_after)
+        .body(ctx.provider, &request_id);
     if let Some(echo) = echo {
         echo.apply(
             ctx.provider,
@@ -153,7 +157,7 @@ fn status_reply(
             matches!(status.as_u16(), 401 | 403),
         );
     }
-    SimReply::json(status, &body)
+    json_reply(ctx.provider, status, &body)
         .with_headers(headers::for_error(
             ctx.provider,
             &request_id,

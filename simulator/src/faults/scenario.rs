@@ -5,8 +5,9 @@
 //! ```toml
 //! seed = 7                         # optional: seeds this scenario's weighted choices
 //! [[rule]]
-//! provider = "openai"              # optional: openai | anthropic | xai
+//! provider = "openai"              # optional: openai | anthropic | xai | gemini | vertex | google-oauth
 //! path = "/v1/chat/completions"    # optional: endpoint path; a trailing * matches a prefix
+//!                                  # (Google's name the model `{model}`, see `Provider::endpoint`)
 //! model = "gpt-4o*"                # optional: request model; a trailing * matches a prefix
 //! requests = "1..=3"               # optional: N, "A..B", "A..=B", "A..", "..B" (1-based)
 //! fault = "status=429"             # a fault spec, or:
@@ -34,7 +35,7 @@ pub enum ScenarioError {
     Toml(#[from] toml::de::Error),
     #[error("rule {rule}: {source}")]
     Fault { rule: usize, source: FaultError },
-    #[error("rule {rule}: unknown provider `{name}` (known: openai, anthropic, xai)")]
+    #[error("rule {rule}: unknown provider `{name}` (known: openai, anthropic, xai, gemini, vertex, google-oauth)")]
     Provider { rule: usize, name: String },
     #[error("rule {rule}: bad requests range `{text}` (expected N, A..B, A..=B, A.. or ..B)")]
     Range { rule: usize, text: String },
@@ -257,8 +258,11 @@ mod tests {
     fn errors_name_the_problem() {
         let err = |t: &str| Scenario::parse(t).unwrap_err().to_string();
         assert!(err("[[rule]]\nfault = \"stauts=1\"").contains("rule 1: unknown fault `stauts`"));
-        assert!(err("[[rule]]\nprovider = \"gemini\"\nfault = \"reset\"")
-            .contains("unknown provider `gemini`"));
+        assert!(err("[[rule]]\nprovider = \"bard\"\nfault = \"reset\"")
+            .contains("unknown provider `bard`"));
+        assert!(
+            Scenario::parse("[[rule]]\nprovider = \"google-oauth\"\nfault = \"reset\"").is_ok()
+        );
         assert!(
             err("[[rule]]\nrequests = \"a..b\"\nfault = \"reset\"").contains("bad requests range")
         );

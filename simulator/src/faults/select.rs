@@ -102,11 +102,13 @@ impl FaultState {
         self.lock().mix = mix.map(|m| (m, rng_for(seed, 2)));
     }
 
-    /// Chooses the faults of one request.
+    /// Chooses the faults of one request; `path_model` is the model its path names (Google's
+    /// APIs), used for rules with a `model` when the body names none.
     pub(crate) fn choose(
         &self,
         provider: Provider,
         path: &str,
+        path_model: Option<&str>,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Chosen, FaultError> {
@@ -118,6 +120,7 @@ impl FaultState {
             serde_json::from_slice::<ModelOnly>(body)
                 .ok()
                 .and_then(|m| m.model)
+                .or_else(|| path_model.map(str::to_owned))
         } else {
             None
         };
@@ -183,7 +186,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let body = b"<<sim:cut=1>>";
         let pick = |h: &HeaderMap, b: &[u8]| {
-            st.choose(Provider::OpenAi, "/v1/models", h, b)
+            st.choose(Provider::OpenAi, "/v1/models", None, h, b)
                 .unwrap()
                 .faults
                 .0
@@ -193,7 +196,7 @@ mod tests {
         h.insert(FAULT_HEADER, "no-done".parse().unwrap());
         assert_eq!(pick(&h, body), vec![Fault::NoDone]);
         h.insert(FAULT_HEADER, "bogus".parse().unwrap());
-        assert!(st.choose(Provider::OpenAi, "/", &h, body).is_err());
+        assert!(st.choose(Provider::OpenAi, "/", None, &h, body).is_err());
     }
 
     #[test]
@@ -204,7 +207,7 @@ mod tests {
         let body = br#"{"model":"gpt-4o-mini"}"#;
         let got: Vec<usize> = (0..4)
             .map(|_| {
-                st.choose(Provider::OpenAi, "/v1/chat/completions", &h, body)
+                st.choose(Provider::OpenAi, "/v1/chat/completions", None, &h, body)
                     .unwrap()
                     .faults
                     .0
@@ -213,8 +216,25 @@ mod tests {
             .collect();
         assert_eq!(got, vec![1, 1, 0, 0]);
         let other = st
-            .choose(Provider::OpenAi, "/", &h, br#"{"model":"o3"}"#)
+            .choose(Provider::OpenAi, "/", None, &h, br#"{"model":"o3"}"#)
             .unwrap();
         assert!(other.faults.is_empty());
+        let text = "[[rule]]\nmodel = \"gemini-2.5*\"\nfault = \"status=503\"";
+        let st = FaultState::new(0, Some(Scenario::parse(text).unwrap()), None);
+        let by_path = |model| {
+            st.choose(
+                Provider::Gemini,
+                "/v1beta/models/{model}:generateContent",
+                model,
+                &h,
+                b"{}",
+            )
+            .unwrap()
+            .faults
+            .0
+            .len()
+        };
+        assert_eq!(by_path(Some("gemini-2.5-flash")), 1);
+        assert_eq!(by_path(Some("gemini-2.0-flash")), 0);
     }
 }

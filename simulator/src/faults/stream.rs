@@ -1,5 +1,6 @@
-//! Stream faults: turns the events of an SSE body into scripted steps that cut, stall,
-//! drip, truncate, break, pad, end early or end in the provider's error event.
+//! Stream faults: turns the events of a streamed body (SSE, or a streamed JSON array) into
+//! scripted steps that cut, stall, drip, truncate, break, pad, end early or end in the
+//! provider's error event.
 //! Owns event-level faults; must never touch the connection.
 
 use bytes::Bytes;
@@ -8,23 +9,62 @@ use rand::Rng;
 
 use super::spec::{Fault, FaultSet};
 use super::transform::pad_json;
-use crate::errors::{stream_error_event, Echo};
+use crate::errors::{stream_error_body, stream_error_event, Echo};
 use crate::http::body::Step;
+use crate::http::reply::{ARRAY_END, ARRAY_SEP};
 use crate::Provider;
 
-/// Splits an SSE body after each blank line.
+/// How a streamed body divides into events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Server-sent events, each ending in a blank line (`\n\n`, or `\r\n\r\n` as Google
+    /// writes them).
+    Sse,
+    /// A JSON array streamed element by element; its closing `]` is the last event.
+    JsonArray,
+}
+
+impl Framing {
+    /// Splits a body into its events.
+    pub(crate) fn split(self, bytes: &Bytes) -> Vec<Bytes> {
+        match self {
+            Framing::Sse => split_events(bytes),
+            Framing::JsonArray => split_array(bytes),
+        }
+    }
+
+    /// The provider's error event in this framing: for an array, one more element (or the
+    /// only one) and the closing `]`.
+    fn error_event(self, provider: Provider, echo: Option<&Echo>, first: bool) -> Bytes {
+        match self {
+            Framing::Sse => stream_error_event(provider, echo),
+            Framing::JsonArray => {
+                let body = serde_json::to_vec_pretty(&stream_error_body(provider, echo))
+                    .unwrap_or_default();
+                let lead: &[u8] = if first { b"[" } else { ARRAY_SEP };
+                [lead, &body, ARRAY_END].concat().into()
+            }
+        }
+    }
+}
+
+/// Splits an SSE body after each blank line (`\n\n` or `\r\n\r\n`).
 pub(crate) fn split_events(bytes: &Bytes) -> Vec<Bytes> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i + 1 < bytes.len() {
-        if &bytes[i..i + 2] == b"\n\n" {
-            out.push(bytes.slice(start..i + 2));
-            start = i + 2;
-            i += 2;
+        let end = if bytes[i..].starts_with(b"\n\n") {
+            i + 2
+        } else if bytes[i..].starts_with(b"\r\n\r\n") {
+            i + 4
         } else {
             i += 1;
-        }
+            continue;
+        };
+        out.push(bytes.slice(start..end));
+        start = end;
+        i = end;
     }
     if start < bytes.len() {
         out.push(bytes.slice(start..));
@@ -32,8 +72,50 @@ pub(crate) fn split_events(bytes: &Bytes) -> Vec<Bytes> {
     out
 }
 
+/// Splits a streamed JSON array before each element separator and before its closing `]`.
+fn split_array(bytes: &Bytes) -> Vec<Bytes> {
+    let mut cuts: Vec<usize> = bytes
+        .windows(ARRAY_SEP.len())
+        .enumerate()
+        .filter(|(_, w)| *w == ARRAY_SEP)
+        .map(|(i, _)| i)
+        .collect();
+    if bytes.ends_with(ARRAY_END) {
+        cuts.push(bytes.len() - ARRAY_END.len());
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([bytes.len()]) {
+        if cut > start {
+            out.push(bytes.slice(start..cut));
+            start = cut;
+        }
+    }
+    out
+}
+
+/// Breaks an event: keeps its lead (`data: `, up to its JSON) and half of the rest, and its
+/// blank-line ending if it has one.
+fn break_event(e: &[u8]) -> Vec<u8> {
+    let ending: &[u8] = [b"\r\n\r\n".as_slice(), b"\n\n"]
+        .into_iter()
+        .find(|t| e.ends_with(t))
+        .unwrap_or(b"");
+    let data = e
+        .windows(6)
+        .position(|w| w == b"data: ")
+        .map(|p| p + 6)
+        .or_else(|| e.iter().position(|b| *b == b'{'))
+        .unwrap_or(0);
+    let keep = data + e.len().saturating_sub(data + ending.len()) / 2;
+    let mut broken = e[..keep.max(data)].to_vec();
+    broken.extend_from_slice(ending);
+    broken
+}
+
 pub(crate) fn stream_steps(
     provider: Provider,
+    framing: Framing,
     faults: &FaultSet,
     rng: &mut SmallRng,
     mut events: Vec<Bytes>,
@@ -49,11 +131,7 @@ pub(crate) fn stream_steps(
             .enumerate()
             .skip(1)
             .chain(events.iter().enumerate().take(1))
-            .find_map(|(i, e)| {
-                e.windows(7)
-                    .position(|w| w == b"data: {")
-                    .map(|p| (i, p + 6))
-            });
+            .find_map(|(i, e)| e.iter().position(|b| *b == b'{').map(|p| (i, p)));
         if let Some((i, at)) = target {
             if let Some(padded) = pad_json(&events[i], at, n) {
                 events[i] = padded.into();
@@ -63,15 +141,7 @@ pub(crate) fn stream_steps(
     }
     if faults.has(&Fault::Malformed) && !events.is_empty() {
         let i = usize::from(events.len() > 1);
-        let e = &events[i];
-        let data = e
-            .windows(6)
-            .position(|w| w == b"data: ")
-            .map_or(0, |p| p + 6);
-        let keep = data + (e.len().saturating_sub(data + 2)) / 2;
-        let mut broken = e[..keep.max(data)].to_vec();
-        broken.extend_from_slice(b"\n\n");
-        events[i] = broken.into();
+        events[i] = break_event(&events[i]).into();
         record("malformed");
     }
     if faults.has(&Fault::NoDone) && events.pop().is_some() {
@@ -82,7 +152,7 @@ pub(crate) fn stream_steps(
         _ => None,
     }) {
         events.truncate(n.unwrap_or(2));
-        events.push(stream_error_event(provider, echo));
+        events.push(framing.error_event(provider, echo, events.is_empty()));
         record("error-event");
         if echo.is_some() {
             record("echo-key");
@@ -157,6 +227,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(1);
         stream_steps(
             Provider::OpenAi,
+            Framing::Sse,
             &FaultSet::parse(spec).unwrap(),
             &mut rng,
             events(),
@@ -179,6 +250,63 @@ mod tests {
     fn splits_events() {
         let all: Vec<u8> = events().concat();
         assert_eq!(split_events(&Bytes::from(all)), events());
+        let crlf = Bytes::from_static(b"data: {\"a\":1}\r\n\r\ndata: {\"b\":2}\r\n\r\n");
+        assert_eq!(split_events(&crlf).len(), 2);
+        let frames = crate::http::reply::array_frames([b"{}".to_vec(), b"{\n}".to_vec()]);
+        assert_eq!(split_array(&Bytes::from(frames.concat())), frames);
+    }
+
+    #[test]
+    fn faults_on_a_json_array() {
+        let frames = crate::http::reply::array_frames(
+            (0..4).map(|i| format!("{{\"n\": {i}}}").into_bytes()),
+        );
+        let steps = |spec: &str| {
+            let mut rng = SmallRng::seed_from_u64(1);
+            let all = Bytes::from(frames.concat());
+            data(&stream_steps(
+                Provider::Gemini,
+                Framing::JsonArray,
+                &FaultSet::parse(spec).unwrap(),
+                &mut rng,
+                Framing::JsonArray.split(&all),
+                None,
+                |_| {},
+            ))
+            .concat()
+        };
+        let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b);
+        assert!(parse(&steps("none")).unwrap().is_array());
+        assert!(parse(&steps("no-done")).is_err());
+        let v = parse(&steps("error-event=2")).unwrap();
+        assert_eq!(v[2]["error"]["code"], 503);
+        assert_eq!(v.as_array().unwrap().len(), 3);
+        let v = parse(&steps("error-event=0")).unwrap();
+        assert_eq!(v[0]["error"]["status"], "UNAVAILABLE");
+        assert!(parse(&steps("malformed")).is_err());
+        let v = parse(&steps("oversize=300")).unwrap();
+        assert_eq!(v[1]["n"], 1);
+    }
+
+    #[test]
+    fn google_error_event_breaks_sse_framing() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let events = vec![Bytes::from_static(b"data: {\"a\": 1}\r\n\r\n"); 3];
+        let s = stream_steps(
+            Provider::Gemini,
+            Framing::Sse,
+            &FaultSet::parse("error-event=1").unwrap(),
+            &mut rng,
+            events,
+            None,
+            |_| {},
+        );
+        let d = data(&s);
+        assert_eq!(d.len(), 2);
+        let raw = String::from_utf8_lossy(&d[1]);
+        assert!(raw.starts_with("{\n  \"error\": {"), "{raw}");
+        let broken = break_event(b"data: {\"abcdef\": 1}\r\n\r\n");
+        assert!(broken.ends_with(b"\r\n\r\n"));
     }
 
     #[test]

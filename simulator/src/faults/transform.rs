@@ -10,9 +10,10 @@ use http::header::CONTENT_TYPE;
 use rand::rngs::SmallRng;
 
 use super::spec::{Fault, FaultSet};
-use super::stream::{split_events, stream_steps};
+use super::stream::{stream_steps, Framing};
 use crate::errors::Echo;
 use crate::http::body::{ScriptBody, Step};
+use crate::http::reply::JsonArrayStream;
 use crate::stats::StatsRecorder;
 use crate::Provider;
 
@@ -53,14 +54,21 @@ pub(crate) async fn apply(
         .headers
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-    let record = |kind: &str| stats.fault(kind);
-    let (steps, exact) = if sse {
-        (
-            stream_steps(provider, faults, rng, split_events(&bytes), echo, record),
-            None,
-        )
+    let framing = if parts.extensions.get::<JsonArrayStream>().is_some() {
+        Some(Framing::JsonArray)
     } else {
-        json_steps(faults, &bytes, record)
+        sse.then_some(Framing::Sse)
+    };
+    let record = |kind: &str| stats.fault(kind);
+    let (steps, exact) = match framing {
+        Some(f) => {
+            let events = f.split(&bytes);
+            (
+                stream_steps(provider, f, faults, rng, events, echo, record),
+                None,
+            )
+        }
+        None => json_steps(faults, &bytes, record),
     };
     Response::from_parts(parts, Body::new(ScriptBody::new(steps, exact)))
 }

@@ -4,4 +4,5 @@
 pub(crate) mod ids;
 pub(crate) mod text;
 pub(crate) mod tools;
+pub(crate) mod vectors;
 pub(crate) mod words;

@@ -17,6 +17,34 @@ pub(crate) enum Payload {
     Json(Bytes),
     /// Server-sent events, each a complete `...\n\n` block, one frame each.
     Sse(Vec<Bytes>),
+    /// A JSON array streamed element by element (Gemini's `streamGenerateContent` without
+    /// `alt=sse`), one frame each, without Content-Length.
+    JsonArray(Vec<Bytes>),
+}
+
+/// Marks (in the response's extensions) a JSON body streamed as an array of elements, so the
+/// fault layer treats its frames as a stream's events.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JsonArrayStream;
+
+/// Between two elements of a streamed JSON array (as Gemini writes it).
+pub(crate) const ARRAY_SEP: &[u8] = b"\n,\r\n";
+/// After the last element of a streamed JSON array.
+pub(crate) const ARRAY_END: &[u8] = b"\n]";
+
+/// The frames of a streamed JSON array: `[` with the first element, each further element
+/// after [`ARRAY_SEP`], and [`ARRAY_END`] alone (the array's terminator).
+pub(crate) fn array_frames(elements: impl IntoIterator<Item = Vec<u8>>) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = Vec::new();
+    for element in elements {
+        let lead: &[u8] = if out.is_empty() { b"[" } else { ARRAY_SEP };
+        out.push([lead, &element].concat().into());
+    }
+    if out.is_empty() {
+        out.push(Bytes::from_static(b"["));
+    }
+    out.push(Bytes::from_static(ARRAY_END));
+    out
 }
 
 /// A status, extra headers and a payload.
@@ -35,6 +63,25 @@ impl SimReply {
             status,
             headers: HeaderMap::new(),
             payload: Payload::Json(bytes.into()),
+        }
+    }
+
+    /// A pretty-printed JSON reply (two-space indents), as Google writes its bodies.
+    pub(crate) fn json_pretty(status: StatusCode, value: &impl Serialize) -> Self {
+        let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+        SimReply {
+            status,
+            headers: HeaderMap::new(),
+            payload: Payload::Json(bytes.into()),
+        }
+    }
+
+    /// A 200 JSON array streamed in frames.
+    pub(crate) fn json_array(frames: Vec<Bytes>) -> Self {
+        SimReply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            payload: Payload::JsonArray(frames),
         }
     }
 
@@ -90,14 +137,16 @@ pub(crate) fn content_headers(headers: &mut HeaderMap, sse: bool) {
 
 impl IntoResponse for SimReply {
     fn into_response(self) -> Response {
-        let (sse, body) = match self.payload {
-            Payload::Json(bytes) => (false, ScriptBody::full(bytes)),
-            Payload::Sse(events) => (
-                true,
-                ScriptBody::new(events.into_iter().map(Step::Data).collect(), None),
-            ),
+        let frames = |f: Vec<Bytes>| ScriptBody::new(f.into_iter().map(Step::Data).collect(), None);
+        let (sse, array, body) = match self.payload {
+            Payload::Json(bytes) => (false, false, ScriptBody::full(bytes)),
+            Payload::Sse(events) => (true, false, frames(events)),
+            Payload::JsonArray(parts) => (false, true, frames(parts)),
         };
         let mut res = Response::new(Body::new(body));
+        if array {
+            res.extensions_mut().insert(JsonArrayStream);
+        }
         *res.status_mut() = self.status;
         *res.headers_mut() = self.headers;
         content_headers(res.headers_mut(), sse);
@@ -120,5 +169,10 @@ mod tests {
             raw_event(None, "[DONE]"),
             Bytes::from_static(b"data: [DONE]\n\n")
         );
+        let frames = array_frames([b"{}".to_vec(), b"{\"a\": 1}".to_vec()]);
+        let all = frames.concat();
+        let v: serde_json::Value = serde_json::from_slice(&all).unwrap();
+        assert_eq!(v, json!([{}, {"a": 1}]));
+        assert_eq!(frames.len(), 3);
     }
 }

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use super::{common, Api};
 use crate::errors::ApiError;
 use crate::gen::text;
-use crate::gen::words::{hash, splitmix};
 use crate::headers::respond;
 use crate::http::reply::SimReply;
 
@@ -81,7 +80,7 @@ fn answer(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
         .enumerate()
         .map(|(i, (text, n))| {
             tokens += n;
-            let v = vector(text, dims);
+            let v = crate::gen::vectors::unit(text, dims);
             let embedding = if base64 {
                 Value::from(encode_f32(&v))
             } else {
@@ -93,21 +92,6 @@ fn answer(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<SimReply, ApiEr
     let body = json!({"object": "list", "data": data, "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}});
     Ok(api.style.reply(StatusCode::OK, &body))
-}
-
-/// A unit vector derived from the text.
-pub(crate) fn vector(text: &str, dims: u64) -> Vec<f32> {
-    let mut state = hash(text.as_bytes());
-    let raw: Vec<f64> = (0..dims)
-        .map(|_| (splitmix(&mut state) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
-        .collect();
-    let norm = raw
-        .iter()
-        .map(|x| x * x)
-        .sum::<f64>()
-        .sqrt()
-        .max(f64::MIN_POSITIVE);
-    raw.iter().map(|x| (x / norm) as f32).collect()
 }
 
 /// Little-endian float32, base64 (standard alphabet, padded) as the OpenAI SDK decodes it.
@@ -151,9 +135,9 @@ mod tests {
 
     #[test]
     fn unit_vectors() {
-        let v = vector("hello", 64);
+        let v = crate::gen::vectors::unit("hello", 64);
         let norm: f32 = v.iter().map(|x| x * x).sum();
         assert!((norm - 1.0).abs() < 1e-4);
-        assert_eq!(v, vector("hello", 64));
+        assert_eq!(v, crate::gen::vectors::unit("hello", 64));
     }
 }

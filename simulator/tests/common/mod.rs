@@ -1,6 +1,8 @@
 //! Helpers for the simulator's end-to-end tests: start, request, parse SSE, wait.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod google;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -9,6 +11,7 @@ use sluice_sim::{Provider, SimConfig, SimHandle, FAULT_HEADER};
 pub const OPENAI_KEY: &str = "sk-test-123";
 pub const ANTHROPIC_KEY: &str = "sk-ant-test-123";
 pub const XAI_KEY: &str = "xai-test-123";
+pub const GEMINI_KEY: &str = "AIzaSimTest123";
 
 pub async fn sim() -> SimHandle {
     sluice_sim::start(SimConfig::default())
@@ -42,6 +45,9 @@ pub fn auth(rb: reqwest::RequestBuilder, provider: Provider) -> reqwest::Request
         Provider::Anthropic => rb
             .header("x-api-key", ANTHROPIC_KEY)
             .header("anthropic-version", "2023-06-01"),
+        Provider::Gemini => rb.header("x-goog-api-key", GEMINI_KEY),
+        // Vertex AI takes an access token from the token endpoint: see `vertex_token`.
+        Provider::Vertex | Provider::GoogleOAuth => rb,
     }
 }
 

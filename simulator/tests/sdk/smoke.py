@@ -1,6 +1,7 @@
 """Smoke test of the simulator with the official OpenAI and Anthropic Python SDKs.
 
-Run: sluice-sim --listen 127.0.0.1:9000 &  python smoke.py http://127.0.0.1:9000
+Run: simulator/tests/sdk/run.sh (with smoke_genai.py), or by hand:
+sluice-sim --listen 127.0.0.1:9000 &  python smoke.py http://127.0.0.1:9000
 (needs `pip install openai anthropic`; not part of `cargo test`).
 """
 import json

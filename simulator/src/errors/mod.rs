@@ -1,6 +1,11 @@
 //! Provider errors: what went wrong, and each provider's own error envelope for it.
-//! Owns the error bodies (OpenAI, Anthropic, xAI), also the careless ones of the `echo-key`
-//! fault that repeat the request's key; must never decide when to fail.
+//! Owns the error bodies (OpenAI, Anthropic, xAI here; Google's in `google.rs`), also the
+//! careless ones of the `echo-key` fault that repeat the request's key; must never decide
+//! when to fail.
+
+mod google;
+
+pub(crate) use google::{error_info, localized};
 
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -31,6 +36,11 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
     /// OpenAI's `param` field.
     pub(crate) param: Option<&'static str>,
+    /// Google's `details` (`google.rpc.ErrorInfo`, ...); other providers ignore them.
+    pub(crate) details: Vec<Value>,
+    /// The retry delay a 429 asks for, in seconds: Google puts it in a `google.rpc.RetryInfo`
+    /// detail (the other providers send it as the `retry-after` header instead).
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -40,7 +50,21 @@ impl ApiError {
             kind,
             message: message.into(),
             param: None,
+            details: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// Adds a Google error detail.
+    pub(crate) fn with_detail(mut self, detail: Value) -> Self {
+        self.details.push(detail);
+        self
+    }
+
+    /// Sets the retry delay a 429 asks for.
+    pub(crate) fn with_retry_after(mut self, secs: Option<u64>) -> Self {
+        self.retry_after = secs;
+        self
     }
 
     /// 400 invalid request.
@@ -48,28 +72,36 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidRequest, message)
     }
 
-    /// A missing or wrong key: 401, except xAI answers 400.
+    /// A missing or wrong key: 401, except xAI and the Gemini API answer 400.
     pub(crate) fn bad_key(provider: Provider, message: impl Into<String>) -> Self {
         let status = match provider {
-            Provider::Xai => StatusCode::BAD_REQUEST,
-            _ => StatusCode::UNAUTHORIZED,
+            Provider::Xai | Provider::Gemini => StatusCode::BAD_REQUEST,
+            Provider::OpenAi | Provider::Anthropic | Provider::Vertex | Provider::GoogleOAuth => {
+                StatusCode::UNAUTHORIZED
+            }
         };
         Self::new(status, ErrorKind::Authentication, message)
     }
 
-    /// 404 for a model the provider does not serve.
+    /// 404 for a model the provider does not serve (the Google providers word theirs where
+    /// they know the path: `gemini::models`, `vertex::paths`).
     pub(crate) fn unknown_model(provider: Provider, model: &str) -> Self {
         let message = match provider {
             Provider::Anthropic => format!("model: {model}"),
-            _ => format!("The model `{model}` does not exist or you do not have access to it."),
+            Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
+                format!("Model {model} is not found.")
+            }
+            Provider::OpenAi | Provider::Xai => {
+                format!("The model `{model}` does not exist or you do not have access to it.")
+            }
         };
         let mut e = Self::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message);
         e.param = Some("model");
         e
     }
 
-    /// The error a provider sends with `status` (used for injected faults).
-    pub(crate) fn for_status(status: StatusCode) -> Self {
+    /// The error `provider` sends with `status` (used for injected faults).
+    pub(crate) fn for_status(provider: Provider, status: StatusCode) -> Self {
         let kind = match status.as_u16() {
             401 => ErrorKind::Authentication,
             402 => ErrorKind::Billing,
@@ -91,6 +123,12 @@ impl ApiError {
             }
             _ => "Simulated error.",
         };
+        let message = match provider {
+            Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
+                google::fault_message(provider, kind).unwrap_or(message)
+            }
+            Provider::OpenAi | Provider::Anthropic | Provider::Xai => message,
+        };
         Self::new(status, kind, message)
     }
 
@@ -107,12 +145,24 @@ impl ApiError {
                 "request_id": request_id,
             }),
             Provider::Xai => json!({"code": xai_code(self.kind), "error": self.message}),
+            Provider::Gemini | Provider::Vertex => google::body(self, provider),
+            Provider::GoogleOAuth => google::oauth_body(self),
         }
     }
 
     /// The error as a reply (headers are added by the caller).
     pub(crate) fn reply(&self, provider: Provider, request_id: &str) -> SimReply {
-        SimReply::json(self.status, &self.body(provider, request_id))
+        json_reply(provider, self.status, &self.body(provider, request_id))
+    }
+}
+
+/// An error body as a reply, laid out as the provider does: Google pretty-prints its JSON.
+pub(crate) fn json_reply(provider: Provider, status: StatusCode, body: &Value) -> SimReply {
+    match provider {
+        Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
+            SimReply::json_pretty(status, body)
+        }
+        Provider::OpenAi | Provider::Anthropic | Provider::Xai => SimReply::json(status, body),
     }
 }
 
@@ -172,17 +222,18 @@ fn xai_code(kind: ErrorKind) -> &'static str {
 /// them in its errors (in the message, and the whole header in a `debug` member).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Echo {
-    /// `authorization` or `x-api-key`, as the request sent it.
+    /// `authorization`, `x-api-key` or `x-goog-api-key`, as the request sent it, or `key`
+    /// for the Gemini API's `?key=` query parameter.
     header: &'static str,
     value: String,
-    /// The key itself (the bearer token, or the `x-api-key` value).
+    /// The key itself (the bearer token, or the header's or parameter's value).
     key: String,
 }
 
 impl Echo {
-    /// The credentials of a request, if it sent any.
-    pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Echo> {
-        ["authorization", "x-api-key"]
+    /// The credentials of a request (its headers, then a `key` query parameter), if any.
+    pub(crate) fn from_request(headers: &HeaderMap, query: Option<&str>) -> Option<Echo> {
+        let from_header = ["authorization", "x-api-key", "x-goog-api-key"]
             .into_iter()
             .find_map(|header| {
                 let value = headers.get(header)?.to_str().ok()?.to_owned();
@@ -192,7 +243,15 @@ impl Echo {
                 }
                 .to_owned();
                 Some(Echo { header, value, key })
+            });
+        from_header.or_else(|| {
+            let key = crate::gemini::auth::query_key(query?)?;
+            Some(Echo {
+                header: "key",
+                value: key.clone(),
+                key,
             })
+        })
     }
 
     /// Puts the key into the message of a provider's error body (as "Incorrect API key
@@ -202,8 +261,11 @@ impl Echo {
     pub(crate) fn apply(&self, provider: Provider, body: &mut Value, refuses: bool) {
         let debug = json!({ self.header: self.value });
         let message = match provider {
-            Provider::OpenAi | Provider::Anthropic => &mut body["error"]["message"],
+            Provider::OpenAi | Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
+                &mut body["error"]["message"]
+            }
             Provider::Xai => &mut body["error"],
+            Provider::GoogleOAuth => &mut body["error_description"],
         };
         let text = message.as_str().unwrap_or("");
         let text = if refuses {
@@ -213,16 +275,17 @@ impl Echo {
         };
         *message = Value::String(text);
         match provider {
-            Provider::OpenAi | Provider::Anthropic => body["error"]["debug"] = debug,
-            Provider::Xai => body["debug"] = debug,
+            Provider::OpenAi | Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
+                body["error"]["debug"] = debug
+            }
+            Provider::Xai | Provider::GoogleOAuth => body["debug"] = debug,
         }
     }
 }
 
-/// The provider's in-stream error event (sent after a 200 stream has begun); with `echo`, one
-/// that repeats the request's key.
-pub(crate) fn stream_error_event(provider: Provider, echo: Option<&Echo>) -> bytes::Bytes {
-    use crate::http::reply::event;
+/// The body of the provider's in-stream error (sent after a 200 stream has begun); with
+/// `echo`, one that repeats the request's key.
+pub(crate) fn stream_error_body(provider: Provider, echo: Option<&Echo>) -> Value {
     let mut body = match provider {
         Provider::OpenAi => {
             json!({"error": {"message": "The server had an error while processing your request. (simulated)",
@@ -234,15 +297,29 @@ pub(crate) fn stream_error_event(provider: Provider, echo: Option<&Echo>) -> byt
         Provider::Xai => {
             json!({"code": "Internal error", "error": "The service encountered an error (simulated)."})
         }
+        Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => google::stream_error(),
     };
     if let Some(echo) = echo {
         echo.apply(provider, &mut body, false);
     }
-    let name = match provider {
-        Provider::Anthropic => Some("error"),
-        Provider::OpenAi | Provider::Xai => None,
-    };
-    event(name, &body)
+    body
+}
+
+/// The provider's in-stream error event, framed as the provider frames it in an event
+/// stream: an SSE event, except for Google, which (as publicly observed, undocumented) breaks
+/// the SSE framing with the error object as bare pretty-printed JSON lines.
+pub(crate) fn stream_error_event(provider: Provider, echo: Option<&Echo>) -> bytes::Bytes {
+    use crate::http::reply::event;
+    let body = stream_error_body(provider, echo);
+    match provider {
+        Provider::Anthropic => event(Some("error"), &body),
+        Provider::OpenAi | Provider::Xai => event(None, &body),
+        Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
+            let mut text = serde_json::to_vec_pretty(&body).unwrap_or_default();
+            text.push(b'\n');
+            text.into()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -260,11 +337,14 @@ mod tests {
         let e = ApiError::bad_key(Provider::Xai, "bad");
         assert_eq!(e.status, 400);
         assert_eq!(e.body(Provider::Xai, "r")["error"], "bad");
-        let e = ApiError::for_status(StatusCode::from_u16(529).unwrap_or_default());
+        let e = ApiError::for_status(
+            Provider::Anthropic,
+            StatusCode::from_u16(529).unwrap_or_default(),
+        );
         let b = e.body(Provider::Anthropic, "req_1");
         assert_eq!(b["error"]["type"], "overloaded_error");
         assert_eq!(b["request_id"], "req_1");
-        let e = ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE);
+        let e = ApiError::for_status(Provider::OpenAi, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             e.body(Provider::OpenAi, "r")["error"]["code"],
             "server_is_overloaded"
@@ -274,10 +354,11 @@ mod tests {
     #[test]
     fn echo_repeats_the_key_in_the_message_and_a_debug_member() {
         let mut h = HeaderMap::new();
-        assert_eq!(Echo::from_headers(&h), None);
+        assert_eq!(Echo::from_request(&h, None), None);
         h.insert("authorization", "Bearer sk-secret-1".parse().unwrap());
-        let echo = Echo::from_headers(&h).unwrap();
-        let mut b = ApiError::for_status(StatusCode::UNAUTHORIZED).body(Provider::OpenAi, "r");
+        let echo = Echo::from_request(&h, None).unwrap();
+        let mut b = ApiError::for_status(Provider::OpenAi, StatusCode::UNAUTHORIZED)
+            .body(Provider::OpenAi, "r");
         echo.apply(Provider::OpenAi, &mut b, true);
         assert!(b["error"]["message"]
             .as_str()
@@ -287,8 +368,9 @@ mod tests {
 
         let mut h = HeaderMap::new();
         h.insert("x-api-key", "sk-ant-secret-2".parse().unwrap());
-        let echo = Echo::from_headers(&h).unwrap();
-        let mut b = ApiError::for_status(StatusCode::TOO_MANY_REQUESTS).body(Provider::Xai, "r");
+        let echo = Echo::from_request(&h, None).unwrap();
+        let mut b = ApiError::for_status(Provider::Xai, StatusCode::TOO_MANY_REQUESTS)
+            .body(Provider::Xai, "r");
         echo.apply(Provider::Xai, &mut b, false);
         assert!(b["error"]
             .as_str()
@@ -299,5 +381,15 @@ mod tests {
         let text = String::from_utf8_lossy(&ev);
         assert!(text.starts_with("event: error\n"), "{text}");
         assert_eq!(text.matches("sk-ant-secret-2").count(), 2, "{text}");
+
+        let echo = Echo::from_request(&HeaderMap::new(), Some("alt=sse&key=AIzaSecret3")).unwrap();
+        let mut b = ApiError::for_status(Provider::Gemini, StatusCode::FORBIDDEN)
+            .body(Provider::Gemini, "r");
+        echo.apply(Provider::Gemini, &mut b, true);
+        assert!(b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Incorrect API key provided: AIzaSecret3."));
+        assert_eq!(b["error"]["debug"]["key"], "AIzaSecret3");
     }
 }
