@@ -4,13 +4,17 @@
 //! Must never: hold runtime state, or print a secret (see [`Secret`]).
 
 mod monitor;
+mod prices;
 mod routing;
 mod secret;
+mod store;
 mod timeouts;
 
 pub use monitor::{Level, MonitorConfig, Thresholds};
+pub use prices::{to_units, ModelPrice, PricesConfig};
 pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, RoutingConfig};
 pub use secret::Secret;
+pub use store::{OnSpoolFull, StoreBackend, StoreConfig, UsageConfig};
 pub use timeouts::{Limits, Timeouts};
 
 use serde::Deserialize;
@@ -62,6 +66,10 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
     pub monitor: MonitorConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub prices: PricesConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -259,6 +267,8 @@ impl Config {
         self.timeouts.validate()?;
         self.routing.validate()?;
         self.overload.validate()?;
+        self.store.validate()?;
+        self.prices.validate()?;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@
     reason = "test support: a failure here is a failed test"
 )]
 
+pub mod db;
 pub mod leak;
 mod sse;
 
