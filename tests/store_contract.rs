@@ -561,7 +561,7 @@ async fn rollups_and_totals_equal_the_ledger(store: Store, _raw: Raw<'_>) {
             (row.requests, row.cost_units, row.prompt_tokens, row.errors),
             (n, cost, prompt, errors)
         );
-        if let Some(t) = store.get_token(row.token_id.unwrap()).await.ok() {
+        if let Ok(t) = store.get_token(row.token_id.unwrap()).await {
             assert_eq!(
                 (t.used_units, t.requests),
                 (cost, n),

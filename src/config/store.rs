@@ -275,8 +275,10 @@ mod tests {
         let mut c = StoreConfig::default();
         c.usage.spool_segment_bytes = c.usage.spool_max_bytes + 1;
         assert!(c.validate().is_err());
-        let mut c = StoreConfig::default();
-        c.call_timeout = Duration::ZERO;
+        let c = StoreConfig {
+            call_timeout: Duration::ZERO,
+            ..StoreConfig::default()
+        };
         assert!(c.validate().is_err());
     }
 }

@@ -10,6 +10,7 @@ mod handlers;
 mod health;
 mod models;
 mod run;
+pub mod store_api;
 mod write_deadline;
 
 pub use run::{serve, Server};

@@ -388,11 +388,6 @@ impl Store {
     pub async fn count_usage(&self, filter: &UsageFilter) -> StoreResult<i64> {
         on_backend!(self, |q, h| q::usage_read::count_events(h, filter))
     }
-
-    #[cfg(test)]
-    pub(crate) fn is_sqlite(&self) -> bool {
-        matches!(self.inner.backend, Backend::Sqlite(_))
-    }
 }
 
 fn read_only(kind: &str, name: &str) -> StoreError {

@@ -12,6 +12,27 @@ macro_rules! select_channels {
     };
 }
 
+type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+/// Binds the fifteen value columns, `provider` to `enabled`, in table order.
+fn bind_values<'q>(q: Query<'q>, v: &'q ChannelValues) -> Query<'q> {
+    q.bind(v.provider)
+        .bind(&v.base_url)
+        .bind(&v.keys_enc)
+        .bind(&v.key_hints)
+        .bind(&v.models)
+        .bind(&v.model_mapping)
+        .bind(&v.headers)
+        .bind(&v.anthropic_version)
+        .bind(v.priority)
+        .bind(v.weight)
+        .bind(v.max_concurrency)
+        .bind(v.first_byte_ms)
+        .bind(v.stream_idle_ms)
+        .bind(v.total_ms)
+        .bind(v.enabled)
+}
+
 pub(crate) async fn list(h: &Handle) -> StoreResult<Vec<StoredChannel>> {
     let rows = sqlx::query_as::<Db, ChannelRow>(concat!(select_channels!(), " ORDER BY id"))
         .fetch_all(h.reader())
@@ -44,34 +65,20 @@ pub(crate) async fn insert(
     let mut tx = h.begin_write().await?;
     let revision = meta::bump(&mut tx).await?;
     let now = now_ms();
-    sqlx::query::<Db>(
+    let q = sqlx::query::<Db>(
         "INSERT INTO channels (name, provider, base_url, keys_enc, key_hints, models, \
          model_mapping, headers, anthropic_version, priority, weight, max_concurrency, \
          first_byte_ms, stream_idle_ms, total_ms, enabled, revision, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
          $18, $19)",
     )
-    .bind(name)
-    .bind(v.provider)
-    .bind(&v.base_url)
-    .bind(&v.keys_enc)
-    .bind(&v.key_hints)
-    .bind(&v.models)
-    .bind(&v.model_mapping)
-    .bind(&v.headers)
-    .bind(&v.anthropic_version)
-    .bind(v.priority)
-    .bind(v.weight)
-    .bind(v.max_concurrency)
-    .bind(v.first_byte_ms)
-    .bind(v.stream_idle_ms)
-    .bind(v.total_ms)
-    .bind(v.enabled)
-    .bind(revision)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    .bind(name);
+    bind_values(q, v)
+        .bind(revision)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     let channel = get_in(&mut tx, name).await?;
     tx.commit().await?;
     Ok(channel)
@@ -87,32 +94,18 @@ pub(crate) async fn update(
     let current = get_in(&mut tx, name).await?;
     let v = change(&current)?;
     let revision = meta::bump(&mut tx).await?;
-    sqlx::query::<Db>(
+    let q = sqlx::query::<Db>(
         "UPDATE channels SET provider = $1, base_url = $2, keys_enc = $3, key_hints = $4, \
          models = $5, model_mapping = $6, headers = $7, anthropic_version = $8, priority = $9, \
          weight = $10, max_concurrency = $11, first_byte_ms = $12, stream_idle_ms = $13, \
          total_ms = $14, enabled = $15, revision = $16, updated_at = $17 WHERE name = $18",
-    )
-    .bind(v.provider)
-    .bind(&v.base_url)
-    .bind(&v.keys_enc)
-    .bind(&v.key_hints)
-    .bind(&v.models)
-    .bind(&v.model_mapping)
-    .bind(&v.headers)
-    .bind(&v.anthropic_version)
-    .bind(v.priority)
-    .bind(v.weight)
-    .bind(v.max_concurrency)
-    .bind(v.first_byte_ms)
-    .bind(v.stream_idle_ms)
-    .bind(v.total_ms)
-    .bind(v.enabled)
-    .bind(revision)
-    .bind(now_ms())
-    .bind(name)
-    .execute(&mut *tx)
-    .await?;
+    );
+    bind_values(q, &v)
+        .bind(revision)
+        .bind(now_ms())
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
     let channel = get_in(&mut tx, name).await?;
     tx.commit().await?;
     Ok(channel)

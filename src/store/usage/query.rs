@@ -148,9 +148,39 @@ impl Cursor {
     }
 }
 
+/// A time in a query: Unix milliseconds, a UTC day (`2026-01-31`, its midnight) or RFC 3339.
+pub fn parse_time(text: &str) -> Result<i64, StoreError> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    let bad = || {
+        StoreError::Invalid(format!(
+            "`{text}` is not a time (Unix milliseconds, YYYY-MM-DD or RFC 3339)"
+        ))
+    };
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(day) = time::Date::parse(text, fmt) {
+        let secs = day.midnight().assume_utc().unix_timestamp();
+        return Ok(secs * 1000);
+    }
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| bad())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_parse_in_three_forms() {
+        assert_eq!(parse_time("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(parse_time("1970-01-02").unwrap(), DAY_MS);
+        assert_eq!(parse_time("1970-01-01T00:00:01.5Z").unwrap(), 1500);
+        assert_eq!(parse_time("1970-01-01T01:00:00+01:00").unwrap(), 0);
+        assert!(parse_time("yesterday").is_err());
+    }
 
     #[test]
     fn whole_days_pick_the_rollups() {
