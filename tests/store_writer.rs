@@ -151,19 +151,6 @@ async fn a_full_queue_overflows_to_the_spool_and_drains() {
     assert_eq!(sink.snapshot().records_replayed, 92);
 }
 
-/// Holds SQLite's write lock from another connection: the writer's writes fail (busy).
-async fn lock_sqlite(db: &TestSqlite) -> sqlx::SqliteConnection {
-    use sqlx::Connection;
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN EXCLUSIVE")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_sqlite_spools_then_drains_exactly_once() {
     let db = TestSqlite::new();
@@ -185,7 +172,7 @@ async fn a_locked_sqlite_spools_then_drains_exactly_once() {
     })
     .await;
 
-    let mut lock = lock_sqlite(&db).await;
+    let lock = db.lock_writes().await;
     submit(100, 400);
     eventually(WITHIN, "the store reports down and spools", || async {
         let s = sink.snapshot();
@@ -196,7 +183,6 @@ async fn a_locked_sqlite_spools_then_drains_exactly_once() {
     let during = sink.snapshot();
     assert!(during.write_failures > 0);
     assert!(during.queue_depth <= during.queue_capacity);
-    sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.unwrap();
     drop(lock);
 
     eventually(WITHIN, "spool drained, every row written", || async {
@@ -288,7 +274,7 @@ async fn shutdown_flushes_to_the_database_or_else_the_spool() {
     config.usage.shutdown_flush = Duration::from_millis(500);
     let (sink, writer) = usage::pipeline(&store, &config, None).unwrap();
     let running = Running::start(writer);
-    let lock = lock_sqlite(&db).await;
+    let lock = db.lock_writes().await;
     for i in 300..450 {
         sink.submit(record(t, i));
     }

@@ -63,6 +63,21 @@ impl TestSqlite {
             .await
             .expect("sqlite store")
     }
+
+    /// Takes SQLite's write lock from a connection of its own and holds it while the returned
+    /// connection lives: the store's writes fail (busy) until it is dropped.
+    pub async fn lock_writes(&self) -> sqlx::SqliteConnection {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self.db_path().display());
+        let mut c = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("sqlite connection");
+        sqlx::raw_sql("BEGIN EXCLUSIVE")
+            .execute(&mut c)
+            .await
+            .expect("write lock");
+        c
+    }
 }
 
 impl Default for TestSqlite {
