@@ -40,6 +40,7 @@ where
     H: FnOnce(Box<dyn std::any::Any + Send>),
 {
     let before = counts();
+    let before_fds = fd_targets();
     {
         let store = Store::open_with(&config, Some(test_secret()))
             .await
@@ -108,19 +109,49 @@ where
         }
         store.close().await;
     }
-    eventually(WITHIN, "live tasks and fds back at their baseline", || {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
         let now = counts();
-        async move { now.0 <= before.0 && now.1 <= before.1 }
-    })
-    .await;
+        if now.0 <= before.0 && now.1 <= before.1 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "not back at the baseline within {WITHIN:?}: live tasks {} (baseline {}), \
+                 open fds {} (baseline {}); fds now: {:?}, at the baseline: {:?}",
+                now.0,
+                before.0,
+                now.1,
+                before.1,
+                fd_targets(),
+                before_fds
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// What each open fd is, for the failure report.
+fn fd_targets() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `f` on a runtime of its own, shut down (its threads and fds gone) before returning.
+fn on_own_runtime(f: impl std::future::Future<Output = ()>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
+        .unwrap();
+    rt.block_on(f);
+    rt.shutdown_timeout(WITHIN);
 }
 
 #[test]
@@ -128,7 +159,7 @@ fn store_jobs_leave_no_task_fd_or_connection_behind() {
     // SQLite: the outage is a held write lock.
     let db = std::sync::Arc::new(TestSqlite::new());
     let held = db.clone();
-    runtime().block_on(jobs_come_back(
+    on_own_runtime(jobs_come_back(
         db.config(),
         async move || Box::new(held.lock_writes().await) as Box<dyn std::any::Any + Send>,
         drop,
@@ -139,7 +170,7 @@ fn store_jobs_leave_no_task_fd_or_connection_behind() {
     let proxy = std::sync::Arc::new(TcpProxy::start(pg.addr));
     let config = pg_config(&pg.url_via(proxy.addr), pg.dir.path());
     let (p1, p2) = (proxy.clone(), proxy.clone());
-    runtime().block_on(jobs_come_back(
+    on_own_runtime(jobs_come_back(
         config,
         async move || {
             p1.cut();

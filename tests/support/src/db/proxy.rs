@@ -18,7 +18,8 @@ pub struct TcpProxy {
 }
 
 impl TcpProxy {
-    /// Starts a proxy to `target` on its own thread and runtime.
+    /// Starts a proxy to `target` on its own thread and runtime, and returns once it serves
+    /// (so a test's fd baseline taken after this includes the proxy's own).
     pub fn start(target: SocketAddr) -> Self {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         std_listener.set_nonblocking(true).expect("nonblocking");
@@ -28,13 +29,19 @@ impl TcpProxy {
         let accepted = Arc::new(AtomicU64::new(0));
         let refused = Arc::new(AtomicU64::new(0));
         let (a, r) = (accepted.clone(), refused.clone());
+        let (ready_tx, ready) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("proxy runtime");
-            rt.block_on(serve(std_listener, target, cut_rx, stop_rx, a, r));
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(std_listener).expect("proxy listener");
+                let _ = ready_tx.send(());
+                serve(listener, target, cut_rx, stop_rx, a, r).await
+            });
         });
+        ready.recv().expect("proxy started");
         Self {
             addr,
             cut,
@@ -73,16 +80,13 @@ impl Drop for TcpProxy {
 }
 
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: TcpListener,
     target: SocketAddr,
     mut cut: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
     accepted: Arc<AtomicU64>,
     refused: Arc<AtomicU64>,
 ) {
-    let Ok(listener) = TcpListener::from_std(listener) else {
-        return;
-    };
     let mut conns = JoinSet::new();
     let is_cut = Arc::new(AtomicBool::new(false));
     loop {
