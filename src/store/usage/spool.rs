@@ -191,17 +191,23 @@ impl Spool {
         Ok(())
     }
 
-    /// Fsyncs the open segment if anything was appended since the last sync.
+    /// Fsyncs the open segment if anything was appended since the last sync. The fsync runs
+    /// outside the lock (on a duplicate handle), so appends from the request path never wait
+    /// for the disk.
     pub fn sync(&self) -> Result<(), SpoolError> {
-        let mut s = self.lock();
-        if let Some(active) = s.active.as_mut().filter(|a| a.dirty) {
-            active
-                .file
-                .sync_data()
-                .map_err(|e| self.io(active.seq, e))?;
+        let file = {
+            let mut s = self.lock();
+            let Some(active) = s.active.as_mut().filter(|a| a.dirty) else {
+                return Ok(());
+            };
             active.dirty = false;
-        }
-        Ok(())
+            let seq = active.seq;
+            active.file.try_clone().map_err(|e| self.io(seq, e))?
+        };
+        file.sync_data().map_err(|e| SpoolError::Io {
+            path: self.dir.clone(),
+            source: e,
+        })
     }
 
     /// The oldest sealed segment; when none is sealed, seals the open one first (so replay

@@ -128,7 +128,8 @@ impl UsageWriter {
     /// Writes a batch to the database, or to the spool while the database is failing (the
     /// replay is the probe that finds it back).
     async fn flush(&self, batch: &mut Vec<UsageRecord>) {
-        let failing = self.stats.db_failing.load(Relaxed);
+        // With nothing spooled there is no replay to probe the database: this batch does.
+        let failing = self.stats.db_failing.load(Relaxed) && !self.spool.is_empty();
         if failing || self.write(batch).await.is_err() {
             self.spool_batch(batch);
         }
