@@ -13,6 +13,7 @@ pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod monitor;
 pub mod overload;
 pub mod providers;
@@ -20,6 +21,7 @@ pub mod relay;
 pub mod routing;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod stream;
 pub mod upstream;
 

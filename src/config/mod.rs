@@ -5,13 +5,17 @@
 
 mod base_url;
 mod monitor;
+mod prices;
 mod routing;
 mod secret;
+mod store;
 mod timeouts;
 
 pub use monitor::{Level, MonitorConfig, Thresholds};
+pub use prices::{to_units, ModelPrice, PricesConfig};
 pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, PanicMode, RoutingConfig};
 pub use secret::Secret;
+pub use store::{OnSpoolFull, StoreBackend, StoreConfig, UsageConfig};
 pub use timeouts::{Limits, Timeouts};
 
 use serde::Deserialize;
@@ -68,6 +72,10 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
     pub monitor: MonitorConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub prices: PricesConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -295,6 +303,8 @@ impl Config {
         self.timeouts.validate()?;
         self.routing.validate()?;
         self.overload.validate()?;
+        self.store.validate()?;
+        self.prices.validate()?;
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ mod health;
 mod held;
 mod models;
 mod run;
+pub mod store_api;
 mod write_deadline;
 
 pub use access::Listener;

@@ -10,6 +10,7 @@
 )]
 
 pub mod access_log;
+pub mod db;
 pub mod leak;
 pub mod proxy;
 mod sse;

@@ -1,0 +1,157 @@
+//! Admission: one request against its token's rules, limits and quota, and what it holds
+//! until it ends.
+//!
+//! Owns: the order of the checks (access, spool, requests per minute, tokens per minute,
+//! quota), the [`Admission`] a request keeps (quota reservation, TPM hold, header values), and
+//! finishing it on the real usage, which prices the usage record.
+//! Must never: do I/O, or leave a reservation behind (an `Admission` dropped unfinished
+//! releases everything it holds).
+
+use super::entry::TokenEntry;
+use super::prices::{Estimate, Price, PriceTable, UsageCounts};
+use super::quota::Reservation;
+use super::rate::{RateHeaders, TpmHold};
+use super::table::TokenTable;
+use super::LimitError;
+use crate::store::{now_ms, UsageRecord, UsageSink};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// What the request path knows of a request before it runs.
+#[derive(Clone, Copy, Debug)]
+pub struct AdmitRequest<'a> {
+    pub model: &'a str,
+    pub client_ip: Option<IpAddr>,
+    /// Size of the prompt (the request body, or the part of it that is the prompt).
+    pub prompt_bytes: usize,
+    pub max_tokens: Option<u64>,
+    /// Images the request asks for (image endpoints).
+    pub images: u32,
+}
+
+/// Tokens, limits and prices together: the request path's whole view of admission.
+pub struct Limits {
+    table: Arc<TokenTable>,
+    prices: PriceTable,
+    sink: Option<UsageSink>,
+}
+
+impl Limits {
+    pub fn new(table: Arc<TokenTable>, prices: PriceTable, sink: Option<UsageSink>) -> Self {
+        Self {
+            table,
+            prices,
+            sink,
+        }
+    }
+
+    pub fn table(&self) -> &Arc<TokenTable> {
+        &self.table
+    }
+
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
+    }
+
+    /// The token of a client key (the snapshot; a store read only for an unknown key).
+    pub async fn authenticate(&self, key: &str) -> Result<Arc<TokenEntry>, LimitError> {
+        self.table.authenticate(key).await
+    }
+
+    /// Checks a request and takes what it may spend.
+    pub fn admit(
+        &self,
+        token: Arc<TokenEntry>,
+        req: &AdmitRequest<'_>,
+    ) -> Result<Admission, LimitError> {
+        token.check_access(now_ms(), req.model, req.client_ip)?;
+        let estimate =
+            self.prices
+                .estimate(req.model, req.prompt_bytes, req.max_tokens, req.images);
+        if token.is_metered() && self.sink.as_ref().is_some_and(UsageSink::reject_metered) {
+            return Err(LimitError::SpoolFull);
+        }
+        let mut headers = RateHeaders::default();
+        if let Some(rpm) = &token.rpm {
+            headers.requests = Some(rpm.check().map_err(LimitError::RateLimited)?);
+        }
+        let tpm = match &token.tpm {
+            Some(tpm) => {
+                let (hold, info) = tpm
+                    .reserve(estimate.tokens(), Instant::now())
+                    .map_err(LimitError::RateLimited)?;
+                headers.tokens = Some(info);
+                Some(hold)
+            }
+            None => None,
+        };
+        let quota = match token.quota_limit {
+            Some(limit) => Some(
+                token
+                    .quota
+                    .try_reserve(limit, estimate.cost)
+                    .map_err(LimitError::QuotaExceeded)?,
+            ),
+            None => None,
+        };
+        Ok(Admission {
+            price: self.prices.price(req.model).copied(),
+            origin: self.sink.as_ref().map_or(0, UsageSink::origin),
+            token,
+            estimate,
+            headers,
+            quota,
+            tpm,
+        })
+    }
+}
+
+/// A request's hold on its token while it runs. [`Admission::finish`] it with the usage
+/// record (however the request ended); dropping it unfinished releases the hold.
+#[derive(Debug)]
+pub struct Admission {
+    pub token: Arc<TokenEntry>,
+    pub estimate: Estimate,
+    /// The `x-ratelimit-*` values for the response.
+    pub headers: RateHeaders,
+    price: Option<Price>,
+    quota: Option<Reservation>,
+    tpm: Option<TpmHold>,
+    origin: u64,
+}
+
+impl Admission {
+    /// What `usage` costs at this request's price.
+    pub fn cost(&self, usage: &UsageCounts) -> i64 {
+        self.price.map_or(0, |p| p.cost(usage))
+    }
+
+    /// Prices the record from its counts and settles the quota and the TPM bucket on them.
+    /// The record then carries the token, the cost, and (for a metered token) this
+    /// process's origin tag, so its commit moves the spend from unflushed to committed.
+    pub fn finish(mut self, record: &mut UsageRecord) {
+        let usage = UsageCounts {
+            prompt_tokens: record.prompt_tokens,
+            cached_tokens: record.cached_tokens,
+            completion_tokens: record.completion_tokens,
+            images: record.images,
+            audio_ms: record.audio_ms,
+            video_ms: record.video_ms,
+        };
+        let cost = self.cost(&usage);
+        record.token_id = Some(self.token.id);
+        record.cost_units = cost;
+        if let Some(q) = self.quota.take() {
+            q.settle(cost);
+            record.origin = self.origin;
+        }
+        if let Some(t) = self.tpm.take() {
+            t.settle(
+                record
+                    .prompt_tokens
+                    .saturating_add(record.completion_tokens),
+            );
+        }
+    }
+}
