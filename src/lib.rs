@@ -11,6 +11,7 @@ pub mod canary;
 pub mod client_text;
 pub mod config;
 pub mod convert;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod monitor;
@@ -21,6 +22,7 @@ pub mod routing;
 pub mod server;
 pub mod state;
 pub mod stream;
+pub mod supervisor;
 pub mod upstream;
 
 #[cfg(all(feature = "canary", not(debug_assertions)))]

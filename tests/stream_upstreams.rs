@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use sluice::config::ProviderKind;
 use sluice::routing::BreakerState;
 use sluice_test_support::{
-    access_log, assert_upstream_settled, openai_channel, read_sse, request_id, with_fault,
-    Harness, ROUTED_MODEL,
+    access_log, assert_upstream_settled, openai_channel, read_sse, request_id, with_fault, Harness,
+    ROUTED_MODEL,
 };
 use std::time::Duration;
 use wiremock::matchers::{method, path};
