@@ -1,17 +1,69 @@
 //! The embedded default: with no config file the relay serves demo models from the simulator,
 //! run in-process, so a newcomer gets real answers without any provider key.
 //!
-//! Owns: the demo configuration and its token.
+//! Only with the `demo` feature (on by default): a relay built without it links no simulator.
+//!
+//! Owns: the demo configuration, its token, the simulator it runs and the banner it prints.
 //! Must never: be used when a config file is given.
 
 use crate::config::Config;
-use sluice_sim::{Provider, SimHandle};
+use crate::state::StartError;
+use sluice_sim::{Provider, SimConfig, SimHandle};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 /// The client token the demo accepts.
 pub const DEMO_TOKEN: &str = "sk-sluice-demo";
 
+/// The models the demo channels serve.
+const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, \
+                      claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini";
+
+/// The simulator of demo mode, run in-process for as long as the relay serves.
+pub struct Demo {
+    sim: SimHandle,
+}
+
+impl Demo {
+    /// Starts the simulator and returns the config whose channels point at it.
+    pub async fn start(listen: SocketAddr) -> Result<(Self, Config), StartError> {
+        let sim = sluice_sim::start(SimConfig::default())
+            .await
+            .map_err(StartError::Simulator)?;
+        let config = config(&sim, listen);
+        Ok((Self { sim }, config))
+    }
+
+    /// What the demo prints at start: where to send requests, with which token and models.
+    pub fn banner(&self, local: SocketAddr, admin: Option<SocketAddr>) -> String {
+        let mut b = format!(
+            "sluice demo: serving simulated models on http://{local}/v1\n  token:  {DEMO_TOKEN}\n  \
+             models: {MODELS}\n"
+        );
+        let _ = writeln!(
+            b,
+            "  try:    curl http://{local}/v1/chat/completions -H 'Authorization: Bearer \
+             {DEMO_TOKEN}' -H 'Content-Type: application/json' -d '{{\"model\":\"gpt-4o-mini\",\
+             \"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+        );
+        if let Some(a) = admin {
+            let _ = writeln!(
+                b,
+                "  admin:  http://{a}/api/channels, http://{a}/metrics, \
+                 http://{a}/api/monitor/health (this machine only)\n  watch:  sluice monitor http://{a}"
+            );
+        }
+        b
+    }
+
+    /// Stops the simulator (after the relay has stopped).
+    pub async fn stop(self) {
+        self.sim.shutdown().await;
+    }
+}
+
 /// A config whose channels point at the running simulator.
-pub fn config(sim: &SimHandle, listen: std::net::SocketAddr) -> Config {
+pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
     let text = format!(
         r#"
         listen = "{listen}"

@@ -11,6 +11,7 @@ pub mod canary;
 pub mod client_text;
 pub mod config;
 pub mod convert;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod limits;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod stream;
+pub mod supervisor;
 pub mod upstream;
 
 #[cfg(all(feature = "canary", not(debug_assertions)))]

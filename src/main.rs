@@ -2,8 +2,10 @@
 //! `sluice monitor [URL] [--once]`.
 
 use clap::{Parser, Subcommand};
+#[cfg(feature = "demo")]
+use sluice::demo::Demo;
 use sluice::server::{bind, Listeners};
-use sluice::{demo, AppState, Config, StartError};
+use sluice::{AppState, Config, StartError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,7 +32,8 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the relay. Without --config, serves demo models from the embedded simulator.
+    /// Run the relay. Without --config, serves demo models from the embedded simulator (the
+    /// `demo` feature, on by default).
     Serve {
         /// TOML config file (see README.md and fixtures/).
         #[arg(long, short, env = "SLUICE_CONFIG")]
@@ -98,16 +101,13 @@ async fn serve(
     admin_listen: Option<SocketAddr>,
 ) -> Result<(), StartError> {
     // Kept alive for the whole run when in demo mode.
-    let mut _sim = None;
+    let mut demo = None;
     let mut config = match config {
         Some(path) => Config::load(&path)?,
         None => {
-            let sim = sluice_sim::start(sluice_sim::SimConfig::default())
-                .await
-                .map_err(StartError::Simulator)?;
             let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-            let c = demo::config(&sim, listen);
-            _sim = Some(sim);
+            let (d, c) = Demo::start(listen).await?;
+            demo = Some(d);
             c
         }
     };
@@ -117,43 +117,52 @@ async fn serve(
     if let Some(a) = admin_listen {
         config.admin_listen = Some(a);
     }
-    let demo = _sim.is_some();
     let public = bind(config.listen).await?;
     let local = public.local_addr().unwrap_or(config.listen);
     let admin = match config.admin_listen {
         Some(a) => Some(bind(a).await?),
         // The demo's admin listener: loopback, next to the public port (any free port if that
         // one is taken), so its channels, metrics and health are one curl away.
-        None if demo => Some(demo_admin(local).await?),
+        None if demo.is_some() => Some(demo_admin(local).await?),
         None => None,
     };
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     config.admin_listen = admin_addr.or(config.admin_listen);
     let state = AppState::new(config)?;
     tracing::info!(%local, admin = ?admin_addr, "sluice listening");
-    if demo {
-        println!("sluice demo: serving simulated models on http://{local}/v1");
-        println!("  token:  {}", demo::DEMO_TOKEN);
-        println!("  models: gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini");
-        println!("  try:    curl http://{local}/v1/chat/completions -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'", demo::DEMO_TOKEN);
-        if let Some(a) = admin_addr {
-            println!("  admin:  http://{a}/api/channels, http://{a}/metrics, http://{a}/api/monitor/health (this machine only)");
-            println!("  watch:  sluice monitor http://{a}");
-        }
+    if let Some(d) = &demo {
+        print!("{}", d.banner(local, admin_addr));
     }
-    let addr = local;
     sluice::serve(
         state,
         Listeners::from_parts(public, admin),
         shutdown_signal(),
     )
-    .await
-    .map_err(|source| StartError::Listen { addr, source })?;
-    if let Some(sim) = _sim.take() {
-        sim.shutdown().await;
+    .await?;
+    if let Some(d) = demo.take() {
+        d.stop().await;
     }
     tracing::info!("sluice stopped");
     Ok(())
+}
+
+/// Demo mode in a relay built without the `demo` feature: refused (no simulator is linked).
+#[cfg(not(feature = "demo"))]
+enum Demo {}
+
+#[cfg(not(feature = "demo"))]
+impl Demo {
+    async fn start(_listen: SocketAddr) -> Result<(Self, Config), StartError> {
+        Err(StartError::NoDemo)
+    }
+
+    fn banner(&self, _local: SocketAddr, _admin: Option<SocketAddr>) -> String {
+        match *self {}
+    }
+
+    async fn stop(self) {
+        match self {}
+    }
 }
 
 /// 127.0.0.1 on the port after `public`'s, or any free loopback port.

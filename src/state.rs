@@ -1,7 +1,7 @@
 //! The relay's shared state: built once at start, read by every request.
 //!
-//! Owns: config, token table, channels, the upstream client, the overload counters, and whether
-//! the relay is draining (shutdown has begun).
+//! Owns: config, token table, channels, the upstream client, the overload counters, the
+//! supervisor of background jobs, and whether the relay is draining (shutdown has begun).
 //! Must never: hold per-request data.
 
 use crate::auth::Tokens;
@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError};
 use crate::monitor::Monitor;
 use crate::overload::Overload;
 use crate::routing::Routes;
+use crate::supervisor::{self, Supervisor, SupervisorError};
 use crate::upstream::Upstream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub upstream: Upstream,
     pub monitor: Arc<Monitor>,
     pub overload: Overload,
+    /// Every background job of this relay runs here; `serve` shuts it down after the drain.
+    pub supervisor: Supervisor,
     draining: AtomicBool,
 }
 
@@ -36,6 +39,13 @@ pub enum StartError {
     },
     #[error("cannot start the embedded simulator: {0}")]
     Simulator(std::io::Error),
+    #[error(
+        "no --config given, and this relay was built without the `demo` feature (the embedded \
+         simulator): pass --config FILE, or build with the default features"
+    )]
+    NoDemo,
+    #[error("cannot start a background job: {0}")]
+    Job(#[from] SupervisorError),
 }
 
 impl AppState {
@@ -48,6 +58,7 @@ impl AppState {
             routes: Routes::new(&config)?,
             upstream: Upstream::new(&config, monitor.ledger().clone())?,
             overload: Overload::new(&config.overload),
+            supervisor: Supervisor::new(monitor.ledger().clone(), supervisor::MAX_JOBS),
             monitor,
             config,
             draining: AtomicBool::new(false),

@@ -141,20 +141,18 @@ mod tests {
             counters.observe_remote(90);
             let barrier = Arc::new(Barrier::new(50));
             let held = Arc::new(Mutex::new(Vec::new()));
-            let threads: Vec<_> = (0..50)
-                .map(|_| {
+            // Scoped threads: all joined before the scope ends.
+            std::thread::scope(|s| {
+                for _ in 0..50 {
                     let (c, b, h) = (counters.clone(), barrier.clone(), held.clone());
-                    std::thread::spawn(move || {
+                    s.spawn(move || {
                         b.wait();
                         if let Ok(r) = c.try_reserve(100, 1) {
                             h.lock().unwrap().push(r);
                         }
-                    })
-                })
-                .collect();
-            for t in threads {
-                t.join().unwrap();
-            }
+                    });
+                }
+            });
             assert_eq!(
                 held.lock().unwrap().len(),
                 10,

@@ -8,6 +8,7 @@
 
 use super::histogram::HistogramSnapshot;
 use super::{Gauge, Ledger, Snapshot, Status};
+use crate::supervisor::JobStatus;
 use std::fmt::Write;
 
 pub const PREFIX: &str = "sluice_";
@@ -143,6 +144,39 @@ pub fn render(s: &Snapshot, ledger: &Ledger) -> String {
         w.histogram(name, help, &h);
     }
     w.0
+}
+
+/// The supervisor's jobs: `sluice_background_job_running{job}` (1 while a run is in progress)
+/// and `sluice_background_job_restarts_total{job}` (job names are fixed in the code).
+pub fn render_jobs(out: &mut String, jobs: &[JobStatus]) {
+    type Family = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&JobStatus) -> f64,
+    );
+    let families: [Family; 2] = [
+        (
+            "background_job_running",
+            "1 while the background job runs, 0 once it ended or waits to restart.",
+            "gauge",
+            |j| f64::from(u8::from(j.running)),
+        ),
+        (
+            "background_job_restarts_total",
+            "Restarts of a critical background job that ended or panicked.",
+            "counter",
+            |j| j.restarts as f64,
+        ),
+    ];
+    let mut w = Writer(std::mem::take(out));
+    for (name, help, kind, value) in families {
+        w.family(name, help, kind);
+        for j in jobs {
+            w.sample(name, &[("job", j.name)], value(j));
+        }
+    }
+    *out = w.0;
 }
 
 struct Writer(String);

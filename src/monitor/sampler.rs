@@ -2,7 +2,8 @@
 //! are logged when a threshold is crossed (and again every `alert_repeat` while it lasts) and
 //! when a gauge keeps growing.
 //!
-//! Owns: the sampling loop (a future; the supervisor runs it) and the alert transitions.
+//! Owns: the sampling loop (a future; the supervisor runs it as the critical job `sampler`,
+//! counted there) and the alert transitions.
 //! Must never: spawn, outlive its cancellation token, or log more than one line per gauge per
 //! `alert_repeat` while nothing changes.
 
@@ -15,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Samples until `cancel` fires. The first sample is taken at once.
 pub async fn run(monitor: Arc<Monitor>, cancel: CancellationToken) {
-    let _job = monitor.ledger().background_job();
     let mut tick = tokio::time::interval(monitor.interval());
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut alerts = Alerts::new(monitor.config().alert_repeat);

@@ -1,5 +1,6 @@
 //! `/api/monitor/health` and `/metrics` for the whole relay: the monitor's view plus the state
-//! of the channels (circuit, in-flight, faults), the retry budget and overload protection.
+//! of the channels (circuit, in-flight, faults), the retry budget, overload protection and the
+//! background jobs.
 //!
 //! Owns: composing those views; the monitor stays unaware of routing.
 //! Must never: give more than the status to a caller `server::access` does not authorise
@@ -31,12 +32,14 @@ pub async fn health(
     let (status, mut body) = health_response(&state.monitor, draining);
     body["channels"] = serde_json::to_value(state.routes.snapshot()).unwrap_or_default();
     body["overload"] = serde_json::to_value(state.overload.snapshot()).unwrap_or_default();
+    body["jobs"] = serde_json::to_value(state.supervisor.jobs()).unwrap_or_default();
     (status, Json(body)).into_response()
 }
 
 /// Behind `access::guard`.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.monitor.render_prometheus();
+    prometheus::render_jobs(&mut text, &state.supervisor.jobs());
     render_routes(&mut text, &state.routes.snapshot());
     let o = state.overload.snapshot();
     family(

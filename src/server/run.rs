@@ -3,17 +3,19 @@
 //! Owns: the listeners (public, and admin when `admin_listen` is set); one task per inbound
 //! connection, held in a `JoinSet` per listener (so none can be forgotten) and counted in the
 //! ledger; the inbound connection caps; TCP_NODELAY; the HTTP settings of every connection
-//! (HTTP/2 stream cap and PINGs); the relay's background work (the monitor's sampler, polled here
-//! rather than spawned); and graceful shutdown: mark the relay draining, stop accepting on the
-//! public listener, let its in-flight requests finish within the grace period while the admin
-//! listener still answers (health says `draining`), then close the admin listener and cancel
-//! what is left.
+//! (HTTP/2 stream cap and PINGs); starting the monitor's sampler on the relay's supervisor before
+//! the first accept; and graceful shutdown, in this order: mark the relay draining, stop
+//! accepting on the public listener, let its in-flight requests finish within the grace period
+//! while the admin listener still answers (health says `draining`), close the admin listener
+//! and cancel what is left, then shut the supervisor down (every background job cancelled,
+//! given the grace period again to flush, the rest aborted).
 //! Must never: leave a connection task or background job running after `serve` returns.
 
 use super::access::Listener;
 use super::conn;
 use super::{admin_app, app};
 use crate::state::{AppState, StartError};
+use crate::supervisor;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -99,12 +101,13 @@ impl Door {
     }
 }
 
-/// Serves until `shutdown` resolves, then drains within the configured grace period.
+/// Serves until `shutdown` resolves, then drains within the configured grace period and stops
+/// the relay's background jobs. A state serves once: its supervisor refuses jobs after that.
 pub async fn serve(
     state: Arc<AppState>,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> Result<(), StartError> {
     if let Some(a) = listeners.admin_addr() {
         if !a.ip().is_loopback() && state.config.admin_token.is_none() {
             tracing::warn!(
@@ -116,18 +119,18 @@ pub async fn serve(
     }
     let grace = state.config.shutdown_grace;
     let builder = http_builder(&state);
-    let sampler = crate::monitor::sampler::run(state.monitor.clone(), CancellationToken::new());
+    let monitor = state.monitor.clone();
+    state.supervisor.spawn_critical("sampler", move |cancel| {
+        crate::monitor::sampler::run(monitor.clone(), cancel)
+    })?;
     let mut public = Door::new(Some(listeners.public), Listener::Public, app(state.clone()));
     let mut admin = Door::new(listeners.admin, Listener::Admin, admin_app(state.clone()));
     tokio::pin!(shutdown);
-    tokio::pin!(sampler);
-    let mut sampler_running = true;
     let mut drain_until: Option<Instant> = None;
     loop {
         let door = tokio::select! {
             accepted = accept(&public.listener) => accepted.map(|a| (a, &mut public)),
             accepted = accept(&admin.listener) => accepted.map(|a| (a, &mut admin)),
-            () = &mut sampler, if sampler_running => { sampler_running = false; continue }
             Some(_) = public.conns.join_next(), if !public.conns.is_empty() => {
                 if drain_until.is_some() && public.conns.is_empty() { break }
                 continue
@@ -166,6 +169,7 @@ pub async fn serve(
     let _ = tokio::time::timeout(ADMIN_CLOSE, admin.drained()).await;
     public.conns.shutdown().await;
     admin.conns.shutdown().await;
+    state.supervisor.shutdown(grace).await;
     Ok(())
 }
 
@@ -217,7 +221,7 @@ impl Door {
 /// HTTP/1.1 and HTTP/2 (h2c by prior knowledge) on one port, with the client-side bounds.
 fn http_builder(state: &AppState) -> auto::Builder<TokioExecutor> {
     let (t, l) = (&state.config.timeouts, &state.config.limits);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(supervisor::connection_executor());
     // Header and idle deadlines are `conn`'s own, for both protocols: hyper's HTTP/1 header
     // timeout starts only once the protocol is known and also cuts idle keep-alive connections.
     builder.http1().header_read_timeout(None);
@@ -231,12 +235,13 @@ fn http_builder(state: &AppState) -> auto::Builder<TokioExecutor> {
 }
 
 /// A relay serving in the background of the current runtime: for tests, benches and the demo.
-/// Dropping it aborts the server; `shutdown` drains it first.
+/// Dropping it aborts the server (its background jobs end when the state is dropped);
+/// `shutdown` drains it and stops its jobs.
 pub struct Server {
     addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
     stop: CancellationToken,
-    task: AbortOnDropHandle<std::io::Result<()>>,
+    task: AbortOnDropHandle<Result<(), StartError>>,
 }
 
 impl Server {
@@ -279,6 +284,8 @@ impl Server {
     /// Stops accepting, drains within the grace period, and waits until nothing is left.
     pub async fn shutdown(self) {
         self.stop.cancel();
-        let _ = self.task.await;
+        if let Ok(Err(e)) = self.task.await {
+            tracing::error!(error = %e, "the relay did not serve");
+        }
     }
 }

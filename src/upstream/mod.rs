@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -130,7 +130,7 @@ impl Upstream {
             .enable_http1()
             .enable_http2()
             .wrap_connector(CountingConnector::new(http, ledger.clone()));
-        let client = Client::builder(TokioExecutor::new())
+        let client = Client::builder(crate::supervisor::connection_executor())
             .pool_max_idle_per_host(config.upstream.pool_max_idle_per_host)
             .pool_idle_timeout(config.upstream.pool_idle_timeout)
             .pool_timer(TokioTimer::new())

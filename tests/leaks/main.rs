@@ -15,6 +15,7 @@
 
 mod clients;
 mod errors;
+mod jobs;
 mod shutdown;
 mod streams;
 

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 pub type Client = Legacy<HttpConnector, Full<Bytes>>;
 
 /// A pooled HTTP/1.1 client with TCP_NODELAY, as a production SDK would use.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the load tool's client, not the relay: its connection tasks end with its pool"
+)]
 pub fn client() -> Client {
     let mut conn = HttpConnector::new();
     conn.set_nodelay(true);

@@ -226,3 +226,41 @@ fn escapes_label_values() {
     escape_into(&mut s, "a\\b\"c\nd");
     assert_eq!(s, "a\\\\b\\\"c\\nd");
 }
+
+#[test]
+fn jobs_render_by_name_with_running_and_restarts() {
+    let m = Monitor::new(&MonitorConfig::default(), &[]);
+    let mut text = m.render_prometheus();
+    let jobs = [
+        JobStatus {
+            name: "sampler",
+            critical: true,
+            running: true,
+            restarts: 2,
+        },
+        JobStatus {
+            name: "store_writer",
+            critical: false,
+            running: false,
+            restarts: 0,
+        },
+    ];
+    render_jobs(&mut text, &jobs);
+    let (types, lines) = parse(&text);
+    assert_eq!(types["sluice_background_job_running"], "gauge");
+    assert_eq!(types["sluice_background_job_restarts_total"], "counter");
+    let v = |name, job| find(&lines, name, &[("job", job)]).map(|l| l.value);
+    assert_eq!(v("sluice_background_job_running", "sampler"), Some(1.0));
+    assert_eq!(
+        v("sluice_background_job_running", "store_writer"),
+        Some(0.0)
+    );
+    assert_eq!(
+        v("sluice_background_job_restarts_total", "sampler"),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("sluice_background_job_restarts_total", "store_writer"),
+        Some(0.0)
+    );
+}

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::{Level, MonitorConfig, Thresholds};
+use crate::supervisor::Supervisor;
 use std::sync::Mutex;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -56,15 +57,21 @@ fn config(th: Thresholds) -> MonitorConfig {
 async fn samples_at_the_interval_and_stops_on_cancel() {
     let (logs, _guard) = capture();
     let m = Monitor::new(&config(Thresholds::default()), &[]);
-    let cancel = CancellationToken::new();
-    let driver = async {
-        tokio::time::sleep(Duration::from_secs(35)).await;
-        assert_eq!(m.ledger().counts().background_jobs, 1);
-        cancel.cancel();
-    };
+    // Run as `serve` runs it: a critical job of the relay's supervisor, counted there.
+    let jobs = Supervisor::new(Arc::clone(m.ledger()), 4);
+    let monitor = Arc::clone(&m);
+    jobs.spawn_critical("sampler", move |cancel| run(Arc::clone(&monitor), cancel))
+        .unwrap();
     let started = Instant::now();
-    tokio::join!(run(Arc::clone(&m), cancel.clone()), driver);
-    assert_eq!(started.elapsed(), Duration::from_secs(35));
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(m.ledger().counts().background_jobs, 1);
+    let report = jobs.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(report.stopped, vec!["sampler"]);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(35),
+        "stopped at once"
+    );
     let at: Vec<f64> = m.samples().iter().map(|s| s.at).collect();
     assert_eq!(at, vec![0.0, 10.0, 20.0, 30.0]);
     assert_eq!(logs.count("monitor sample"), 4);
@@ -73,10 +80,12 @@ async fn samples_at_the_interval_and_stops_on_cancel() {
         line.contains("sluice::monitor") && line.contains("inbound_connections=0"),
         "{line}"
     );
-    // The sampler's own job guard is gone with it.
+    // The job's count is gone with it.
     assert_eq!(m.ledger().counts().background_jobs, 0);
     // Cancelled before it starts: returns at once, no sample.
     let m2 = Monitor::new(&config(Thresholds::default()), &[]);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
     run(Arc::clone(&m2), cancel).await;
     assert!(m2.samples().is_empty());
 }

@@ -80,6 +80,7 @@ pub struct Baseline {
     live_tasks: u64,
     open_fds: u64,
     inbound: u64,
+    jobs: u64,
     requests: u64,
 }
 
@@ -157,6 +158,7 @@ impl Baseline {
                     live_tasks,
                     open_fds,
                     inbound: r.counts.inbound_connections,
+                    jobs: r.counts.background_jobs,
                     requests: requests_total(h),
                 };
             }
@@ -239,6 +241,13 @@ impl Baseline {
             out.push(format!(
                 "inbound connections: {}, baseline {}",
                 c.inbound_connections, self.inbound
+            ));
+        }
+        // Background jobs never depend on traffic (design.md §3 rule 4).
+        if c.background_jobs > self.jobs {
+            out.push(format!(
+                "background jobs: {}, baseline {}",
+                c.background_jobs, self.jobs
             ));
         }
         // The pool's idle timeout is short in leak harnesses: idle connections go too.

@@ -77,6 +77,10 @@ fn reachable(addr: SocketAddr) -> bool {
 /// Runs `sql` on the server's admin database, on a thread of its own (usable from `Drop`).
 fn admin(url: &str, sql: String) -> Result<(), String> {
     let url = url.to_owned();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test support: a short-lived thread joined before this returns (usable from Drop)"
+    )]
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -15,6 +15,9 @@ pub struct TcpProxy {
     thread: Option<std::thread::JoinHandle<()>>,
     accepted: Arc<AtomicU64>,
     refused: Arc<AtomicU64>,
+    /// Set by `cut`/`restore` themselves, so a connection made right after `restore` returns
+    /// is forwarded (the watch only tells the proxy's loop to reset what is open).
+    is_cut: Arc<AtomicBool>,
 }
 
 impl TcpProxy {
@@ -28,8 +31,13 @@ impl TcpProxy {
         let (stop, stop_rx) = watch::channel(false);
         let accepted = Arc::new(AtomicU64::new(0));
         let refused = Arc::new(AtomicU64::new(0));
-        let (a, r) = (accepted.clone(), refused.clone());
+        let is_cut = Arc::new(AtomicBool::new(false));
+        let (a, r, c) = (accepted.clone(), refused.clone(), is_cut.clone());
         let (ready_tx, ready) = std::sync::mpsc::channel();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "test support: the proxy's own thread, stopped and joined when it is dropped"
+        )]
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -38,7 +46,7 @@ impl TcpProxy {
             rt.block_on(async move {
                 let listener = TcpListener::from_std(std_listener).expect("proxy listener");
                 let _ = ready_tx.send(());
-                serve(listener, target, cut_rx, stop_rx, a, r).await
+                serve(listener, target, cut_rx, stop_rx, (a, r), c).await
             });
         });
         ready.recv().expect("proxy started");
@@ -49,15 +57,18 @@ impl TcpProxy {
             thread: Some(thread),
             accepted,
             refused,
+            is_cut,
         }
     }
 
     /// Resets every open connection and refuses new ones until [`TcpProxy::restore`].
     pub fn cut(&self) {
+        self.is_cut.store(true, Ordering::SeqCst);
         self.cut.send_replace(true);
     }
 
     pub fn restore(&self) {
+        self.is_cut.store(false, Ordering::SeqCst);
         self.cut.send_replace(false);
     }
 
@@ -84,11 +95,10 @@ async fn serve(
     target: SocketAddr,
     mut cut: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
-    accepted: Arc<AtomicU64>,
-    refused: Arc<AtomicU64>,
+    (accepted, refused): (Arc<AtomicU64>, Arc<AtomicU64>),
+    is_cut: Arc<AtomicBool>,
 ) {
     let mut conns = JoinSet::new();
-    let is_cut = Arc::new(AtomicBool::new(false));
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -96,14 +106,12 @@ async fn serve(
                 if changed.is_err() {
                     break;
                 }
-                let now_cut = *cut.borrow_and_update();
-                is_cut.store(now_cut, Ordering::Relaxed);
-                if now_cut {
+                if *cut.borrow_and_update() {
                     conns.abort_all();
                 }
             }
             Ok((client, _)) = listener.accept() => {
-                if is_cut.load(Ordering::Relaxed) {
+                if is_cut.load(Ordering::SeqCst) {
                     refused.fetch_add(1, Ordering::Relaxed);
                     drop(client);
                     continue;

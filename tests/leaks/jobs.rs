@@ -1,0 +1,103 @@
+//! Background jobs: a relay that started and stopped leaves no job and no task behind.
+
+use super::{warm, SETTLE};
+use sluice::monitor::procfs;
+use sluice_test_support::leak::{self};
+use sluice_test_support::{eventually, Harness};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn live_tasks() -> u64 {
+    procfs::runtime()
+        .expect("a tokio runtime to read")
+        .live_tasks
+}
+
+#[test]
+fn relay_start_and_shutdown_leaves_no_job_and_no_task() {
+    // The relay's jobs (its sampler, and one registered after start as the store's writer will
+    // be) run while it serves, are visible by name, and are cancelled, awaited (the writer gets
+    // to flush) and gone once `shutdown` returns; then no task of the relay or the simulator is
+    // left on the runtime.
+    leak::run(|| async {
+        let tasks_before = live_tasks();
+        let fds_before = procfs::open_fds().expect("/proc/self/fd");
+        // Warmed up: every main route answered, streaming and not.
+        let (h, _) = warm(|_, _| {}).await;
+        let flushed = Arc::new(AtomicBool::new(false));
+        let f = Arc::clone(&flushed);
+        h.state
+            .supervisor
+            .spawn("test_writer", move |cancel| async move {
+                cancel.cancelled().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                f.store(true, Ordering::SeqCst);
+            })
+            .unwrap();
+        let ledger = h.state.monitor.ledger().clone();
+        // Counted from its first poll, on a worker thread.
+        eventually(SETTLE, "the sampler and the writer counted", || {
+            let n = ledger.counts().background_jobs;
+            async move { n == 2 }
+        })
+        .await;
+        let (_, health) = h.health().await;
+        let names: Vec<(&str, bool)> = health["jobs"]
+            .as_array()
+            .expect("a jobs list in health")
+            .iter()
+            .map(|j| (j["name"].as_str().unwrap(), j["running"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(names, vec![("sampler", true), ("test_writer", true)]);
+        let metrics = h.admin_get("/metrics").await.text().await.unwrap();
+        assert!(
+            metrics.contains("sluice_background_job_running{job=\"sampler\"} 1")
+                && metrics.contains("sluice_background_jobs 2"),
+            "{metrics}"
+        );
+
+        let Harness {
+            sim, relay, state, ..
+        } = h;
+        relay.shutdown().await;
+        // `serve` has returned: every job was cancelled and awaited.
+        assert_eq!(
+            ledger.counts().background_jobs,
+            0,
+            "{:?}",
+            state.supervisor.jobs()
+        );
+        assert!(
+            flushed.load(Ordering::SeqCst),
+            "the writer flushed before it ended"
+        );
+        assert!(state.supervisor.jobs().iter().all(|j| !j.running));
+        assert!(
+            state.supervisor.spawn("late", |_| async {}).is_err(),
+            "no job starts after shutdown"
+        );
+        drop(state);
+        sim.shutdown().await;
+        eventually(
+            SETTLE,
+            "live tasks back to before the relay started",
+            || {
+                let n = live_tasks();
+                async move { n <= tasks_before }
+            },
+        )
+        .await;
+        eventually(SETTLE, "open fds back to before the relay started", || {
+            let n = procfs::open_fds().unwrap_or(u64::MAX);
+            async move { n <= fds_before }
+        })
+        .await;
+        eprintln!(
+            "leak check: relay gone: live tasks {} (before {tasks_before}), open fds {} \
+             (before {fds_before}), background jobs 0",
+            live_tasks(),
+            procfs::open_fds().unwrap_or_default(),
+        );
+    });
+}
