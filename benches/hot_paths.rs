@@ -1,18 +1,21 @@
-//! Criterion micro-benchmarks of the relay's hot paths: SSE parsing and re-encoding,
-//! OpenAI <-> Anthropic conversion of requests, responses and stream events, and channel choice.
+//! Criterion micro-benchmarks of the relay's hot paths: SSE parsing and re-encoding, an ordinary
+//! chunk through the same-format pass-through, OpenAI <-> Anthropic conversion of requests,
+//! responses and stream events, and channel choice.
 //!
 //! Run: `cargo bench --bench hot_paths`. Results are per-operation times on this machine;
 //! compare runs on one machine only.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
-use sluice::convert::{
+use sluice::bridges::{
     chat_request_to_messages, chat_response_to_messages, messages_response_to_chat,
     ChatToMessagesStream, MessagesToChatStream,
 };
-use sluice::providers::Endpoint;
+use sluice::config::ProviderKind;
+use sluice::providers::{provider_for, PassOptions};
 use sluice::routing::{Pick, Routes};
-use sluice::stream::sse::{encode, SseParser};
+use sluice::stream::sse::{encode, SseEvent, SseParser};
+use sluice::wire::Endpoint;
 use std::hint::black_box;
 
 fn openai_stream(chunks: usize) -> Vec<u8> {
@@ -69,6 +72,36 @@ fn sse(c: &mut Criterion) {
             ))
         })
     });
+    g.finish();
+}
+
+/// An ordinary chunk through the same-format pass-through: scanned, never parsed.
+fn passthrough(c: &mut Criterion) {
+    let chunk = SseEvent {
+        event: None,
+        data: json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini",
+            "choices":[{"index":0,"delta":{"content":"word "},"finish_reason":null}]})
+        .to_string(),
+    };
+    let mut g = c.benchmark_group("stream");
+    for (name, renamed) in [
+        ("pass_ordinary_chunk", None),
+        ("pass_ordinary_chunk_renamed", Some("alias")),
+    ] {
+        g.bench_function(name, |b| {
+            let mut t = provider_for(ProviderKind::Openai).pass_stream(PassOptions {
+                strip_usage: true,
+                client_model: renamed.map(str::to_owned),
+                ..PassOptions::default()
+            });
+            let mut out = Vec::new();
+            b.iter(|| {
+                t.on_event(black_box(&chunk), &mut out).ok();
+                black_box(out.len());
+                out.clear();
+            })
+        });
+    }
     g.finish();
 }
 
@@ -159,5 +192,12 @@ fn channel_choice(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sse, conversion, responses, channel_choice);
+criterion_group!(
+    benches,
+    sse,
+    passthrough,
+    conversion,
+    responses,
+    channel_choice
+);
 criterion_main!(benches);

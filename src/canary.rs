@@ -42,7 +42,7 @@ fn armed(leak: &str) -> bool {
 }
 
 /// `detached-task`: a task per request that nobody owns and that never ends.
-pub fn detached_task() {
+pub(crate) fn detached_task() {
     if armed("detached-task") {
         #[expect(
             clippy::disallowed_methods,
@@ -57,7 +57,7 @@ type Upstream = BoxStream<'static, Result<Bytes, hyper::Error>>;
 static HELD_UPSTREAM: Mutex<Vec<Upstream>> = Mutex::new(Vec::new());
 
 /// `held-upstream`: the stream's upstream body goes to a static list instead of being dropped.
-pub fn held_upstream(upstream: Upstream) -> Upstream {
+pub(crate) fn held_upstream(upstream: Upstream) -> Upstream {
     if armed("held-upstream") {
         Held(Some(upstream)).boxed()
     } else {
@@ -92,7 +92,7 @@ impl Drop for Held {
 static HELD_INBOUND: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
 
 /// `held-inbound`: a duplicate of the accepted socket, never closed.
-pub fn held_inbound(tcp: &impl AsFd) {
+pub(crate) fn held_inbound(tcp: &impl AsFd) {
     if armed("held-inbound") {
         if let Ok(fd) = tcp.as_fd().try_clone_to_owned() {
             HELD_INBOUND

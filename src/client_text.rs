@@ -7,15 +7,15 @@
 //! Must never: let a value of unbounded length through, or split a UTF-8 character.
 
 /// Longest client request id accepted (longer ones are replaced by a generated id).
-pub const MAX_REQUEST_ID: usize = 128;
+pub(crate) const MAX_REQUEST_ID: usize = 128;
 
 /// Longest client-supplied value (a model name, a path, an error text quoting one) repeated in a
 /// log line or message.
-pub const MAX_LOGGED: usize = 256;
+pub(crate) const MAX_LOGGED: usize = 256;
 
 /// Whether a client's `x-request-id` may be used as is: 1 to 128 characters of
 /// `[A-Za-z0-9._:-]` (UUIDs, ULIDs, trace ids, `req_...`, `host:1234`).
-pub fn safe_request_id(id: &[u8]) -> bool {
+pub(crate) fn safe_request_id(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_REQUEST_ID
         && id
@@ -24,7 +24,7 @@ pub fn safe_request_id(id: &[u8]) -> bool {
 }
 
 /// `s` cut to at most `max` bytes, at a character boundary.
-pub fn clip(s: &str, max: usize) -> &str {
+pub(crate) fn clip(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

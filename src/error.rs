@@ -1,11 +1,15 @@
 //! The one place where internal errors become client-facing error bodies.
 //!
-//! Owns: status codes and the OpenAI / Anthropic error envelopes, before and inside a stream.
+//! Owns: status codes and the client's error shapes (OpenAI's and Anthropic's envelopes), before
+//! and inside a stream, for the relay's own errors and for upstream faults: a fault reaches a
+//! client of its upstream's format in its documented shape, and any other client rendered from
+//! its neutral kind and message. Every answer, the panic's 500 included, is a variant here:
+//! nothing rewrites a status after this mapping.
 //! Must never: return a 2xx for an error, leak a provider key, or panic on odd upstream bodies.
 
-use crate::convert;
-use crate::providers::WireFormat;
-use crate::upstream::{rejects_key, Deadline, Redactor, UpstreamError};
+use crate::relay::Outcome;
+use crate::upstream::{Deadline, Redactor, UpstreamError};
+use crate::wire::{ConvertError, FaultKind, SseOut, UpstreamFault, WireFormat};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,6 +32,12 @@ pub enum RelayError {
     EndpointNotSupported {
         model: String,
         endpoint: &'static str,
+    },
+    /// The model's channels speak a format no bridge converts the client's to: 400.
+    #[error("the model `{model}` cannot be served here: {refused}")]
+    Unbridged {
+        model: String,
+        refused: crate::bridges::Refused,
     },
     /// Every channel that could serve the model is cooling down after rate limits (429 with
     /// `retry-after`), longer than the relay waits: the client is rate limited, not refused.
@@ -68,15 +78,16 @@ pub enum RelayError {
     /// Nothing served at this path here: 404.
     #[error("{0}")]
     NotFound(String),
+    /// The relay failed (a handler panicked): 500, never the client's fault.
+    #[error("internal relay error")]
+    Internal,
 }
 
-impl From<convert::ConvertError> for RelayError {
-    fn from(e: convert::ConvertError) -> Self {
+impl From<ConvertError> for RelayError {
+    fn from(e: ConvertError) -> Self {
         match e {
-            convert::ConvertError::InvalidRequest(m) => RelayError::BadRequest(m),
-            convert::ConvertError::InvalidUpstream(m) => {
-                RelayError::Upstream(UpstreamError::Invalid(m))
-            }
+            ConvertError::InvalidRequest(m) => RelayError::BadRequest(m),
+            ConvertError::InvalidUpstream(m) => RelayError::Upstream(UpstreamError::Invalid(m)),
         }
     }
 }
@@ -85,7 +96,9 @@ impl RelayError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::BadRequest(_) | Self::EndpointNotSupported { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::EndpointNotSupported { .. } | Self::Unbridged { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
@@ -96,18 +109,30 @@ impl RelayError {
             Self::AdminUnauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// A short label for logs and metrics (low cardinality).
-    pub fn outcome(&self) -> &'static str {
+    /// How a request that ends with this error ended.
+    pub(crate) fn outcome(&self) -> Outcome {
         match self {
-            Self::Upstream(UpstreamError::Timeout(_)) => "deadline",
-            Self::Upstream(_) => "upstream_error",
-            Self::NoChannel { .. } => "rate_limited",
-            Self::Unavailable { .. } => "no_channel",
-            Self::Overloaded { .. } => "shed",
-            _ => "client_error",
+            Self::Upstream(UpstreamError::Timeout(_)) => Outcome::Deadline,
+            Self::Upstream(_) => Outcome::UpstreamError,
+            Self::NoChannel { .. } => Outcome::RateLimited,
+            Self::Unavailable { .. } => Outcome::NoChannel,
+            Self::Overloaded { .. } => Outcome::Shed,
+            Self::Internal => Outcome::Internal,
+            Self::Unauthorized
+            | Self::BadRequest(_)
+            | Self::BodyTooLarge(_)
+            | Self::ModelNotFound(_)
+            | Self::ModelNotAllowed(_)
+            | Self::EndpointNotSupported { .. }
+            | Self::Unbridged { .. }
+            | Self::ClientTimeout(_)
+            | Self::AdminUnauthorized
+            | Self::Forbidden(_)
+            | Self::NotFound(_) => Outcome::ClientError,
         }
     }
 
@@ -116,16 +141,11 @@ impl RelayError {
         let status = client_status(format, self.status());
         let mut headers = HeaderMap::new();
         let body = match &self {
-            Self::Upstream(UpstreamError::Status {
-                status: up,
-                body,
-                wire,
-                retry_after,
-            }) => {
-                for (name, value) in retry_after {
+            Self::Upstream(UpstreamError::Status(fault)) => {
+                for (name, value) in &fault.retry_after {
                     headers.insert(name.clone(), value.clone());
                 }
-                upstream_body(format, *wire, *up, body, status)
+                upstream_body(format, fault, status)
             }
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
@@ -146,18 +166,11 @@ impl RelayError {
     pub fn stream_event(&self, format: WireFormat) -> Bytes {
         let status = client_status(format, self.status());
         let body = match self {
-            Self::Upstream(UpstreamError::Status {
-                status: up,
-                body,
-                wire,
-                ..
-            }) => upstream_body(format, *wire, *up, body, status),
+            Self::Upstream(UpstreamError::Status(fault)) => upstream_body(format, fault, status),
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
-        match format {
-            WireFormat::OpenAi => crate::stream::sse::encode(None, &body.to_string()),
-            WireFormat::Anthropic => crate::stream::sse::encode(Some("error"), &body.to_string()),
-        }
+        let event = framed(format, &body);
+        crate::stream::sse::encode(event.event, &event.data)
     }
 
     /// The wait the relay itself advises (not an upstream's, which passes through).
@@ -185,7 +198,11 @@ impl RelayError {
             Self::AdminUnauthorized => Some("invalid_admin_token"),
             Self::Forbidden(_) => Some("forbidden"),
             Self::NotFound(_) => Some("not_found"),
-            _ => None,
+            Self::Internal => Some("internal_error"),
+            Self::Unbridged { .. } => Some("unsupported_format"),
+            Self::BadRequest(_) | Self::ModelNotAllowed(_) | Self::EndpointNotSupported { .. } => {
+                None
+            }
         }
     }
 }
@@ -202,97 +219,173 @@ fn retry_after_secs(d: std::time::Duration) -> HeaderValue {
     HeaderValue::from(whole_secs(d))
 }
 
-/// Upstream status -> client status. A refused key (401/403, xAI's 400) is the channel's
-/// problem, not the client's: 502.
-/// 529 is Anthropic's own; OpenAI-format clients see it as 503 (see `upstream_body`).
+/// Upstream status -> client status. A refused key (401/403, a provider's own way of saying
+/// it) is the channel's problem, not the client's: 502.
+/// 529 is Anthropic's own; OpenAI-format clients see it as 503 (see `client_status`).
 fn upstream_status(e: &UpstreamError) -> StatusCode {
     match e {
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        UpstreamError::Status { status, body, .. } => match status.as_u16() {
-            _ if rejects_key(*status, body) => StatusCode::BAD_GATEWAY,
-            400..=499 | 500..=504 | 529 => *status,
+        UpstreamError::Status(f) if f.kind.refuses_key() => StatusCode::BAD_GATEWAY,
+        UpstreamError::Status(f) => match f.status {
+            Some(s) if matches!(s.as_u16(), 400..=499 | 500..=504 | 529) => s,
             _ => StatusCode::BAD_GATEWAY,
         },
-        _ => StatusCode::BAD_GATEWAY,
+        UpstreamError::Connect(_)
+        | UpstreamError::Read(_)
+        | UpstreamError::TooLarge(_)
+        | UpstreamError::Invalid(_) => StatusCode::BAD_GATEWAY,
     }
 }
 
-/// Status sent to a client of `format` for an upstream status `s`.
-pub fn client_status(format: WireFormat, s: StatusCode) -> StatusCode {
-    if s.as_u16() == 529 && format == WireFormat::OpenAi {
+/// Status sent to a client of `format` for an upstream status `s`: 529 is Anthropic's own.
+pub(crate) fn client_status(format: WireFormat, s: StatusCode) -> StatusCode {
+    let knows_529 = match format {
+        WireFormat::OpenAi => false,
+        WireFormat::Anthropic => true,
+    };
+    if s.as_u16() == 529 && !knows_529 {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         s
     }
 }
 
-fn own_body(format: WireFormat, status: StatusCode, message: &str, code: Option<&str>) -> Value {
+/// The client's error shape: OpenAI's `{"error":{message,type,param,code}}`, Anthropic's
+/// `{"type":"error","error":{type,message}}`.
+fn envelope(format: WireFormat, message: &str, words: Words) -> Value {
     match format {
         WireFormat::OpenAi => json!({"error": {
             "message": message,
-            "type": openai_type(status),
+            "type": words.openai_type,
             "param": null,
-            "code": code,
+            "code": words.code,
         }}),
         WireFormat::Anthropic => json!({"type": "error", "error": {
-            "type": anthropic_type(status),
+            "type": words.anthropic_type,
             "message": message,
         }}),
     }
 }
 
-/// An upstream error body in the client's format: its documented fields when the formats match,
-/// converted otherwise. The body was cleaned when it was read (`upstream`); the key-shape
-/// redaction here is a second net.
-fn upstream_body(
+/// What an error is called in each client format.
+struct Words {
+    openai_type: &'static str,
+    code: Option<&'static str>,
+    anthropic_type: &'static str,
+}
+
+/// An error of the relay's own, its type following its status.
+fn own_body(
     format: WireFormat,
-    wire: WireFormat,
-    upstream: StatusCode,
-    body: &[u8],
-    sent: StatusCode,
+    status: StatusCode,
+    message: &str,
+    code: Option<&'static str>,
 ) -> Value {
-    let net = Redactor::default();
-    if rejects_key(upstream, body) {
-        let detail = convert::anthropic_error_to_openai(upstream.as_u16(), body);
-        let msg = net.redact(detail["error"]["message"].as_str().unwrap_or(""));
+    let words = Words {
+        openai_type: openai_type(status),
+        code,
+        anthropic_type: anthropic_type(status),
+    };
+    envelope(format, message, words)
+}
+
+/// An upstream error answer in the client's format (a refused key is the relay's own 502,
+/// naming the upstream's status and message). The fault was redacted when it was read; the
+/// key-shape redaction here is a second net.
+fn upstream_body(format: WireFormat, fault: &UpstreamFault, sent: StatusCode) -> Value {
+    if fault.kind.refuses_key() {
+        let up = fault
+            .status
+            .map_or_else(|| "an error event".to_owned(), |s| s.to_string());
+        let msg = Redactor::default()
+            .redact(&fault.message_or_default())
+            .into_owned();
         return own_body(
             format,
             sent,
-            &format!("the upstream rejected the relay's channel credentials ({upstream}): {msg}"),
+            &format!("the upstream rejected the relay's channel credentials ({up}): {msg}"),
             Some("upstream_auth_failed"),
         );
     }
-    let parsed = serde_json::from_slice::<Value>(body).ok();
-    let status = Some(upstream.as_u16());
-    let mut out = match (format, wire) {
-        (WireFormat::OpenAi, WireFormat::OpenAi) => {
-            return convert::clean_openai_error(status, parsed.as_ref(), &net)
-        }
-        (WireFormat::Anthropic, WireFormat::Anthropic) => {
-            return convert::clean_anthropic_error(status, parsed.as_ref(), &net)
-        }
-        (WireFormat::OpenAi, WireFormat::Anthropic) => {
-            convert::anthropic_error_to_openai(upstream.as_u16(), body)
-        }
-        (WireFormat::Anthropic, WireFormat::OpenAi) => {
-            convert::openai_error_to_anthropic(upstream.as_u16(), body)
-        }
+    upstream_error_body(format, fault)
+}
+
+/// An upstream fault in the client's format: its documented shape when the client speaks its
+/// upstream's format (only its documented fields, already redacted), else rendered from its
+/// kind and message. Key shapes are redacted once more either way.
+pub(crate) fn upstream_error_body(client: WireFormat, fault: &UpstreamFault) -> Value {
+    let mut out = match &fault.documented {
+        Some(documented) if fault.wire == client => documented.clone(),
+        _ => envelope(client, &fault.message_or_default(), fault_words(fault.kind)),
     };
-    net.redact_json(&mut out);
+    Redactor::default().redact_json(&mut out);
     out
 }
 
-/// The data of an upstream's in-stream error event as a stream passed through may forward it:
-/// only the documented fields of the upstream's error shape (`wire`), every secret redacted,
-/// xAI's `{"code","error":"<string>"}` in OpenAI's shape. Data that is not JSON gives a generic
-/// error of that shape.
-pub fn sanitize_stream_error(wire: WireFormat, data: &str, redactor: &Redactor) -> String {
-    let parsed = serde_json::from_str::<Value>(data).ok();
-    match wire {
-        WireFormat::OpenAi => convert::clean_openai_error(None, parsed.as_ref(), redactor),
-        WireFormat::Anthropic => convert::clean_anthropic_error(None, parsed.as_ref(), redactor),
+/// An upstream's in-stream error event as the client's error event (`data: {"error":...}`, or
+/// `event: error`).
+pub(crate) fn upstream_event(client: WireFormat, fault: &UpstreamFault) -> SseOut {
+    framed(client, &upstream_error_body(client, fault))
+}
+
+fn framed(format: WireFormat, body: &Value) -> SseOut {
+    let event = match format {
+        WireFormat::OpenAi => None,
+        WireFormat::Anthropic => Some("error"),
+    };
+    SseOut {
+        event,
+        data: body.to_string(),
     }
-    .to_string()
+}
+
+/// What a kind of upstream fault is called in each client format.
+fn fault_words(kind: FaultKind) -> Words {
+    let (openai_type, code, anthropic_type) = match kind {
+        FaultKind::InvalidRequest => ("invalid_request_error", None, "invalid_request_error"),
+        FaultKind::KeyRefused => (
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            "authentication_error",
+        ),
+        FaultKind::Permission => (
+            "invalid_request_error",
+            Some("permission_denied"),
+            "permission_error",
+        ),
+        FaultKind::NotFound => (
+            "invalid_request_error",
+            Some("not_found"),
+            "not_found_error",
+        ),
+        FaultKind::TooLarge => (
+            "invalid_request_error",
+            Some("request_too_large"),
+            "request_too_large",
+        ),
+        FaultKind::RateLimited => (
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+            "rate_limit_error",
+        ),
+        FaultKind::QuotaExhausted => (
+            "insufficient_quota",
+            Some("insufficient_quota"),
+            "billing_error",
+        ),
+        FaultKind::Overloaded => (
+            "server_error",
+            Some("server_is_overloaded"),
+            "overloaded_error",
+        ),
+        FaultKind::Timeout => ("server_error", Some("timeout"), "timeout_error"),
+        FaultKind::Server => ("server_error", None, "api_error"),
+    };
+    Words {
+        openai_type,
+        code,
+        anthropic_type,
+    }
 }
 
 fn openai_type(status: StatusCode) -> &'static str {

@@ -1,31 +1,35 @@
 //! sluice: an LLM API relay that leaks nothing.
 //!
 //! The request path, top-down: `server` (router, layers, handlers) -> `auth` -> `relay` (the
-//! spine) -> `routing` (channel choice) -> `providers` (adaptors) -> `upstream` (HTTP client,
-//! deadlines) -> `stream` (SSE, conversions) back to the client. `error` is the one place
-//! errors become client-facing bodies.
+//! spine) -> `routing` (channel choice) -> `bridges` (client format <-> upstream format) ->
+//! `providers` (everything about one upstream) -> `upstream` (HTTP client, deadlines) ->
+//! `stream` (SSE, the response body) back to the client. `wire` is the neutral vocabulary they
+//! share; `error` is the one place errors become client-facing bodies.
 
-pub mod auth;
+#![warn(unreachable_pub)]
+
+pub(crate) mod auth;
+pub mod bridges;
 #[cfg(feature = "canary")]
-pub mod canary;
-pub mod client_text;
+pub(crate) mod canary;
+pub(crate) mod client_text;
 pub mod config;
-pub mod convert;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod monitor;
-pub mod overload;
+pub(crate) mod overload;
 pub mod providers;
-pub mod relay;
+pub(crate) mod relay;
 pub mod routing;
 pub mod server;
-pub mod state;
+pub(crate) mod state;
 pub mod store;
 pub mod stream;
 pub mod supervisor;
 pub mod upstream;
+pub mod wire;
 
 #[cfg(all(feature = "canary", not(debug_assertions)))]
 compile_error!("the `canary` feature plants leaks on purpose: never in a release build");

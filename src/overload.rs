@@ -20,10 +20,10 @@ const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// Connections the admin listener holds at most: its own budget, so a flood of the public
 /// listener never locks the operator out, and a small one (its callers are few).
-pub const ADMIN_MAX_CONNECTIONS: usize = 256;
+pub(crate) const ADMIN_MAX_CONNECTIONS: usize = 256;
 
 /// Reads the process's resident memory in bytes.
-pub type RssReader = fn() -> Option<u64>;
+pub(crate) type RssReader = fn() -> Option<u64>;
 
 pub struct Overload {
     max_connections: usize,
@@ -197,7 +197,7 @@ impl MemoryBudget {
 
 /// Resident memory from `/proc/self/status` (`VmRSS`, in kB): a small procfs read, no page
 /// size needed. `None` off Linux.
-pub fn read_rss() -> Option<u64> {
+pub(crate) fn read_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

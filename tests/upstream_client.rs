@@ -11,14 +11,19 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+use sluice::config::ProviderKind;
 use sluice::monitor::Ledger;
-use sluice::providers::WireFormat;
+use sluice::providers::{provider_for, Provider};
 use sluice::upstream::{Deadline, Upstream, UpstreamError, UpstreamRequest};
 use sluice::Config;
 use std::time::Duration;
 use tokio::time::Instant;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn openai() -> &'static dyn Provider {
+    provider_for(ProviderKind::Openai)
+}
 
 fn client(tweak: impl FnOnce(&mut Config)) -> (Upstream, std::sync::Arc<Ledger>) {
     let mut config = Config::parse("[[tokens]]\nkey = \"t\"\n").unwrap();
@@ -52,10 +57,7 @@ async fn slow_headers_miss_the_first_byte_deadline() {
         .await;
     let (up, _) = client(|_| {});
     let started = std::time::Instant::now();
-    let err = up
-        .send(post(&server), WireFormat::OpenAi, soon())
-        .await
-        .unwrap_err();
+    let err = up.send(post(&server), openai(), soon()).await.unwrap_err();
     assert!(
         matches!(err, UpstreamError::Timeout(Deadline::FirstByte)),
         "{err:?}"
@@ -75,10 +77,7 @@ async fn the_total_deadline_wins_when_it_is_sooner() {
         .await;
     let (up, _) = client(|c| c.timeouts.first_byte = Duration::from_secs(60));
     let total = Instant::now() + Duration::from_millis(200);
-    let err = up
-        .send(post(&server), WireFormat::OpenAi, total)
-        .await
-        .unwrap_err();
+    let err = up.send(post(&server), openai(), total).await.unwrap_err();
     assert!(
         matches!(err, UpstreamError::Timeout(Deadline::Total)),
         "{err:?}"
@@ -99,22 +98,17 @@ async fn error_bodies_are_read_up_to_the_bound_with_retry_after() {
         .mount(&server)
         .await;
     let (up, ledger) = client(|_| {});
-    let err = up
-        .send(post(&server), WireFormat::OpenAi, soon())
-        .await
-        .unwrap_err();
-    let UpstreamError::Status {
-        status,
-        body,
-        retry_after,
-        ..
-    } = err
-    else {
+    let err = up.send(post(&server), openai(), soon()).await.unwrap_err();
+    let UpstreamError::Status(fault) = err else {
         panic!("{err:?}");
     };
-    assert_eq!(status, 429);
-    assert_eq!(body.len(), 1024, "read only up to limits.max_error_body");
-    let names: Vec<&str> = retry_after.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(fault.status.map(|s| s.as_u16()), Some(429));
+    assert_eq!(
+        (fault.message, fault.documented),
+        (None, None),
+        "a body cut at limits.max_error_body is no JSON: nothing of it is kept"
+    );
+    let names: Vec<&str> = fault.retry_after.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["retry-after", "retry-after-ms"]);
     // The body was not read to its end: its connection is dropped, not pooled.
     let mut left = ledger.counts().upstream_connections;
@@ -139,15 +133,11 @@ async fn small_error_bodies_are_read_whole_and_their_connection_reused() {
         .await;
     let (up, ledger) = client(|_| {});
     for _ in 0..3 {
-        let err = up
-            .send(post(&server), WireFormat::OpenAi, soon())
-            .await
-            .unwrap_err();
-        let UpstreamError::Status { body, .. } = err else {
+        let err = up.send(post(&server), openai(), soon()).await.unwrap_err();
+        let UpstreamError::Status(fault) = err else {
             panic!("{err:?}")
         };
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["error"]["message"], "busy", "{v}");
+        assert_eq!(fault.message.as_deref(), Some("busy"), "{fault:?}");
     }
     assert_eq!(
         ledger.counts().upstream_connections,
@@ -166,15 +156,17 @@ async fn error_bodies_are_kept_without_secrets_or_undocumented_fields() {
         .mount(&server)
         .await;
     let (up, _) = client(|c| c.admin_token = Some(Secret::new("admin-token-2")));
+    // What the relay keeps of an error: its message and its documented shape.
     let body = |err: UpstreamError| match err {
-        UpstreamError::Status { body, .. } => String::from_utf8(body.to_vec()).unwrap(),
+        UpstreamError::Status(f) => format!(
+            "{} {}",
+            f.message.unwrap_or_default(),
+            f.documented.map(|d| d.to_string()).unwrap_or_default()
+        ),
         other => panic!("{other:?}"),
     };
     // The channel key is not in the config yet: only the admin token is known.
-    let err = up
-        .send(post(&server), WireFormat::OpenAi, soon())
-        .await
-        .unwrap_err();
+    let err = up.send(post(&server), openai(), soon()).await.unwrap_err();
     let text = body(err);
     assert!(
         text.contains("sk-channel-key-1") && !text.contains("admin-token-2"),
@@ -187,27 +179,23 @@ async fn error_bodies_are_kept_without_secrets_or_undocumented_fields() {
         Secret::new("admin-token-2"),
     ];
     up.set_secrets(&secrets);
-    let text = body(
-        up.send(post(&server), WireFormat::OpenAi, soon())
-            .await
-            .unwrap_err(),
-    );
+    let text = body(up.send(post(&server), openai(), soon()).await.unwrap_err());
     assert_eq!(
         text,
-        r#"{"error":{"message":"Incorrect API key provided: [redacted].","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#
+        r#"Incorrect API key provided: [redacted]. {"error":{"message":"Incorrect API key provided: [redacted].","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#
     );
-    // A page that is not JSON (never shown to clients) is only redacted.
+    // A page that is not JSON (never shown to clients) is not kept at all.
     server.reset().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(502).set_body_string("<html>sk-channel-key-1</html>"))
         .mount(&server)
         .await;
     let text = body(
-        up.send(post(&server), WireFormat::Anthropic, soon())
+        up.send(post(&server), provider_for(ProviderKind::Anthropic), soon())
             .await
             .unwrap_err(),
     );
-    assert_eq!(text, "<html>[redacted]</html>");
+    assert_eq!(text, " ");
 }
 
 #[tokio::test]
@@ -218,10 +206,7 @@ async fn answers_over_the_size_bound_are_refused() {
         .mount(&server)
         .await;
     let (up, _) = client(|_| {});
-    let resp = up
-        .send(post(&server), WireFormat::OpenAi, soon())
-        .await
-        .unwrap();
+    let resp = up.send(post(&server), openai(), soon()).await.unwrap();
     let err = up.read_body(resp, soon()).await.unwrap_err();
     assert!(matches!(err, UpstreamError::TooLarge(4096)), "{err:?}");
 }
@@ -236,6 +221,6 @@ async fn a_refused_connection_is_a_connect_error() {
         headers: HeaderMap::new(),
         body: Bytes::new(),
     };
-    let err = up.send(req, WireFormat::OpenAi, soon()).await.unwrap_err();
+    let err = up.send(req, openai(), soon()).await.unwrap_err();
     assert!(matches!(err, UpstreamError::Connect(_)), "{err:?}");
 }

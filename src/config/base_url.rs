@@ -11,7 +11,7 @@
 use url::Url;
 
 /// The normal form of `raw`, or what is wrong with it.
-pub fn normalize(raw: &str) -> Result<String, String> {
+pub(super) fn normalize(raw: &str) -> Result<String, String> {
     let mut url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{raw}` must start with http:// or https://"));

@@ -57,7 +57,7 @@ pub struct ModelPrice {
 }
 
 /// Currency units to cost units (millionths).
-pub const UNITS_PER_CURRENCY: f64 = 1_000_000.0;
+pub(crate) const UNITS_PER_CURRENCY: f64 = 1_000_000.0;
 /// The largest price accepted, in currency units, so cost arithmetic cannot overflow.
 const MAX_PRICE: f64 = 1_000_000.0;
 

@@ -1,4 +1,7 @@
 use super::*;
+use crate::config::ProviderKind;
+use crate::providers::{anthropic, openai, provider_for};
+use http::HeaderName;
 use http_body_util::BodyExt;
 
 async fn body_of(resp: Response) -> (StatusCode, HeaderMap, Value) {
@@ -8,19 +11,198 @@ async fn body_of(resp: Response) -> (StatusCode, HeaderMap, Value) {
     (status, headers, serde_json::from_slice(&bytes).unwrap())
 }
 
-fn upstream(status: u16, wire: WireFormat, body: &str) -> RelayError {
-    RelayError::Upstream(UpstreamError::Status {
-        status: StatusCode::from_u16(status).unwrap(),
-        body: Bytes::from(body.to_owned()),
-        wire,
-        retry_after: vec![(
-            HeaderName::from_static("retry-after"),
-            HeaderValue::from_static("7"),
-        )],
-    })
+/// An error answer as the provider of `kind` reads it, with `retry-after: 7`.
+fn upstream(status: u16, kind: ProviderKind, body: &str) -> RelayError {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        HeaderName::from_static("retry-after"),
+        HeaderValue::from_static("7"),
+    );
+    let status = StatusCode::from_u16(status).unwrap();
+    let fault = provider_for(kind).fault(status, &headers, body.as_bytes(), &Redactor::default());
+    RelayError::Upstream(UpstreamError::Status(Box::new(fault)))
 }
 
-use http::HeaderName;
+/// Every answer this module gives, with the status and the error type of each client format.
+#[tokio::test]
+async fn every_answer_has_its_status_and_type_in_both_formats() {
+    use std::time::Duration;
+    type Make = Box<dyn Fn() -> RelayError>;
+    let cases: Vec<(Make, u16, &str, &str)> = vec![
+        (
+            Box::new(|| RelayError::Unauthorized),
+            401,
+            "invalid_request_error",
+            "authentication_error",
+        ),
+        (
+            Box::new(|| RelayError::BadRequest("b".into())),
+            400,
+            "invalid_request_error",
+            "invalid_request_error",
+        ),
+        (
+            Box::new(|| RelayError::BodyTooLarge(1)),
+            413,
+            "invalid_request_error",
+            "request_too_large",
+        ),
+        (
+            Box::new(|| RelayError::ModelNotFound("m".into())),
+            404,
+            "invalid_request_error",
+            "not_found_error",
+        ),
+        (
+            Box::new(|| RelayError::ModelNotAllowed("m".into())),
+            403,
+            "invalid_request_error",
+            "permission_error",
+        ),
+        (
+            Box::new(|| RelayError::EndpointNotSupported {
+                model: "m".into(),
+                endpoint: "/v1/embeddings",
+            }),
+            400,
+            "invalid_request_error",
+            "invalid_request_error",
+        ),
+        (
+            Box::new(|| RelayError::NoChannel {
+                model: "m".into(),
+                retry_after: None,
+            }),
+            429,
+            "rate_limit_error",
+            "rate_limit_error",
+        ),
+        (
+            Box::new(|| RelayError::Unavailable {
+                model: "m".into(),
+                why: "w".into(),
+                retry_after: Duration::from_secs(1),
+            }),
+            503,
+            "server_error",
+            "overloaded_error",
+        ),
+        (
+            Box::new(|| RelayError::Overloaded {
+                reason: "r",
+                retry_after: Duration::from_secs(1),
+            }),
+            503,
+            "server_error",
+            "overloaded_error",
+        ),
+        (
+            Box::new(|| RelayError::from(Deadline::FirstByte)),
+            504,
+            "upstream_error",
+            "timeout_error",
+        ),
+        (
+            Box::new(|| RelayError::Upstream(UpstreamError::Connect("refused".into()))),
+            502,
+            "upstream_error",
+            "api_error",
+        ),
+        (
+            Box::new(|| RelayError::ClientTimeout("slow".into())),
+            408,
+            "invalid_request_error",
+            "invalid_request_error",
+        ),
+        (
+            Box::new(|| RelayError::AdminUnauthorized),
+            401,
+            "invalid_request_error",
+            "authentication_error",
+        ),
+        (
+            Box::new(|| RelayError::Forbidden("f".into())),
+            403,
+            "invalid_request_error",
+            "permission_error",
+        ),
+        (
+            Box::new(|| RelayError::NotFound("n".into())),
+            404,
+            "invalid_request_error",
+            "not_found_error",
+        ),
+        (
+            Box::new(|| RelayError::Internal),
+            500,
+            "server_error",
+            "api_error",
+        ),
+        (
+            Box::new(|| {
+                upstream(
+                    429,
+                    ProviderKind::Openai,
+                    r#"{"error":{"message":"m","type":"requests","code":"rate_limit_exceeded"}}"#,
+                )
+            }),
+            429,
+            "requests",
+            "rate_limit_error",
+        ),
+        (
+            Box::new(|| {
+                upstream(
+                    500,
+                    ProviderKind::Anthropic,
+                    r#"{"type":"error","error":{"type":"api_error","message":"m"}}"#,
+                )
+            }),
+            500,
+            "server_error",
+            "api_error",
+        ),
+        (
+            Box::new(|| {
+                upstream(
+                    401,
+                    ProviderKind::Anthropic,
+                    r#"{"type":"error","error":{"type":"authentication_error","message":"m"}}"#,
+                )
+            }),
+            502,
+            "upstream_error",
+            "api_error",
+        ),
+    ];
+    for (make, status, openai_type, anthropic_type) in &cases {
+        let label = make().to_string();
+        assert!(
+            make()
+                .stream_event(WireFormat::OpenAi)
+                .starts_with(b"data: {\"error\""),
+            "{label}"
+        );
+        assert!(
+            make()
+                .stream_event(WireFormat::Anthropic)
+                .starts_with(b"event: error\n"),
+            "{label}"
+        );
+        for (format, want) in [
+            (WireFormat::OpenAi, openai_type),
+            (WireFormat::Anthropic, anthropic_type),
+        ] {
+            let (s, _, v) = body_of(make().into_response_for(format)).await;
+            assert_eq!(
+                (s.as_u16(), v["error"]["type"].as_str()),
+                (*status, Some(*want)),
+                "{label} for {format:?}: {v}"
+            );
+            assert!(v["error"]["message"].is_string(), "{label}");
+        }
+    }
+}
 
 #[tokio::test]
 async fn own_errors_have_the_client_shape_and_status() {
@@ -43,13 +225,18 @@ async fn own_errors_have_the_client_shape_and_status() {
         (s.as_u16(), v["error"]["type"].as_str()),
         (404, Some("not_found_error"))
     );
+    let (s, _, v) = body_of(RelayError::Internal.into_response_for(WireFormat::Anthropic)).await;
+    assert_eq!(
+        (s.as_u16(), v["error"]["type"].as_str()),
+        (500, Some("api_error"))
+    );
 }
 
 #[tokio::test]
 async fn upstream_429_keeps_status_and_retry_after() {
     let body = r#"{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
     let (s, h, v) =
-        body_of(upstream(429, WireFormat::OpenAi, body).into_response_for(WireFormat::OpenAi))
+        body_of(upstream(429, ProviderKind::Openai, body).into_response_for(WireFormat::OpenAi))
             .await;
     assert_eq!(s, 429);
     assert_eq!(h["retry-after"], "7");
@@ -61,12 +248,13 @@ async fn upstream_529_is_503_for_openai_clients_and_529_for_anthropic_ones() {
     let err = || {
         upstream(
             529,
-            WireFormat::Anthropic,
+            ProviderKind::Anthropic,
             r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
         )
     };
-    let (s, _, _) = body_of(err().into_response_for(WireFormat::OpenAi)).await;
+    let (s, _, v) = body_of(err().into_response_for(WireFormat::OpenAi)).await;
     assert_eq!(s, 503);
+    assert_eq!(v["error"]["code"], "server_is_overloaded");
     let (s, _, v) = body_of(err().into_response_for(WireFormat::Anthropic)).await;
     assert_eq!(s, 529);
     assert_eq!(v["error"]["type"], "overloaded_error");
@@ -77,7 +265,7 @@ async fn upstream_auth_failures_are_the_relays_problem() {
     let (s, _, v) = body_of(
         upstream(
             401,
-            WireFormat::OpenAi,
+            ProviderKind::Openai,
             r#"{"error":{"message":"Incorrect API key","type":"invalid_request_error"}}"#,
         )
         .into_response_for(WireFormat::OpenAi),
@@ -85,6 +273,18 @@ async fn upstream_auth_failures_are_the_relays_problem() {
     .await;
     assert_eq!(s, 502);
     assert_eq!(v["error"]["code"], "upstream_auth_failed");
+    let xai = r#"{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***yz."}"#;
+    let (s, _, v) =
+        body_of(upstream(400, ProviderKind::Xai, xai).into_response_for(WireFormat::Anthropic))
+            .await;
+    assert_eq!(s, 502, "xAI refuses a key with a 400");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(400 Bad Request): Incorrect API key provided: xa***yz."),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +347,7 @@ async fn passed_through_upstream_errors_keep_only_documented_fields() {
     let body = r#"{"error":{"message":"m","type":"invalid_request_error","param":null,
         "code":null,"debug":{"authorization":"Bearer sk-abcdefghijklmnopqrstuvwxyz"}},"x":1}"#;
     let (s, _, v) =
-        body_of(upstream(400, WireFormat::OpenAi, body).into_response_for(WireFormat::OpenAi))
+        body_of(upstream(400, ProviderKind::Openai, body).into_response_for(WireFormat::OpenAi))
             .await;
     assert_eq!(s, 400);
     assert_eq!(
@@ -157,7 +357,7 @@ async fn passed_through_upstream_errors_keep_only_documented_fields() {
     let body = r#"{"type":"error","error":{"type":"invalid_request_error","message":"m",
         "debug":"x"},"request_id":"req_1","x":1}"#;
     let (_, _, v) = body_of(
-        upstream(400, WireFormat::Anthropic, body).into_response_for(WireFormat::Anthropic),
+        upstream(400, ProviderKind::Anthropic, body).into_response_for(WireFormat::Anthropic),
     )
     .await;
     assert_eq!(
@@ -168,11 +368,59 @@ async fn passed_through_upstream_errors_keep_only_documented_fields() {
 }
 
 #[tokio::test]
-async fn key_shapes_are_redacted_even_in_bodies_not_cleaned_upstream() {
-    let body = r#"{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xai-abcdefghijklmnopqrstuvwxyz0123."}"#;
-    let (s, _, v) =
-        body_of(upstream(400, WireFormat::OpenAi, body).into_response_for(WireFormat::Anthropic))
-            .await;
+async fn upstream_errors_are_converted_for_clients_of_the_other_format() {
+    let quota =
+        r#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+    let (s, _, v) = body_of(
+        upstream(429, ProviderKind::Openai, quota).into_response_for(WireFormat::Anthropic),
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), v),
+        (
+            429,
+            json!({"type":"error","error":{"type":"billing_error","message":"quota"}})
+        )
+    );
+    let limited = r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"},"request_id":"req_1"}"#;
+    let (_, _, v) = body_of(
+        upstream(429, ProviderKind::Anthropic, limited).into_response_for(WireFormat::OpenAi),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"error":{"message":"slow down","type":"rate_limit_error","param":null,
+            "code":"rate_limit_exceeded"}})
+    );
+    let (_, _, v) = body_of(
+        upstream(502, ProviderKind::Anthropic, "<html>bad gateway</html>")
+            .into_response_for(WireFormat::OpenAi),
+    )
+    .await;
+    assert_eq!(
+        v["error"]["message"], "upstream error (HTTP 502)",
+        "no page echoed"
+    );
+    let (_, _, v) = body_of(
+        upstream(404, ProviderKind::Anthropic, r#"{"error":"gone"}"#)
+            .into_response_for(WireFormat::OpenAi),
+    )
+    .await;
+    assert_eq!(v["error"]["message"], "gone");
+}
+
+#[tokio::test]
+async fn key_shapes_are_redacted_even_in_faults_read_without_the_relays_secrets() {
+    let fault = UpstreamFault {
+        wire: WireFormat::OpenAi,
+        status: Some(StatusCode::BAD_REQUEST),
+        kind: FaultKind::KeyRefused,
+        message: Some("Incorrect API key provided: xai-abcdefghijklmnopqrstuvwxyz0123.".into()),
+        retry_after: Vec::new(),
+        documented: None,
+    };
+    let e = RelayError::Upstream(UpstreamError::Status(Box::new(fault)));
+    let (s, _, v) = body_of(e.into_response_for(WireFormat::Anthropic)).await;
     assert_eq!(s, 502, "a refused key");
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(
@@ -182,31 +430,38 @@ async fn key_shapes_are_redacted_even_in_bodies_not_cleaned_upstream() {
 }
 
 #[test]
-fn stream_errors_passed_through_keep_documented_fields_and_lose_secrets() {
+fn stream_errors_keep_documented_fields_and_lose_secrets() {
     let r = Redactor::new(&[crate::config::Secret::new("sk-configured-1")]);
+    let none = HeaderMap::new();
+    let event = |wire: WireFormat, data: &str| {
+        let fault = match wire {
+            WireFormat::OpenAi => openai::errors::read(None, &none, data.as_bytes(), &r),
+            WireFormat::Anthropic => anthropic::errors::read(None, &none, data.as_bytes(), &r),
+        };
+        upstream_event(wire, &fault)
+    };
     let openai = r#"{"error":{"message":"bad sk-configured-1","type":"server_error","param":null,"code":null,"debug":{"authorization":"Bearer sk-configured-1"}}}"#;
     assert_eq!(
-        sanitize_stream_error(WireFormat::OpenAi, openai, &r),
-        r#"{"error":{"message":"bad [redacted]","type":"server_error","param":null,"code":null}}"#
+        event(WireFormat::OpenAi, openai),
+        SseOut {
+            event: None,
+            data: r#"{"error":{"message":"bad [redacted]","type":"server_error","param":null,"code":null}}"#.into()
+        }
     );
     let xai = r#"{"code":"Internal error","error":"oops sk-configured-1","debug":{"k":"v"}}"#;
-    let v: Value =
-        serde_json::from_str(&sanitize_stream_error(WireFormat::OpenAi, xai, &r)).unwrap();
+    let v: Value = serde_json::from_str(&event(WireFormat::OpenAi, xai).data).unwrap();
     assert_eq!(
         v,
         json!({"error":{"message":"oops [redacted]","type":"server_error","param":null,"code":null}})
     );
     let anthropic = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded sk-configured-1","debug":{"x-api-key":"sk-configured-1"}}}"#;
+    let ev = event(WireFormat::Anthropic, anthropic);
+    assert_eq!(ev.event, Some("error"));
     assert_eq!(
-        sanitize_stream_error(WireFormat::Anthropic, anthropic, &r),
+        ev.data,
         r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded [redacted]"}}"#
     );
-    let v: Value = serde_json::from_str(&sanitize_stream_error(
-        WireFormat::Anthropic,
-        "not json",
-        &r,
-    ))
-    .unwrap();
+    let v: Value = serde_json::from_str(&event(WireFormat::Anthropic, "not json").data).unwrap();
     assert_eq!(v["error"]["type"], "api_error");
     assert_eq!(v["error"]["message"], "upstream error");
 }

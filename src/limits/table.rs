@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 /// Unknown-key store reads in flight at most.
 pub const MAX_LOOKUPS: usize = 64;
 /// Keys remembered as unknown (the cache is emptied when full, and at every refresh).
-pub const NEGATIVE_CAPACITY: usize = 10_000;
+pub(crate) const NEGATIVE_CAPACITY: usize = 10_000;
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// Tokens found by a lookup between refreshes, kept until the next refresh.
 const LATE_CAPACITY: usize = 10_000;

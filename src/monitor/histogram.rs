@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Upstream latency and time to first token: 5 ms to 5 min.
-pub const LATENCY_BUCKETS: &[f64] = &[
+pub(super) const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 /// The relay's own time on a request: 50 µs to 250 ms.
-pub const OVERHEAD_BUCKETS: &[f64] = &[
+pub(super) const OVERHEAD_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ];
 
-pub struct Histogram {
+pub(super) struct Histogram {
     bounds: &'static [f64],
     /// One count per bound plus the +Inf bucket; not cumulative.
     buckets: Box<[AtomicU64]>,
@@ -34,7 +34,7 @@ pub struct HistogramSnapshot {
 }
 
 impl Histogram {
-    pub fn new(bounds: &'static [f64]) -> Self {
+    pub(super) fn new(bounds: &'static [f64]) -> Self {
         Self {
             bounds,
             buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
@@ -42,7 +42,7 @@ impl Histogram {
         }
     }
 
-    pub fn observe(&self, d: Duration) {
+    pub(super) fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
         let i = self.bounds.partition_point(|b| *b < secs);
         if let Some(b) = self.buckets.get(i) {
@@ -52,7 +52,7 @@ impl Histogram {
         self.sum_nanos.fetch_add(nanos, Relaxed);
     }
 
-    pub fn snapshot(&self) -> HistogramSnapshot {
+    pub(super) fn snapshot(&self) -> HistogramSnapshot {
         let mut total = 0;
         let cumulative: Vec<u64> = self
             .buckets

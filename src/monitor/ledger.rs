@@ -3,15 +3,16 @@
 //! Owns: gauges that only RAII [`Guard`]s move (up on create, down on `Drop`, so no return path
 //! can forget), monotonic counters, and latency histograms. One ledger per relay instance
 //! (`Arc<Ledger>`), never a global, so several relays can share a test process.
-//! Must never: let a label set grow with traffic. Families, timeout kinds and channels are fixed
-//! lists; anything else is counted under `other`.
+//! Must never: let a label set grow with traffic. Families ([`Family::ALL`]), timeout kinds
+//! ([`TimeoutKind::ALL`]) and channels are fixed lists; a channel not configured at start is
+//! counted under `other`.
 
 mod labels;
 
-pub use labels::{ErrorLabel, FAMILIES, OTHER_CHANNEL, TIMEOUT_KINDS};
+pub use labels::{ErrorKind, ErrorLabel, TimeoutKind, OTHER_CHANNEL};
 
 use super::histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS, OVERHEAD_BUCKETS};
-use labels::index_or_other;
+use crate::wire::Family;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +25,7 @@ const UPSTREAM: usize = 1;
 const STREAMS: usize = 2;
 const JOBS: usize = 3;
 const IN_FLIGHT: usize = 4;
-const SLOTS: usize = IN_FLIGHT + FAMILIES.len();
+const SLOTS: usize = IN_FLIGHT + Family::ALL.len();
 /// Status codes 100..=599 get their own counter; anything else counts as `other`.
 const STATUS_SLOTS: usize = 600;
 
@@ -36,7 +37,7 @@ pub struct Ledger {
     upstream_errors: Mutex<BTreeMap<(usize, ErrorLabel), u64>>,
     retries: AtomicU64,
     client_disconnects: AtomicU64,
-    timeouts: [AtomicU64; TIMEOUT_KINDS.len()],
+    timeouts: [AtomicU64; TimeoutKind::ALL.len()],
     upstream_latency: Histogram,
     time_to_first_token: Histogram,
     relay_overhead: Histogram,
@@ -69,7 +70,7 @@ pub struct Counts {
     pub upstream_connections: u64,
     pub open_streams: u64,
     pub background_jobs: u64,
-    /// Per family, in [`FAMILIES`] order.
+    /// Per family, every one of [`Family::ALL`].
     pub in_flight: BTreeMap<&'static str, u64>,
 }
 
@@ -127,9 +128,9 @@ impl Ledger {
         self.guard(UPSTREAM)
     }
 
-    /// A request being handled, by endpoint family (see [`FAMILIES`]).
-    pub fn in_flight(self: &Arc<Self>, family: &str) -> Guard {
-        self.guard(IN_FLIGHT + index_or_other(&FAMILIES, family))
+    /// A request being handled, by endpoint family.
+    pub fn in_flight(self: &Arc<Self>, family: Family) -> Guard {
+        self.guard(IN_FLIGHT + family as usize)
     }
 
     /// A response stream, from its first byte until it is dropped.
@@ -153,7 +154,7 @@ impl Ledger {
         self.requests[slot].fetch_add(1, Relaxed);
     }
 
-    /// An upstream call that failed: `what` is the HTTP status (`503u16`) or a kind (`"connect"`).
+    /// An upstream call that failed: `what` is the HTTP status (`503u16`) or an [`ErrorKind`].
     pub fn upstream_error(&self, channel: &str, what: impl Into<ErrorLabel>) {
         let ch = self
             .channels
@@ -175,9 +176,9 @@ impl Ledger {
         self.client_disconnects.fetch_add(1, Relaxed);
     }
 
-    /// A deadline that fired, by kind (see [`TIMEOUT_KINDS`]).
-    pub fn timeout(&self, kind: &str) {
-        self.timeouts[index_or_other(&TIMEOUT_KINDS, kind)].fetch_add(1, Relaxed);
+    /// A deadline that fired, by kind.
+    pub fn timeout(&self, kind: TimeoutKind) {
+        self.timeouts[kind as usize].fetch_add(1, Relaxed);
     }
 
     /// From sending the upstream request to its response headers.
@@ -202,10 +203,9 @@ impl Ledger {
             upstream_connections: g(UPSTREAM),
             open_streams: g(STREAMS),
             background_jobs: g(JOBS),
-            in_flight: FAMILIES
+            in_flight: Family::ALL
                 .iter()
-                .enumerate()
-                .map(|(i, f)| (*f, g(IN_FLIGHT + i)))
+                .map(|f| (f.as_str(), g(IN_FLIGHT + *f as usize)))
                 .collect(),
         }
     }
@@ -243,10 +243,10 @@ impl Ledger {
             upstream_errors,
             retries: self.retries.load(Relaxed),
             client_disconnects: self.client_disconnects.load(Relaxed),
-            timeouts: TIMEOUT_KINDS
+            timeouts: TimeoutKind::ALL
                 .iter()
                 .zip(&self.timeouts)
-                .map(|(k, n)| (*k, n.load(Relaxed)))
+                .map(|(k, n)| (k.as_str(), n.load(Relaxed)))
                 .collect(),
         }
     }

@@ -22,7 +22,7 @@ pub use gauges::{Gauge, Reading};
 pub use health::{health_response, metrics_response, status_only, Verdict};
 pub use histogram::HistogramSnapshot;
 pub use ledger::{
-    Counters, Counts, ErrorLabel, Guard, Ledger, FAMILIES, OTHER_CHANNEL, TIMEOUT_KINDS,
+    Counters, Counts, ErrorKind, ErrorLabel, Guard, Ledger, TimeoutKind, OTHER_CHANNEL,
 };
 pub use snapshot::{Alert, Growth, Latency, Snapshot, Status};
 pub use trend::{slope, Sample};

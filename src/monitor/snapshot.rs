@@ -123,7 +123,7 @@ impl Snapshot {
 }
 
 /// The thresholded gauges at warn or above.
-pub fn evaluate(reading: &Reading, thresholds: &Thresholds) -> Vec<Alert> {
+pub(super) fn evaluate(reading: &Reading, thresholds: &Thresholds) -> Vec<Alert> {
     Gauge::ALL
         .iter()
         .filter_map(|g| {
@@ -148,7 +148,7 @@ pub fn evaluate(reading: &Reading, thresholds: &Thresholds) -> Vec<Alert> {
 }
 
 /// The thresholded gauges whose trend is above their growth tolerance.
-pub fn growing(trend: &BTreeMap<&'static str, f64>, thresholds: &Thresholds) -> Vec<Growth> {
+pub(super) fn growing(trend: &BTreeMap<&'static str, f64>, thresholds: &Thresholds) -> Vec<Growth> {
     Gauge::ALL
         .iter()
         .filter_map(|g| {

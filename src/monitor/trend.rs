@@ -15,13 +15,13 @@ pub struct Sample {
     pub reading: Reading,
 }
 
-pub struct Ring {
+pub(super) struct Ring {
     capacity: usize,
     samples: VecDeque<Sample>,
 }
 
 impl Ring {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(2);
         Self {
             capacity,
@@ -29,23 +29,23 @@ impl Ring {
         }
     }
 
-    pub fn push(&mut self, s: Sample) {
+    pub(super) fn push(&mut self, s: Sample) {
         if self.samples.len() == self.capacity {
             self.samples.pop_front();
         }
         self.samples.push_back(s);
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.samples.len()
     }
 
-    pub fn samples(&self) -> impl Iterator<Item = &Sample> {
+    pub(super) fn samples(&self) -> impl Iterator<Item = &Sample> {
         self.samples.iter()
     }
 
     /// Seconds between the oldest and the newest sample.
-    pub fn span(&self) -> f64 {
+    pub(super) fn span(&self) -> f64 {
         match (self.samples.front(), self.samples.back()) {
             (Some(a), Some(b)) => b.at - a.at,
             _ => 0.0,
@@ -53,7 +53,7 @@ impl Ring {
     }
 
     /// Growth per minute of each gauge that has at least two values in the ring.
-    pub fn trend(&self) -> BTreeMap<&'static str, f64> {
+    pub(super) fn trend(&self) -> BTreeMap<&'static str, f64> {
         Gauge::ALL
             .iter()
             .filter_map(|g| {

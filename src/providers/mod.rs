@@ -1,116 +1,106 @@
-//! Provider adaptors: how each provider family wants its requests built.
+//! Providers: everything the relay knows about one upstream, each in its own folder.
 //!
-//! Owns: the wire formats, the endpoint list, and one adaptor per provider family behind one trait.
-//! Must never: do I/O (the upstream client does) or convert bodies (the `convert` module does).
+//! Owns: the [`Provider`] trait (what the relay asks of an upstream: which of its operations
+//! serves an endpoint, the request with its auth, reading its errors into an [`UpstreamFault`],
+//! its streams, its usage, its JSON answers replayed as streams), the one registration point
+//! [`provider_for`], the [`Target`] of one request, and what the providers share (`pass`,
+//! `replay`, `shared`).
+//! Must never: do I/O (the upstream client does), convert between formats (the bridges do), or
+//! let a provider's words out of its folder: the rest of the relay sees neutral types only.
+//!
+//! One folder per upstream: `openai/` (OpenAI and every OpenAI-compatible server: the OpenAI
+//! wire format), `anthropic/` (Anthropic's messages), `xai/` (the OpenAI wire with xAI's quirks).
+//! Inside: `request.rs` (paths, auth), `errors.rs` (the error envelope and what its words mean),
+//! `usage.rs`, the stop words, `stream.rs` (a stream passed through) and `replay.rs`.
 
-mod anthropic;
-mod openai;
+pub(crate) mod anthropic;
+pub(crate) mod openai;
+pub(crate) mod pass;
+pub(crate) mod replay;
+pub(crate) mod shared;
+mod xai;
 
-use crate::config::{ProviderKind, Secret};
-use crate::upstream::UpstreamRequest;
+use crate::config::{ChannelConfig, ProviderKind, Secret};
+use crate::stream::Transform;
+use crate::upstream::{Redactor, UpstreamError, UpstreamRequest};
+use crate::wire::{Endpoint, UpstreamFault, Usage, WireFormat};
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
 
-pub use anthropic::AnthropicAdaptor;
-pub use openai::OpenAiAdaptor;
+pub use pass::PassOptions;
 
-/// The body format a client speaks or a provider expects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WireFormat {
-    OpenAi,
-    Anthropic,
-}
-
-/// The relayed endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    Chat,
-    Completions,
-    Embeddings,
-    Messages,
-}
-
-impl Endpoint {
-    pub fn path(self) -> &'static str {
-        match self {
-            Self::Chat => "/v1/chat/completions",
-            Self::Completions => "/v1/completions",
-            Self::Embeddings => "/v1/embeddings",
-            Self::Messages => "/v1/messages",
-        }
-    }
-
-    /// The format clients of this endpoint speak.
-    pub fn client_format(self) -> WireFormat {
-        match self {
-            Self::Messages => WireFormat::Anthropic,
-            _ => WireFormat::OpenAi,
-        }
-    }
-
-    /// Low-cardinality label for logs and metrics.
-    pub fn family(self) -> &'static str {
-        match self {
-            Self::Chat => "chat",
-            Self::Completions => "completions",
-            Self::Embeddings => "embeddings",
-            Self::Messages => "messages",
-        }
-    }
-}
-
-/// What the adaptor needs to know about the channel for one request.
+/// What the provider needs to know about the channel for one request.
 pub struct Target<'a> {
-    /// The API root ending in `/v1` (normalised when the config was loaded).
+    /// The API root, normalised when the config was loaded (it names the API version).
     pub base_url: &'a str,
     pub key: &'a Secret,
     pub extra_headers: &'a HeaderMap,
-    pub anthropic_version: &'a str,
+    /// The channel as configured (for a provider's own settings).
+    pub channel: &'a ChannelConfig,
 }
 
-/// One provider family's request shape.
-pub trait Adaptor: Send + Sync {
+/// One upstream: what the relay asks of it. Each method's words are the provider's own; what
+/// comes out is neutral.
+pub trait Provider: Send + Sync {
+    /// The format of its request and answer bodies.
     fn wire(&self) -> WireFormat;
-    /// Whether a client endpoint can be served by this provider (directly or converted).
-    fn supports(&self, endpoint: Endpoint) -> bool;
-    /// The upstream endpoint that serves `client` on this provider.
-    fn upstream_endpoint(&self, client: Endpoint) -> Endpoint;
-    /// Builds the upstream request for an already converted body.
+
+    /// The upstream operation that serves a client endpoint (directly, or through the bridge
+    /// from the client's format), or `None` if this provider cannot serve it.
+    fn serves(&self, endpoint: Endpoint) -> Option<Endpoint>;
+
+    /// The request for one of its operations (`op`, from [`Provider::serves`]), its body
+    /// already in this provider's format.
     fn build(
         &self,
         target: &Target<'_>,
-        endpoint: Endpoint,
+        op: Endpoint,
         client_headers: &HeaderMap,
         body: Bytes,
+        stream: bool,
     ) -> UpstreamRequest;
+
+    /// How to ask a streamed `op` for the usage its client did not ask for (the relay needs it
+    /// for accounting and removes it from what the client sees), when this format must be
+    /// asked; `None` when it always reports usage or the client asked.
+    fn stream_usage(&self, op: Endpoint, client_asked: bool) -> Option<fn(&mut Value)>;
+
+    /// An error answer (its status, headers and bounded body) in neutral form: what it means,
+    /// its message and its documented shape, every string redacted.
+    fn fault(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        redactor: &Redactor,
+    ) -> UpstreamFault;
+
+    /// The transform of one of its streams passed through to a client of the same format:
+    /// its terminator, in-stream error events and usage read on the way.
+    fn pass_stream(&self, options: PassOptions) -> Box<dyn Transform>;
+
+    /// The usage of a whole answer passed through; the body must be one JSON object.
+    fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, UpstreamError>;
+
+    /// Its JSON answer to a streamed `op` as the events it would have streamed (an error body
+    /// is the error it names).
+    fn replay(
+        &self,
+        op: Endpoint,
+        body: &[u8],
+        redactor: &Redactor,
+    ) -> Result<Bytes, UpstreamError>;
 }
 
-/// The adaptor for a configured provider kind.
-pub fn adaptor_for(kind: ProviderKind) -> &'static dyn Adaptor {
-    static OPENAI: OpenAiAdaptor = OpenAiAdaptor { embeddings: true };
-    static XAI: OpenAiAdaptor = OpenAiAdaptor { embeddings: false };
-    static ANTHROPIC: AnthropicAdaptor = AnthropicAdaptor;
+/// The one registration point: the provider of a configured kind.
+pub fn provider_for(kind: ProviderKind) -> &'static dyn Provider {
     match kind {
-        ProviderKind::Openai | ProviderKind::OpenaiCompatible => &OPENAI,
-        ProviderKind::Xai => &XAI,
-        ProviderKind::Anthropic => &ANTHROPIC,
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible => &openai::OPENAI,
+        ProviderKind::Xai => &xai::XAI,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
     }
 }
 
-/// Joins a base URL and a path without doubling or dropping the slash.
-fn join(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
-}
-
-fn json_headers(extra: &HeaderMap) -> HeaderMap {
-    let mut h = extra.clone();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    h
-}
+#[cfg(test)]
+mod tests;

@@ -7,13 +7,14 @@
 //! Must never: hold two attempts at once (each failed attempt's response and lease are
 //! released before the next starts), wait past the request's deadline, or retry a client error.
 
-use super::plan::{self, Conversion, Peek};
+use super::plan::Peek;
 use super::Record;
+use crate::bridges::{self, Route};
 use crate::error::RelayError;
-use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{classify, Pick, Selected};
 use crate::state::AppState;
 use crate::upstream::UpstreamResponse;
+use crate::wire::Endpoint;
 use bytes::Bytes;
 use http::HeaderMap;
 use std::time::Duration;
@@ -23,8 +24,8 @@ use tokio::time::Instant;
 pub(super) struct Answered {
     pub selected: Selected,
     pub response: UpstreamResponse,
-    pub wire: WireFormat,
-    pub conversion: Conversion,
+    /// The upstream operation and the bridge from the client's format to it.
+    pub route: Route,
     pub strip_usage: bool,
     /// The whole request's deadline on this channel.
     pub total: Instant,
@@ -76,29 +77,34 @@ pub(super) async fn attempts(
         record.attempts += 1;
         let ch = selected.channel().clone();
         record.channel = Some(ch.name.clone());
-        let adaptor = ch.adaptor;
-        let wire = adaptor.wire();
-        let conversion = Conversion::between(ask.endpoint.client_format(), wire);
-        let (upstream_body, strip_usage) = plan::upstream_body(
-            ask.endpoint,
-            conversion,
-            ask.peek,
-            ask.body.clone(),
-            ask.model,
-            &selected.upstream_model,
+        let provider = ch.provider;
+        let route = ch
+            .route(ask.endpoint)
+            .map_err(|why| crate::routing::not_served(ask.model, ask.endpoint, why))?;
+        let outgoing = route.bridge.request(
+            provider,
+            bridges::Request {
+                op: route.op,
+                body: ask.body.clone(),
+                stream: ask.peek.stream(),
+                include_usage: ask.peek.include_usage(),
+                client_model: ask.model,
+                upstream_model: &selected.upstream_model,
+            },
         )?;
-        let request = adaptor.build(
+        let request = provider.build(
             &selected.lease.target(),
-            adaptor.upstream_endpoint(ask.endpoint),
+            route.op,
             ask.headers,
-            upstream_body,
+            outgoing.body,
+            ask.peek.stream(),
         );
         let total = ask.started + ch.timeouts.total.unwrap_or(timeouts.total);
         let first_byte = ch.timeouts.first_byte.unwrap_or(timeouts.first_byte);
         record.upstream_sent();
         let sent = state
             .upstream
-            .send_within(request, wire, total, first_byte)
+            .send_within(request, provider, total, first_byte)
             .await;
         record.upstream_answered();
         match sent {
@@ -106,9 +112,8 @@ pub(super) async fn attempts(
                 return Ok(Answered {
                     selected,
                     response,
-                    wire,
-                    conversion,
-                    strip_usage,
+                    route,
+                    strip_usage: outgoing.strip_usage,
                     total,
                     stream_idle: ch.timeouts.stream_idle.unwrap_or(timeouts.stream_idle),
                 })

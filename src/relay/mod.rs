@@ -1,40 +1,41 @@
-//! The spine: one request's journey from channel choice through the adaptor and the upstream
-//! call to the response sent back.
+//! The spine: one request's journey from channel choice through the bridge, the provider and
+//! the upstream call to the response sent back.
 //!
-//! Owns: the order of the phases (peek -> authorize model -> route -> build upstream body ->
-//! send -> answer or stream), the access record's life, and the channel's lease until the
-//! answer is known (a stream's body holds it to its end).
+//! Owns: the order of the phases (peek -> authorize model -> attempts: route, bridge the
+//! request, build and send it -> answer whole or stream, through the same bridge), the access
+//! record's life, and the channel's lease until the answer is known (a stream's body holds it
+//! to its end).
 //! Must never: spawn work that outlives the request, answer 2xx with an error inside, or commit
 //! to a stream before the upstream answered with one (a JSON answer to a stream request is
 //! replayed as a stream, a JSON error is an error before any 200).
 
 mod attempt;
+mod outcome;
 mod plan;
 mod record;
 
-pub use plan::{Conversion, Peek};
-pub use record::Record;
+pub(crate) use outcome::Outcome;
+pub(crate) use plan::Peek;
+pub(crate) use record::Record;
 
 use crate::auth::Token;
-use crate::convert;
+use crate::bridges::StreamSetup;
 use crate::error::RelayError;
-use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{classify, Lease};
 use crate::state::AppState;
-use crate::stream::json_scan::{replace_string_member, Member};
 use crate::stream::{body::StreamLimits, Held, RelayStream, Transform};
 use crate::upstream::{UpstreamError, UpstreamResponse};
+use crate::wire::{Endpoint, Usage};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use serde_json::Value;
 use tokio::time::Instant;
 
 /// Relays one authenticated request whose body has been read.
-pub async fn relay(
+pub(crate) async fn relay(
     state: &AppState,
     endpoint: Endpoint,
     token: &Token,
@@ -81,7 +82,7 @@ type Upstream = BoxStream<'static, Result<Bytes, hyper::Error>>;
 
 struct StreamParts {
     upstream: Upstream,
-    transform: Transform,
+    transform: Box<dyn Transform>,
     /// The channel's lease: the stream's end reports its outcome.
     lease: Lease,
     total: Instant,
@@ -97,13 +98,16 @@ async fn run(
     record: &mut Record,
 ) -> Result<Answer, RelayError> {
     let started = Instant::now();
+    // What is asked: the model and whether to stream, read without building the body.
     let peek = Peek::parse(&body)?;
     let model = peek.model()?.to_owned();
     record.model = Some(model.clone());
     record.stream = peek.stream();
+    // Whether this token may ask it (limits and a quota reservation belong here).
     if !token.allows(&model) {
         return Err(RelayError::ModelNotAllowed(model));
     }
+    // Attempts: route, bridge the request, build and send it; fail over while nothing was sent.
     let ask = attempt::Ask {
         endpoint,
         headers,
@@ -113,8 +117,10 @@ async fn run(
         started,
     };
     let answered = attempt::attempts(state, ask, record).await?;
+    // The answer through the same bridge, streamed or whole; its usage goes into the record,
+    // which reports once, when the request's work ends (a stream's, when the stream does).
     if peek.stream() {
-        let parts = streamed(state, answered, endpoint, &model, peek.include_usage()).await?;
+        let parts = streamed(state, answered, &model, peek.include_usage()).await?;
         Ok(Answer::Stream(Box::new(parts)))
     } else {
         let (bytes, usage) = whole(state, answered, &model, record).await?;
@@ -124,74 +130,57 @@ async fn run(
 }
 
 /// A streamed answer: the upstream's events (or its JSON answer replayed as them) and the
-/// transform into the client's format; the lease goes with them.
+/// bridge's transform into the client's format; the lease goes with them.
 async fn streamed(
     state: &AppState,
     a: attempt::Answered,
-    endpoint: Endpoint,
     model: &str,
     include_usage: bool,
 ) -> Result<StreamParts, RelayError> {
-    let renamed = (a.selected.upstream_model != model).then_some(model);
-    let upstream_endpoint = a.selected.channel().adaptor.upstream_endpoint(endpoint);
+    let provider = a.selected.channel().provider;
+    let renamed = a.selected.upstream_model != model;
     let mut lease = a.selected.lease;
     let upstream = if is_json(&a.response) {
         // Headers said JSON: read the answer before anything is sent, then serve it as the
         // stream it stands for (an error body fails here, before any 200).
         let bytes = read(state, a.response, a.total, &mut lease).await?;
-        let events = reported(
-            &mut lease,
-            crate::stream::replay(a.wire, upstream_endpoint, &bytes),
-        )?;
+        let replayed = provider.replay(a.route.op, &bytes, &state.upstream.redactor());
+        let events = reported(&mut lease, replayed)?;
         futures_util::stream::once(async move { Ok(events) }).boxed()
     } else {
         http_body_util::BodyDataStream::new(a.response.into_body()).boxed()
     };
-    let transform = match a.conversion {
-        Conversion::None => {
-            Transform::pass_redacting(a.wire, a.strip_usage, renamed, state.upstream.redactor())
-        }
-        Conversion::ChatToMessages => Transform::MessagesToChat(Box::new(
-            convert::MessagesToChatStream::new(model, include_usage)
-                .with_redactor(state.upstream.redactor()),
-        )),
-        Conversion::MessagesToChat => Transform::ChatToMessages(Box::new(
-            convert::ChatToMessagesStream::new(model).with_redactor(state.upstream.redactor()),
-        )),
+    let setup = StreamSetup {
+        client_model: model,
+        renamed,
+        include_usage,
+        strip_usage: a.strip_usage,
+        redactor: state.upstream.redactor(),
     };
     Ok(StreamParts {
         upstream,
-        transform,
+        transform: a.route.bridge.stream(provider, setup),
         lease,
         total: a.total,
         idle: a.stream_idle,
     })
 }
 
-/// A non-streamed answer in the client's format, and its usage; the channel's outcome is
-/// reported once the answer is read and understood.
+/// A non-streamed answer in the client's format, through the bridge, and its usage; the
+/// channel's outcome is reported once the answer is read and understood.
 async fn whole(
     state: &AppState,
     a: attempt::Answered,
     model: &str,
     record: &mut Record,
-) -> Result<(Bytes, Option<convert::Usage>), RelayError> {
-    let renamed = (a.selected.upstream_model != model).then_some(model);
+) -> Result<(Bytes, Option<Usage>), RelayError> {
+    let provider = a.selected.channel().provider;
+    let renamed = a.selected.upstream_model != model;
     let mut lease = a.selected.lease;
     let bytes = read(state, a.response, a.total, &mut lease).await?;
     record.upstream_done();
-    let answer = match a.conversion {
-        Conversion::None => passthrough(a.wire, bytes, renamed),
-        Conversion::ChatToMessages => upstream_json(&bytes).and_then(|v| {
-            let (v, usage) = convert::messages_response_to_chat(&v, model)?;
-            Ok((to_bytes(&v), Some(usage)))
-        }),
-        Conversion::MessagesToChat => upstream_json(&bytes).and_then(|v| {
-            let (v, usage) = convert::chat_response_to_messages(&v, model)?;
-            Ok((to_bytes(&v), Some(usage)))
-        }),
-    };
-    reported(&mut lease, answer.map_err(upstream_error))
+    let answer = a.route.bridge.response(provider, bytes, model, renamed);
+    reported(&mut lease, answer)
 }
 
 /// Whether the upstream's answer is one JSON document (`application/json`, or `+json`).
@@ -230,66 +219,6 @@ fn reported<T>(lease: &mut Lease, answer: Result<T, UpstreamError>) -> Result<T,
         Err(e) => lease.failed(classify(e), now),
     }
     Ok(answer?)
-}
-
-/// A conversion's failure as the upstream's (the only kind a response conversion has).
-fn upstream_error(e: RelayError) -> UpstreamError {
-    match e {
-        RelayError::Upstream(u) => u,
-        other => UpstreamError::Invalid(other.to_string()),
-    }
-}
-
-/// A body passed through: untouched, unless a mapping changed the model (then the client's name
-/// replaces the upstream's in its `model` member, the rest of its bytes as they came). Its usage
-/// is read either way.
-fn passthrough(
-    wire: WireFormat,
-    bytes: Bytes,
-    renamed: Option<&str>,
-) -> Result<(Bytes, Option<convert::Usage>), RelayError> {
-    let usage = passthrough_usage(wire, &bytes)?;
-    let bytes = match renamed.and_then(|model| {
-        let text = std::str::from_utf8(&bytes).ok()?;
-        replace_string_member(text, Member::Model, &Value::from(model).to_string())
-    }) {
-        Some(named) => Bytes::from(named),
-        None => bytes,
-    };
-    Ok((bytes, usage))
-}
-
-/// Usage of a body passed through untouched: only the `usage` member is built, but the body
-/// is checked to be one whole JSON object on the way (a cut or broken body is a 502, not a 200).
-fn passthrough_usage(wire: WireFormat, body: &[u8]) -> Result<Option<convert::Usage>, RelayError> {
-    #[derive(serde::Deserialize)]
-    struct UsageOnly {
-        usage: Option<Value>,
-    }
-    let Some(usage) = serde_json::from_slice::<UsageOnly>(body)
-        .map_err(|e| {
-            crate::upstream::UpstreamError::Invalid(format!("the upstream body is not JSON: {e}"))
-        })?
-        .usage
-    else {
-        return Ok(None);
-    };
-    let wrapped = serde_json::json!({ "usage": usage });
-    Ok(match wire {
-        WireFormat::OpenAi => convert::usage_from_chat(&wrapped),
-        WireFormat::Anthropic => convert::usage_from_messages(&wrapped),
-    })
-}
-
-fn upstream_json(bytes: &[u8]) -> Result<Value, RelayError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        crate::upstream::UpstreamError::Invalid(format!("the upstream body is not JSON: {e}"))
-            .into()
-    })
-}
-
-fn to_bytes(v: &Value) -> Bytes {
-    Bytes::from(v.to_string())
 }
 
 fn json_response(bytes: Bytes) -> Response {

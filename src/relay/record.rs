@@ -6,12 +6,13 @@
 //! Must never: be reported twice or not at all (if nobody set an outcome, the client left); or
 //! log a value from the client unescaped or unbounded.
 
+use super::Outcome;
 use crate::client_text::{clip, MAX_LOGGED};
-use crate::convert::Usage;
 use crate::error::RelayError;
-use crate::monitor::{Guard, Ledger};
-use crate::providers::Endpoint;
+use crate::monitor::{ErrorKind, Guard, Ledger, TimeoutKind};
 use crate::upstream::UpstreamError;
+use crate::wire::Endpoint;
+use crate::wire::Usage;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 /// Longest error text logged (it may quote what the client sent, e.g. a model name).
 const MAX_LOGGED_ERROR: usize = 1024;
 
-pub struct Record {
+pub(crate) struct Record {
     pub request_id: String,
     pub endpoint: Endpoint,
     pub token: Option<String>,
@@ -27,7 +28,7 @@ pub struct Record {
     pub channel: Option<String>,
     pub stream: bool,
     pub status: u16,
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub error: Option<String>,
     pub usage: Option<Usage>,
     /// Upstream attempts made (0: none, the request failed before routing).
@@ -42,7 +43,7 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(request_id: String, endpoint: Endpoint, ledger: &Arc<Ledger>) -> Self {
+    pub(crate) fn new(request_id: String, endpoint: Endpoint, ledger: &Arc<Ledger>) -> Self {
         Self {
             request_id,
             endpoint,
@@ -51,7 +52,7 @@ impl Record {
             channel: None,
             stream: false,
             status: 0,
-            outcome: "client_gone",
+            outcome: Outcome::ClientGone,
             error: None,
             usage: None,
             attempts: 0,
@@ -66,45 +67,45 @@ impl Record {
     }
 
     /// The request is about to go upstream.
-    pub fn upstream_sent(&mut self) {
+    pub(crate) fn upstream_sent(&mut self) {
         self.upstream_sent = Some(Instant::now());
     }
 
     /// The upstream's response headers arrived.
-    pub fn upstream_answered(&mut self) {
+    pub(crate) fn upstream_answered(&mut self) {
         if let Some(sent) = self.upstream_sent {
             self.upstream_headers = Some(sent.elapsed());
         }
     }
 
     /// The upstream's answer was read to its end (non-streaming).
-    pub fn upstream_done(&mut self) {
+    pub(crate) fn upstream_done(&mut self) {
         self.upstream_done = Some(Instant::now());
     }
 
     /// The first stream chunk arrived from upstream (once).
-    pub fn first_token(&mut self) {
+    pub(crate) fn first_token(&mut self) {
         if self.first_token.is_none() {
             self.first_token = Some(self.started.elapsed());
         }
     }
 
-    pub fn finish_ok(&mut self) {
+    pub(crate) fn finish_ok(&mut self) {
         self.status = 200;
-        self.outcome = "ok";
+        self.outcome = Outcome::Ok;
     }
 
     /// The stream ran to its end, which was the upstream's own error event (forwarded to the
     /// client in its format): a 200 whose outcome is an upstream error.
-    pub fn finish_upstream_error(&mut self) {
+    pub(crate) fn finish_upstream_error(&mut self) {
         self.status = 200;
-        self.outcome = "upstream_error";
+        self.outcome = Outcome::UpstreamError;
         self.error = Some("the upstream ended the stream with an error event".to_owned());
         let channel = self.channel.as_deref().unwrap_or("other");
-        self.ledger.upstream_error(channel, "stream_error");
+        self.ledger.upstream_error(channel, ErrorKind::StreamError);
     }
 
-    pub fn fail(&mut self, err: &RelayError) {
+    pub(crate) fn fail(&mut self, err: &RelayError) {
         if self.status == 0 {
             self.status = err.status().as_u16();
         }
@@ -115,7 +116,7 @@ impl Record {
 
     /// An attempt failed and another follows: its upstream error and the retry are counted; the
     /// request's outcome is still open.
-    pub fn retrying_after(&mut self, err: &RelayError) {
+    pub(crate) fn retrying_after(&mut self, err: &RelayError) {
         self.count_upstream_error(err);
         self.ledger.retry();
     }
@@ -127,16 +128,17 @@ impl Record {
         let channel = self.channel.as_deref().unwrap_or("other");
         match u {
             UpstreamError::Timeout(d) => {
-                self.ledger.timeout(d.as_str());
-                self.ledger.upstream_error(channel, "timeout");
+                self.ledger.timeout(TimeoutKind::from(*d));
+                self.ledger.upstream_error(channel, ErrorKind::Timeout);
             }
-            UpstreamError::Status { status, .. } => {
+            UpstreamError::Status(fault) => {
+                let status = fault.status.unwrap_or(http::StatusCode::BAD_GATEWAY);
                 self.ledger.upstream_error(channel, status.as_u16())
             }
-            UpstreamError::Connect(_) => self.ledger.upstream_error(channel, "connect"),
-            UpstreamError::Read(_) => self.ledger.upstream_error(channel, "read"),
-            UpstreamError::TooLarge(_) => self.ledger.upstream_error(channel, "too_large"),
-            UpstreamError::Invalid(_) => self.ledger.upstream_error(channel, "invalid"),
+            UpstreamError::Connect(_) => self.ledger.upstream_error(channel, ErrorKind::Connect),
+            UpstreamError::Read(_) => self.ledger.upstream_error(channel, ErrorKind::Read),
+            UpstreamError::TooLarge(_) => self.ledger.upstream_error(channel, ErrorKind::TooLarge),
+            UpstreamError::Invalid(_) => self.ledger.upstream_error(channel, ErrorKind::Invalid),
         }
     }
 
@@ -144,7 +146,7 @@ impl Record {
         // 499: the client closed the request before an answer was decided (nginx's convention).
         let status = if self.status == 0 { 499 } else { self.status };
         self.ledger.request(status);
-        if self.outcome == "client_gone" {
+        if self.outcome == Outcome::ClientGone {
             self.ledger.client_disconnect();
         }
         if let Some(d) = self.upstream_headers {
@@ -174,13 +176,13 @@ impl Drop for Record {
         tracing::info!(
             target: "sluice::access",
             request_id = field(Some(&self.request_id)),
-            endpoint = self.endpoint.family(),
+            endpoint = self.endpoint.family().as_str(),
             token = field(self.token.as_deref()),
             model = field(self.model.as_deref()),
             channel = field(self.channel.as_deref()),
             stream = self.stream,
             status = self.status,
-            outcome = self.outcome,
+            outcome = self.outcome.as_str(),
             attempts = self.attempts,
             latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
             upstream_ms = self.upstream_headers.map(|d| d.as_secs_f64() * 1000.0),

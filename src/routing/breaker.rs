@@ -28,7 +28,7 @@ enum State {
 
 /// What the breaker says to one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admit {
+pub(super) enum Admit {
     Yes,
     /// The one request let through a half-open circuit; its outcome decides.
     Probe,
@@ -36,7 +36,7 @@ pub enum Admit {
 }
 
 #[derive(Clone, Debug)]
-pub struct Breaker {
+pub(super) struct Breaker {
     policy: BreakerConfig,
     state: State,
     consecutive: u32,
@@ -47,7 +47,7 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    pub fn new(policy: &BreakerConfig, now: Instant) -> Self {
+    pub(super) fn new(policy: &BreakerConfig, now: Instant) -> Self {
         Self {
             window: Window::new(policy.window, now),
             policy: policy.clone(),
@@ -58,7 +58,7 @@ impl Breaker {
     }
 
     /// The state as seen from outside: an open circuit whose backoff has passed is half-open.
-    pub fn state(&self, now: Instant) -> BreakerState {
+    pub(super) fn state(&self, now: Instant) -> BreakerState {
         match self.state {
             State::Closed => BreakerState::Closed,
             State::Open { until, .. } if now < until => BreakerState::Open,
@@ -67,7 +67,7 @@ impl Breaker {
     }
 
     /// Whether [`Breaker::admit`] would let a request through now (without taking the probe).
-    pub fn can_admit(&self, now: Instant) -> bool {
+    pub(super) fn can_admit(&self, now: Instant) -> bool {
         match self.state {
             State::Closed => true,
             State::Open { until, .. } => now >= until,
@@ -75,7 +75,7 @@ impl Breaker {
         }
     }
 
-    pub fn admit(&mut self, now: Instant) -> Admit {
+    pub(super) fn admit(&mut self, now: Instant) -> Admit {
         match self.state {
             State::Closed => Admit::Yes,
             State::Open { since, until } if now >= until => {
@@ -100,7 +100,7 @@ impl Breaker {
     }
 
     /// When an open circuit lets a probe through.
-    pub fn retry_at(&self) -> Option<Instant> {
+    pub(super) fn retry_at(&self) -> Option<Instant> {
         match self.state {
             State::Open { until, .. } => Some(until),
             _ => None,
@@ -108,22 +108,22 @@ impl Breaker {
     }
 
     /// When the circuit opened, while it is not closed.
-    pub fn opened_at(&self) -> Option<Instant> {
+    pub(super) fn opened_at(&self) -> Option<Instant> {
         match self.state {
             State::Closed => None,
             State::Open { since, .. } | State::HalfOpen { since, .. } => Some(since),
         }
     }
 
-    pub fn consecutive_failures(&self) -> u32 {
+    pub(super) fn consecutive_failures(&self) -> u32 {
         self.consecutive
     }
 
-    pub fn trips(&self) -> u32 {
+    pub(super) fn trips(&self) -> u32 {
         self.trips
     }
 
-    pub fn success(&mut self, now: Instant, probe: bool) {
+    pub(super) fn success(&mut self, now: Instant, probe: bool) {
         match self.state {
             State::HalfOpen { probing: true, .. } if probe => self.close(now),
             State::Closed => {
@@ -135,7 +135,7 @@ impl Breaker {
         }
     }
 
-    pub fn failure(&mut self, now: Instant, probe: bool) {
+    pub(super) fn failure(&mut self, now: Instant, probe: bool) {
         match self.state {
             State::HalfOpen { probing: true, .. } if probe => self.trip(now),
             State::Closed => {
@@ -154,7 +154,7 @@ impl Breaker {
     }
 
     /// A request that ended without an outcome (the client left): its probe slot is freed.
-    pub fn abandon(&mut self, probe: bool) {
+    pub(super) fn abandon(&mut self, probe: bool) {
         if let State::HalfOpen {
             since,
             probing: true,
@@ -171,7 +171,7 @@ impl Breaker {
 
     /// A request let through by panic mode, past the circuit, succeeded: the channel works
     /// again, so the circuit closes (as after a probe's success).
-    pub fn panic_success(&mut self, now: Instant) {
+    pub(super) fn panic_success(&mut self, now: Instant) {
         match self.state {
             State::Closed => self.success(now, false),
             State::Open { .. } | State::HalfOpen { .. } => self.close(now),
@@ -179,7 +179,7 @@ impl Breaker {
     }
 
     /// Back to closed with a clean slate (success of a probe, or an operator's enable).
-    pub fn close(&mut self, now: Instant) {
+    pub(super) fn close(&mut self, now: Instant) {
         self.state = State::Closed;
         self.consecutive = 0;
         self.trips = 0;
@@ -199,7 +199,7 @@ impl Breaker {
 }
 
 /// `backoff * 2^(trips-1)`, capped at `max_backoff`.
-pub fn backoff(policy: &BreakerConfig, trips: u32) -> Duration {
+pub(super) fn backoff(policy: &BreakerConfig, trips: u32) -> Duration {
     let shift = trips.saturating_sub(1).min(31);
     policy
         .backoff

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 #[derive(Clone, Debug)]
-pub struct RetryBudget {
+pub(super) struct RetryBudget {
     ratio: f64,
     floor: f64,
     /// (requests, retries granted)
@@ -27,7 +27,7 @@ pub struct BudgetSnapshot {
 }
 
 impl RetryBudget {
-    pub fn new(policy: &RoutingConfig, now: Instant) -> Self {
+    pub(super) fn new(policy: &RoutingConfig, now: Instant) -> Self {
         Self {
             ratio: policy.retry_budget_ratio,
             floor: policy.retry_budget_min_per_sec * policy.retry_budget_window.as_secs_f64(),
@@ -36,12 +36,12 @@ impl RetryBudget {
     }
 
     /// A client request arrived (its first attempt).
-    pub fn request(&mut self, now: Instant) {
+    pub(super) fn request(&mut self, now: Instant) {
         self.counts.add(now, 1, 0);
     }
 
     /// Takes one retry from the budget if there is one left.
-    pub fn try_retry(&mut self, now: Instant) -> bool {
+    pub(super) fn try_retry(&mut self, now: Instant) -> bool {
         let (requests, retries) = self.counts.totals(now);
         if retries < self.allowed(requests) {
             self.counts.add(now, 0, 1);
@@ -56,7 +56,7 @@ impl RetryBudget {
         (self.ratio * requests as f64).max(self.floor).floor() as u64
     }
 
-    pub fn snapshot(&mut self, now: Instant) -> BudgetSnapshot {
+    pub(super) fn snapshot(&mut self, now: Instant) -> BudgetSnapshot {
         let (requests, retries) = self.counts.totals(now);
         BudgetSnapshot {
             requests,

@@ -9,10 +9,12 @@
 use super::breaker::{Admit, Breaker, BreakerState};
 use super::keys::{KeyRing, KeySnapshot, NoKey, SetAside};
 use super::outcome::Verdict;
+use crate::bridges::{self, Route, Unserved};
 use crate::config::{
     BreakerConfig, ChannelConfig, ChannelTimeouts, ConfigError, ProviderKind, Secret,
 };
-use crate::providers::{adaptor_for, Adaptor, Target};
+use crate::providers::{provider_for, Provider, Target};
+use crate::wire::Endpoint;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -23,17 +25,17 @@ use tokio::time::Instant;
 /// Live state behind one lock: read and changed together when admitting an attempt.
 struct Live {
     enabled: bool,
-    /// Why the channel is disabled: `config`, `operator`, `auth` (every key rejected).
-    disabled_by: Option<&'static str>,
+    /// Why the channel is disabled.
+    disabled_by: Option<DisabledBy>,
     breaker: Breaker,
-    /// A 503/529 `retry-after`: no attempts before then.
+    /// An overloaded channel's `retry-after`: no attempts before then.
     cooling_until: Option<Instant>,
 }
 
 pub struct Channel {
     pub name: String,
     pub kind: ProviderKind,
-    pub adaptor: &'static dyn Adaptor,
+    pub provider: &'static dyn Provider,
     pub priority: i32,
     pub weight: u32,
     pub max_concurrency: Option<usize>,
@@ -43,16 +45,39 @@ pub struct Channel {
     models: HashSet<String>,
     mapping: HashMap<String, String>,
     headers: HeaderMap,
-    anthropic_version: String,
+    /// The channel as configured, for its provider's own settings.
+    config: ChannelConfig,
     live: Mutex<Live>,
     in_flight: AtomicUsize,
     attempts: AtomicU64,
     faults: AtomicU64,
 }
 
+/// Who disabled a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledBy {
+    /// `enabled = false` in its config.
+    Config,
+    /// The admin API.
+    Operator,
+    /// The relay, when every key was refused.
+    Auth,
+}
+
+impl DisabledBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Operator => "operator",
+            Self::Auth => "auth",
+        }
+    }
+}
+
 /// Whether a channel could take an attempt now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Readiness {
+pub(super) enum Readiness {
     Ready,
     /// Cooling down after a rate limit or overload; ready then.
     NotBefore(Instant, Cooling),
@@ -62,18 +87,18 @@ pub enum Readiness {
 
 /// Why a channel cools down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cooling {
+pub(super) enum Cooling {
     /// Every usable key was answered 429 with `retry-after`.
     RateLimited,
-    /// The channel answered 503/529 with `retry-after`.
+    /// The channel said it was overloaded, with `retry-after`.
     Overloaded,
 }
 
 /// Why a channel cannot take an attempt now, beyond waiting for a cool-down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hold {
-    /// Disabled: by `config`, an `operator`, or `auth` (every key refused).
-    Disabled(&'static str),
+pub(super) enum Hold {
+    /// Disabled, and by whom.
+    Disabled(DisabledBy),
     /// At its `max_concurrency`.
     AtCapacity(usize),
     /// Every key set aside (quota, billing).
@@ -88,7 +113,7 @@ pub enum Hold {
 
 /// How an attempt is admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admission {
+pub(super) enum Admission {
     /// Through the circuit breaker.
     Normal,
     /// Past an open circuit (panic mode); every other check holds.
@@ -114,7 +139,7 @@ impl Channel {
         Ok(Self {
             name: c.name.clone(),
             kind: c.provider,
-            adaptor: adaptor_for(c.provider),
+            provider: provider_for(c.provider),
             priority: c.priority,
             weight: c.weight.max(1),
             max_concurrency: c.max_concurrency,
@@ -124,10 +149,10 @@ impl Channel {
             models: c.models.iter().cloned().collect(),
             mapping: c.model_mapping.clone().into_iter().collect(),
             headers,
-            anthropic_version: c.anthropic_version.clone(),
+            config: c.clone(),
             live: Mutex::new(Live {
                 enabled: c.enabled,
-                disabled_by: (!c.enabled).then_some("config"),
+                disabled_by: (!c.enabled).then_some(DisabledBy::Config),
                 breaker: Breaker::new(breaker, now),
                 cooling_until: None,
             }),
@@ -143,6 +168,12 @@ impl Channel {
 
     pub fn serves(&self, model: &str) -> bool {
         self.models.contains(model)
+    }
+
+    /// How the channel's provider serves a client endpoint (its operation and the bridge to
+    /// it), or why it cannot.
+    pub(crate) fn route(&self, endpoint: Endpoint) -> Result<Route, Unserved> {
+        bridges::route(endpoint, self.provider)
     }
 
     /// The model name to send upstream for a client's model name.
@@ -170,7 +201,9 @@ impl Channel {
     pub(super) fn readiness(&self, now: Instant) -> Readiness {
         let live = self.live();
         if !live.enabled {
-            return Readiness::Held(Hold::Disabled(live.disabled_by.unwrap_or("config")));
+            return Readiness::Held(Hold::Disabled(
+                live.disabled_by.unwrap_or(DisabledBy::Config),
+            ));
         }
         if !self.below_cap() {
             return Readiness::Held(Hold::AtCapacity(self.in_flight()));
@@ -252,7 +285,7 @@ impl Channel {
         self.keys.reset();
     }
 
-    pub(super) fn disable(&self, by: &'static str) {
+    pub(super) fn disable(&self, by: DisabledBy) {
         let mut live = self.live();
         live.enabled = false;
         live.disabled_by = Some(by);
@@ -299,7 +332,7 @@ pub struct ChannelSnapshot {
     pub priority: i32,
     pub weight: u32,
     pub enabled: bool,
-    pub disabled_by: Option<&'static str>,
+    pub disabled_by: Option<DisabledBy>,
     pub breaker: BreakerState,
     pub consecutive_failures: u32,
     /// Opens since the circuit was last closed (the backoff exponent).
@@ -337,7 +370,7 @@ impl Lease {
             base_url: &self.channel.base_url,
             key: &self.key,
             extra_headers: &self.channel.headers,
-            anthropic_version: &self.channel.anthropic_version,
+            channel: &self.channel.config,
         }
     }
 
@@ -388,7 +421,7 @@ impl Lease {
                 );
                 if all_auth && why == SetAside::Auth && live.enabled {
                     live.enabled = false;
-                    live.disabled_by = Some("auth");
+                    live.disabled_by = Some(DisabledBy::Auth);
                     tracing::error!(
                         channel = %ch.name,
                         "every key of the channel was rejected: channel disabled until enabled"

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 pub enum SetAside {
     /// 401/403: the upstream rejected the credentials.
     Auth,
-    /// Quota or billing exhausted (`insufficient_quota`, `billing_error`, 402).
+    /// Its quota or credit is used up (as its provider read the upstream's answer).
     Quota,
 }
 
@@ -26,7 +26,7 @@ struct KeyState {
     cooling_until: Option<Instant>,
 }
 
-pub struct KeyRing {
+pub(super) struct KeyRing {
     keys: Vec<Secret>,
     state: Mutex<Vec<KeyState>>,
     next: AtomicUsize,
@@ -34,14 +34,14 @@ pub struct KeyRing {
 
 /// A key picked for one attempt.
 #[derive(Clone, Debug)]
-pub struct PickedKey {
+pub(super) struct PickedKey {
     pub index: usize,
     pub secret: Secret,
 }
 
 /// Why no key could be picked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoKey {
+pub(super) enum NoKey {
     /// Every usable key cools down; the first is ready then.
     CoolingUntil(Instant),
     /// Every key is set aside.
@@ -57,7 +57,7 @@ pub struct KeySnapshot {
 }
 
 impl KeyRing {
-    pub fn new(keys: Vec<Secret>) -> Self {
+    pub(super) fn new(keys: Vec<Secret>) -> Self {
         let state = vec![KeyState::default(); keys.len()];
         Self {
             keys,
@@ -71,7 +71,7 @@ impl KeyRing {
     }
 
     /// The next usable key in rotation.
-    pub fn pick(&self, now: Instant) -> Result<PickedKey, NoKey> {
+    pub(super) fn pick(&self, now: Instant) -> Result<PickedKey, NoKey> {
         let state = self.lock();
         let n = self.keys.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
@@ -92,7 +92,7 @@ impl KeyRing {
     }
 
     /// Whether [`KeyRing::pick`] would find a key now.
-    pub fn check(&self, now: Instant) -> Result<(), NoKey> {
+    pub(super) fn check(&self, now: Instant) -> Result<(), NoKey> {
         let state = self.lock();
         if state.iter().any(|k| usable(k, now)) {
             Ok(())
@@ -102,7 +102,7 @@ impl KeyRing {
     }
 
     /// Sets a key aside. Returns true when every key is now set aside for `Auth`.
-    pub fn set_aside(&self, index: usize, why: SetAside) -> bool {
+    pub(super) fn set_aside(&self, index: usize, why: SetAside) -> bool {
         let mut state = self.lock();
         if let Some(k) = state.get_mut(index) {
             k.aside = Some(why);
@@ -110,18 +110,18 @@ impl KeyRing {
         state.iter().all(|k| k.aside == Some(SetAside::Auth))
     }
 
-    pub fn cool(&self, index: usize, until: Instant) {
+    pub(super) fn cool(&self, index: usize, until: Instant) {
         if let Some(k) = self.lock().get_mut(index) {
             k.cooling_until = Some(k.cooling_until.map_or(until, |u| u.max(until)));
         }
     }
 
     /// Every key back in use (an operator enabled the channel).
-    pub fn reset(&self) {
+    pub(super) fn reset(&self) {
         self.lock().fill(KeyState::default());
     }
 
-    pub fn snapshot(&self, now: Instant) -> Vec<KeySnapshot> {
+    pub(super) fn snapshot(&self, now: Instant) -> Vec<KeySnapshot> {
         let state = self.lock();
         self.keys
             .iter()

@@ -17,13 +17,14 @@ mod window;
 
 pub use breaker::BreakerState;
 pub use budget::BudgetSnapshot;
-pub use channel::{Channel, ChannelSnapshot, Lease};
+pub use channel::{Channel, ChannelSnapshot, DisabledBy, Lease};
 pub use keys::{KeySnapshot, SetAside};
 pub use outcome::{classify, Verdict};
+pub(crate) use refusal::not_served;
 
 use crate::config::{Config, ConfigError, RoutingConfig};
 use crate::error::RelayError;
-use crate::providers::Endpoint;
+use crate::wire::Endpoint;
 use budget::RetryBudget;
 use channel::{Admission, Cooling, Readiness};
 use rand::rngs::SmallRng;
@@ -165,23 +166,21 @@ impl Routes {
 
     /// Indexes of the channels that serve the model on the endpoint, or why there are none.
     fn serving(&self, model: &str, endpoint: Endpoint) -> Result<Vec<usize>, RelayError> {
-        let mut listed = false;
+        let mut why = None;
         let mut idx = Vec::new();
         for (i, ch) in self.channels.iter().enumerate() {
             if ch.serves(model) {
-                listed = true;
-                if ch.adaptor.supports(endpoint) {
-                    idx.push(i);
+                match ch.route(endpoint) {
+                    Ok(_) => idx.push(i),
+                    // A refused pair of formats says more than an endpoint not offered.
+                    Err(w) => why = Some(why.map_or(w, |seen| refusal::telling(seen, w))),
                 }
             }
         }
-        match (idx.is_empty(), listed) {
-            (false, _) => Ok(idx),
-            (true, true) => Err(RelayError::EndpointNotSupported {
-                model: model.to_owned(),
-                endpoint: endpoint.path(),
-            }),
-            (true, false) => Err(RelayError::ModelNotFound(model.to_owned())),
+        match why {
+            _ if !idx.is_empty() => Ok(idx),
+            Some(why) => Err(not_served(model, endpoint, why)),
+            None => Err(RelayError::ModelNotFound(model.to_owned())),
         }
     }
 
@@ -229,7 +228,9 @@ impl Routes {
 
     /// Disables a channel until enabled. False if unknown.
     pub fn disable(&self, name: &str) -> bool {
-        self.find(name).map(|c| c.disable("operator")).is_some()
+        self.find(name)
+            .map(|c| c.disable(DisabledBy::Operator))
+            .is_some()
     }
 
     pub fn snapshot(&self) -> RoutesSnapshot {

@@ -1,11 +1,15 @@
 //! What an attempt's failure means for routing: retry or not, whose fault, what to set aside.
 //!
-//! Owns: the classification of [`UpstreamError`]s (providers.md: 429 with retry-after, 5xx and
-//! Anthropic 529 are retried; quota errors are not the channel's health; 401/403 are the key's).
-//! Must never: decide on anything the client sent wrong as the channel's fault.
+//! Owns: the classification of [`UpstreamError`]s by their neutral [`FaultKind`] (the provider
+//! that read an error decided what it means): rate limits and overloads are retried with their
+//! `retry-after`, server faults are retried, an exhausted quota and a refused key set the key
+//! aside, the client's own errors are answered as they are.
+//! Must never: decide on anything the client sent wrong as the channel's fault, or read an
+//! upstream's words (those are its provider's).
 
 use super::keys::SetAside;
-use crate::upstream::{rejects_key, Deadline, UpstreamError};
+use crate::upstream::{Deadline, UpstreamError};
+use crate::wire::FaultKind;
 use http::{HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +19,7 @@ const MAX_COOLDOWN: Duration = Duration::from_secs(600);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// The upstream or the way to it failed: counts against the channel's breaker.
-    /// `cool` is an overloaded channel's `retry-after` (503/529).
+    /// `cool` is an overloaded channel's `retry-after`.
     Fault { retry: bool, cool: Option<Duration> },
     /// Rate limited (not quota): the key cools down for `retry-after` when given.
     RateLimited { cool: Option<Duration> },
@@ -55,62 +59,33 @@ pub fn classify(e: &UpstreamError) -> Verdict {
             retry: false,
             cool: None,
         },
-        UpstreamError::Status {
-            status,
-            body,
-            retry_after,
-            ..
-        } => {
-            let code = status.as_u16();
-            if is_quota(code, body) {
-                return Verdict::KeyRejected(SetAside::Quota);
-            }
-            if rejects_key(*status, body) {
-                return Verdict::KeyRejected(SetAside::Auth);
-            }
-            match code {
-                429 => Verdict::RateLimited {
-                    cool: parse_retry_after(retry_after),
-                },
-                503 | 529 => Verdict::Fault {
+        UpstreamError::Status(fault) => {
+            let cool = || parse_retry_after(&fault.retry_after);
+            match fault.kind {
+                FaultKind::QuotaExhausted => Verdict::KeyRejected(SetAside::Quota),
+                FaultKind::KeyRefused | FaultKind::Permission => {
+                    Verdict::KeyRejected(SetAside::Auth)
+                }
+                FaultKind::RateLimited => Verdict::RateLimited { cool: cool() },
+                FaultKind::Overloaded => Verdict::Fault {
                     retry: true,
-                    cool: parse_retry_after(retry_after),
+                    cool: cool(),
                 },
-                500..=599 => Verdict::Fault {
+                FaultKind::Server | FaultKind::Timeout => Verdict::Fault {
                     retry: true,
                     cool: None,
                 },
-                _ => Verdict::Client,
+                FaultKind::InvalidRequest | FaultKind::NotFound | FaultKind::TooLarge => {
+                    Verdict::Client
+                }
             }
         }
     }
 }
 
-/// OpenAI 429 `insufficient_quota` / `credit_balance_exhausted`, Anthropic 402 or
-/// `billing_error`.
-fn is_quota(status: u16, body: &[u8]) -> bool {
-    if status == 402 {
-        return true;
-    }
-    if !(400..500).contains(&status) {
-        return false;
-    }
-    [
-        "insufficient_quota",
-        "credit_balance_exhausted",
-        "billing_error",
-    ]
-    .iter()
-    .any(|needle| contains(body, needle.as_bytes()))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// `retry-after-ms` (milliseconds), else `retry-after` in seconds or as an HTTP date (a date
 /// already past is no wait); capped at [`MAX_COOLDOWN`].
-pub fn parse_retry_after(headers: &[(HeaderName, HeaderValue)]) -> Option<Duration> {
+pub(super) fn parse_retry_after(headers: &[(HeaderName, HeaderValue)]) -> Option<Duration> {
     parse_retry_after_at(headers, SystemTime::now())
 }
 
@@ -143,15 +118,15 @@ fn parse_retry_after_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::WireFormat;
-    use bytes::Bytes;
+    use crate::wire::{UpstreamFault, WireFormat};
     use http::StatusCode;
 
-    fn status(code: u16, body: &str, retry_after: Option<&str>) -> UpstreamError {
-        UpstreamError::Status {
-            status: StatusCode::from_u16(code).unwrap(),
-            body: Bytes::from(body.to_owned()),
+    fn fault(code: u16, kind: FaultKind, retry_after: Option<&str>) -> UpstreamError {
+        UpstreamError::Status(Box::new(UpstreamFault {
             wire: WireFormat::OpenAi,
+            status: Some(StatusCode::from_u16(code).unwrap()),
+            kind,
+            message: None,
             retry_after: retry_after
                 .map(|v| {
                     vec![(
@@ -160,51 +135,51 @@ mod tests {
                     )]
                 })
                 .unwrap_or_default(),
-        }
+            documented: None,
+        }))
     }
 
     #[test]
-    fn classifies_like_providers_md() {
-        let rl = r#"{"error":{"type":"requests","code":"rate_limit_exceeded"}}"#;
+    fn classifies_on_the_fault_kind() {
         assert_eq!(
-            classify(&status(429, rl, Some("2"))),
+            classify(&fault(429, FaultKind::RateLimited, Some("2"))),
             Verdict::RateLimited {
                 cool: Some(Duration::from_secs(2))
             }
         );
-        let quota = r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota"}}"#;
         assert_eq!(
-            classify(&status(429, quota, None)),
+            classify(&fault(429, FaultKind::QuotaExhausted, Some("2"))),
             Verdict::KeyRejected(SetAside::Quota)
         );
-        let credit = r#"{"error":{"code":"credit_balance_exhausted"}}"#;
+        for kind in [FaultKind::KeyRefused, FaultKind::Permission] {
+            assert_eq!(
+                classify(&fault(400, kind, None)),
+                Verdict::KeyRejected(SetAside::Auth)
+            );
+        }
         assert_eq!(
-            classify(&status(429, credit, None)),
-            Verdict::KeyRejected(SetAside::Quota)
-        );
-        let billing = r#"{"type":"error","error":{"type":"billing_error"}}"#;
-        assert_eq!(
-            classify(&status(400, billing, None)),
-            Verdict::KeyRejected(SetAside::Quota)
-        );
-        assert_eq!(
-            classify(&status(402, "", None)),
-            Verdict::KeyRejected(SetAside::Quota)
-        );
-        assert_eq!(
-            classify(&status(401, "", None)),
-            Verdict::KeyRejected(SetAside::Auth)
-        );
-        assert_eq!(
-            classify(&status(529, "", Some("1"))),
+            classify(&fault(529, FaultKind::Overloaded, Some("1"))),
             Verdict::Fault {
                 retry: true,
                 cool: Some(Duration::from_secs(1))
             }
         );
-        assert!(classify(&status(500, "", None)).retryable());
-        assert_eq!(classify(&status(400, "", None)), Verdict::Client);
-        assert_eq!(classify(&status(404, "", None)), Verdict::Client);
+        assert_eq!(
+            classify(&fault(500, FaultKind::Server, Some("1"))),
+            Verdict::Fault {
+                retry: true,
+                cool: None
+            },
+            "only an overload cools the channel"
+        );
+        assert!(classify(&fault(504, FaultKind::Timeout, None)).retryable());
+        for kind in [
+            FaultKind::InvalidRequest,
+            FaultKind::NotFound,
+            FaultKind::TooLarge,
+        ] {
+            assert_eq!(classify(&fault(400, kind, None)), Verdict::Client);
+        }
         assert!(classify(&UpstreamError::Timeout(Deadline::FirstByte)).retryable());
         assert!(!classify(&UpstreamError::Timeout(Deadline::Total)).retryable());
         assert!(classify(&UpstreamError::Connect("refused".into())).retryable());

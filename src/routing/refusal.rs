@@ -2,17 +2,43 @@
 //! channel's reason in words and the wait to advise.
 //!
 //! Owns: the wording of [`RelayError::Unavailable`] and its `retry-after` (the first open
-//! circuit's probe, else a short wait), and finding the first channel back from a cool-down.
+//! circuit's probe, else a short wait), finding the first channel back from a cool-down, and
+//! the 400 when the model's channels cannot serve the endpoint at all ([`not_served`]).
 //! Must never: name a key, read the clock (callers pass `now`), or advise no wait.
 
-use super::channel::{Cooling, Hold, Readiness};
+use super::channel::{Cooling, DisabledBy, Hold, Readiness};
+use crate::bridges::Unserved;
 use crate::error::RelayError;
+use crate::wire::Endpoint;
 use std::fmt::Write as _;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// The wait advised when no channel says when it is back (disabled, at capacity, probing).
 const SHORT_WAIT: Duration = Duration::from_secs(1);
+
+/// The 400 for a model whose channels cannot serve the endpoint: none offers it, or no bridge
+/// converts the client's format to theirs.
+pub(crate) fn not_served(model: &str, endpoint: Endpoint, why: Unserved) -> RelayError {
+    match why {
+        Unserved::Endpoint => RelayError::EndpointNotSupported {
+            model: model.to_owned(),
+            endpoint: endpoint.path(),
+        },
+        Unserved::Formats(refused) => RelayError::Unbridged {
+            model: model.to_owned(),
+            refused,
+        },
+    }
+}
+
+/// Of two reasons, the one that tells the client more (a refused pair of formats).
+pub(super) fn telling(a: Unserved, b: Unserved) -> Unserved {
+    match (a, b) {
+        (Unserved::Formats(_), _) => a,
+        (Unserved::Endpoint, _) => b,
+    }
+}
 
 /// The first channel back from a cool-down, and why it cools.
 pub(super) fn soonest_cooling(states: &[Readiness]) -> Option<(Instant, Cooling)> {
@@ -66,8 +92,12 @@ fn reason(state: Readiness, now: Instant) -> String {
         Readiness::NotBefore(t, Cooling::Overloaded) => {
             format!("overloaded (back in {}s)", secs(t))
         }
-        Readiness::Held(Hold::Disabled("auth")) => "disabled (every key refused)".to_owned(),
-        Readiness::Held(Hold::Disabled(by)) => format!("disabled ({by})"),
+        Readiness::Held(Hold::Disabled(DisabledBy::Auth)) => {
+            "disabled (every key refused)".to_owned()
+        }
+        Readiness::Held(Hold::Disabled(by @ (DisabledBy::Config | DisabledBy::Operator))) => {
+            format!("disabled ({})", by.as_str())
+        }
         Readiness::Held(Hold::AtCapacity(n)) => format!("at capacity ({n} in flight)"),
         Readiness::Held(Hold::NoKey) => "no usable key (quota or billing)".to_owned(),
         Readiness::Held(Hold::CircuitOpen {
@@ -95,9 +125,9 @@ mod tests {
                     probe_at: Some(now + 4 * s),
                 }),
             ),
-            ("b", Readiness::Held(Hold::Disabled("operator"))),
+            ("b", Readiness::Held(Hold::Disabled(DisabledBy::Operator))),
             ("c", Readiness::Held(Hold::AtCapacity(8))),
-            ("d", Readiness::Held(Hold::Disabled("auth"))),
+            ("d", Readiness::Held(Hold::Disabled(DisabledBy::Auth))),
             ("e", Readiness::Held(Hold::NoKey)),
             (
                 "f",

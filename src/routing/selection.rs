@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 /// One channel as the policy sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Candidate {
+pub(super) struct Candidate {
     pub priority: i32,
     pub weight: u32,
     pub in_flight: usize,
@@ -23,7 +23,7 @@ pub struct Candidate {
 }
 
 /// The index of the chosen candidate, or `None` when none is eligible.
-pub fn choose<R: Rng + ?Sized>(cands: &[Candidate], rng: &mut R) -> Option<usize> {
+pub(super) fn choose<R: Rng + ?Sized>(cands: &[Candidate], rng: &mut R) -> Option<usize> {
     let fresh = cands.iter().any(|c| c.eligible && !c.tried);
     let ok = |c: &Candidate| c.eligible && (!fresh || !c.tried);
     let top = cands.iter().filter(|c| ok(c)).map(|c| c.priority).max()?;
@@ -47,7 +47,7 @@ pub fn choose<R: Rng + ?Sized>(cands: &[Candidate], rng: &mut R) -> Option<usize
 /// Panic mode: when every channel is held back and the mode allows it (`SingleChannel`: the
 /// model has one enabled channel), the channels to try past their open circuit, the one whose
 /// circuit opened longest ago first. Empty otherwise.
-pub fn panic_order(mode: PanicMode, states: &[Readiness]) -> Vec<usize> {
+pub(super) fn panic_order(mode: PanicMode, states: &[Readiness]) -> Vec<usize> {
     let enabled = states
         .iter()
         .filter(|s| !matches!(s, Readiness::Held(Hold::Disabled(_))))
@@ -161,7 +161,7 @@ mod tests {
                 probe_at: None,
             })
         };
-        let off = Readiness::Held(Hold::Disabled("operator"));
+        let off = Readiness::Held(Hold::Disabled(crate::routing::DisabledBy::Operator));
         let full = Readiness::Held(Hold::AtCapacity(4));
         let single = [open(0), off];
         assert_eq!(panic_order(PanicMode::SingleChannel, &single), [0]);

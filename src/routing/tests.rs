@@ -52,25 +52,23 @@ fn go(r: &Routes, model: &str, endpoint: Endpoint, tried: &[usize]) -> Selected 
     }
 }
 
+/// An upstream's error answer `code` (an empty body), as an OpenAI-format provider reads it.
 fn status(code: u16) -> UpstreamError {
-    UpstreamError::Status {
-        status: StatusCode::from_u16(code).unwrap(),
-        body: bytes::Bytes::new(),
-        wire: crate::providers::WireFormat::OpenAi,
-        retry_after: Vec::new(),
-    }
+    answer(code, http::HeaderMap::new())
+}
+
+fn answer(code: u16, headers: http::HeaderMap) -> UpstreamError {
+    let provider = crate::providers::provider_for(crate::config::ProviderKind::Openai);
+    let status = StatusCode::from_u16(code).unwrap();
+    let r = crate::upstream::Redactor::default();
+    UpstreamError::Status(Box::new(provider.fault(status, &headers, b"", &r)))
 }
 
 /// An upstream `code` with `retry-after: secs`.
 fn status_after(code: u16, secs: &'static str) -> UpstreamError {
-    let mut e = status(code);
-    if let UpstreamError::Status { retry_after, .. } = &mut e {
-        retry_after.push((
-            http::HeaderName::from_static("retry-after"),
-            http::HeaderValue::from_static(secs),
-        ));
-    }
-    e
+    let mut headers = http::HeaderMap::new();
+    headers.insert("retry-after", http::HeaderValue::from_static(secs));
+    answer(code, headers)
 }
 
 /// The 503 the routes answer for `model`: why, and the wait advised.
@@ -177,7 +175,10 @@ fn every_key_rejected_disables_the_channel() {
         s.lease.failed(classify(&status(401)), Instant::now());
     }
     let snap = r.channel_snapshot("a").unwrap();
-    assert_eq!((snap.enabled, snap.disabled_by), (false, Some("auth")));
+    assert_eq!(
+        (snap.enabled, snap.disabled_by),
+        (false, Some(DisabledBy::Auth))
+    );
     assert!(snap.keys.iter().all(|k| k.state == "auth"));
     assert_eq!(snap.breaker, BreakerState::Closed, "not a channel fault");
     assert!(matches!(

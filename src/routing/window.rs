@@ -10,7 +10,7 @@ const BUCKETS: usize = 10;
 
 /// Counts of two kinds of events (`a`, `b`) over the last `window`.
 #[derive(Clone, Debug)]
-pub struct Window {
+pub(super) struct Window {
     span: Duration,
     head: Instant,
     idx: usize,
@@ -18,7 +18,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(window: Duration, now: Instant) -> Self {
+    pub(super) fn new(window: Duration, now: Instant) -> Self {
         let span = (window / BUCKETS as u32).max(Duration::from_millis(1));
         Self {
             span,
@@ -51,7 +51,7 @@ impl Window {
             .unwrap_or(now);
     }
 
-    pub fn add(&mut self, now: Instant, a: u64, b: u64) {
+    pub(super) fn add(&mut self, now: Instant, a: u64, b: u64) {
         self.advance(now);
         let bucket = &mut self.buckets[self.idx];
         bucket.0 += a;
@@ -59,14 +59,14 @@ impl Window {
     }
 
     /// The sums of `a` and `b` over the window ending at `now`.
-    pub fn totals(&mut self, now: Instant) -> (u64, u64) {
+    pub(super) fn totals(&mut self, now: Instant) -> (u64, u64) {
         self.advance(now);
         self.buckets
             .iter()
             .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
     }
 
-    pub fn clear(&mut self, now: Instant) {
+    pub(super) fn clear(&mut self, now: Instant) {
         *self = Self::new(self.span * BUCKETS as u32, now);
     }
 }

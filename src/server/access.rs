@@ -15,8 +15,8 @@
 use crate::client_text::{clip, MAX_LOGGED};
 use crate::config::{Config, Secret};
 use crate::error::RelayError;
-use crate::providers::WireFormat;
 use crate::state::AppState;
+use crate::wire::WireFormat;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,7 +36,7 @@ pub enum Listener {
 
 /// Whether a listener serves the admin surfaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
+pub(super) enum Placement {
     /// Served here (behind [`guard`]).
     Here,
     /// Served on the admin listener only: this one answers 404.
@@ -45,7 +45,7 @@ pub enum Placement {
     Off,
 }
 
-pub fn placement(config: &Config, listener: Listener) -> Placement {
+pub(super) fn placement(config: &Config, listener: Listener) -> Placement {
     match (listener, config.admin_listen, &config.admin_token) {
         (Listener::Admin, _, _) => Placement::Here,
         (Listener::Public, Some(_), _) => Placement::AdminListenerOnly,
@@ -55,7 +55,7 @@ pub fn placement(config: &Config, listener: Listener) -> Placement {
 }
 
 /// The 404 of a listener that does not serve the admin surfaces.
-pub fn not_here(placement: Placement, uri: &Uri) -> RelayError {
+pub(super) fn not_here(placement: Placement, uri: &Uri) -> RelayError {
     let path = uri.path();
     let path = clip(path, MAX_LOGGED);
     RelayError::NotFound(match placement {
@@ -71,7 +71,7 @@ pub fn not_here(placement: Placement, uri: &Uri) -> RelayError {
 
 /// Whether a request may use the admin surfaces: the admin token when one is set (from any peer,
 /// on any listener); otherwise only on the admin listener, addressed by IP or `localhost`.
-pub fn authorized(
+pub(super) fn authorized(
     listener: Listener,
     uri: &Uri,
     headers: &HeaderMap,
@@ -109,7 +109,7 @@ fn admit(
 
 /// Middleware in front of every admin surface: refuses browser-made state-changing calls (403),
 /// then anyone not [`authorized`] (401, or 403 without a token to ask for).
-pub async fn guard(
+pub(super) async fn guard(
     State(state): State<Arc<AppState>>,
     Extension(listener): Extension<Listener>,
     req: Request,

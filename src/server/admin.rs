@@ -7,8 +7,8 @@
 
 use crate::client_text::{clip, MAX_LOGGED};
 use crate::error::RelayError;
-use crate::providers::WireFormat;
 use crate::state::AppState;
+use crate::wire::WireFormat;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use axum::Json;
 use serde_json::json;
 use std::sync::Arc;
 
-pub async fn list(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Response {
     let routes = state.routes.snapshot();
     Json(json!({
         "channels": routes.channels,
@@ -26,11 +26,17 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-pub async fn enable(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+pub(super) async fn enable(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Response {
     switch(&state, &name, true)
 }
 
-pub async fn disable(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+pub(super) async fn disable(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Response {
     switch(&state, &name, false)
 }
 

@@ -18,6 +18,7 @@
 //! Must never: close a connection with a request in flight, or let a connection with none live
 //! past its deadline.
 
+use crate::monitor::TimeoutKind;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -31,30 +32,30 @@ use tokio::time::Instant;
 const NONE: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug)]
-pub struct Deadlines {
+pub(super) struct Deadlines {
     pub header: Duration,
     pub idle: Duration,
 }
 
 /// Which deadline closed a connection (the ledger's timeout kind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expired {
+pub(super) enum Expired {
     Header,
     Idle,
 }
 
 impl Expired {
-    pub fn kind(self) -> &'static str {
+    pub(super) fn kind(self) -> TimeoutKind {
         match self {
-            Self::Header => "client_header",
-            Self::Idle => "client_idle",
+            Self::Header => TimeoutKind::ClientHeader,
+            Self::Idle => TimeoutKind::ClientIdle,
         }
     }
 }
 
 /// One connection's activity, shared by its IO (bytes read), its service (requests begun and
 /// ended) and its watchdog ([`Activity::expired`]).
-pub struct Activity {
+pub(super) struct Activity {
     epoch: Instant,
     in_flight: AtomicUsize,
     requests: AtomicU64,
@@ -69,10 +70,10 @@ pub struct Activity {
 
 /// One request in flight on the connection, until dropped (with its response body).
 #[must_use = "the request counts as in flight only while this is held"]
-pub struct Busy(Arc<Activity>);
+pub(super) struct Busy(Arc<Activity>);
 
 impl Activity {
-    pub fn new() -> Arc<Self> {
+    pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             epoch: Instant::now(),
             in_flight: AtomicUsize::new(0),
@@ -93,7 +94,7 @@ impl Activity {
     }
 
     /// A request's headers are in; it is in flight until the returned guard drops.
-    pub fn begin(self: &Arc<Self>, http2: bool) -> Busy {
+    pub(super) fn begin(self: &Arc<Self>, http2: bool) -> Busy {
         if http2 {
             self.h2.store(true, Ordering::Relaxed);
         }
@@ -147,7 +148,7 @@ impl Activity {
     }
 
     /// Resolves when the connection has been without a request in flight past its deadline.
-    pub async fn expired(&self, d: Deadlines) -> Expired {
+    pub(super) async fn expired(&self, d: Deadlines) -> Expired {
         loop {
             if self.in_flight.load(Ordering::Acquire) > 0 {
                 // Woken when the last request in flight ends (a permit is kept if it already did).
@@ -181,13 +182,13 @@ impl Drop for Busy {
 }
 
 /// The connection's IO, telling its [`Activity`] when bytes arrive.
-pub struct Watched<T> {
+pub(super) struct Watched<T> {
     io: T,
     activity: Arc<Activity>,
 }
 
 impl<T> Watched<T> {
-    pub fn new(io: T, activity: Arc<Activity>) -> Self {
+    pub(super) fn new(io: T, activity: Arc<Activity>) -> Self {
         Self { io, activity }
     }
 }

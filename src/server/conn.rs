@@ -30,7 +30,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves `tcp` until it closes or a deadline passes; asks it to finish gracefully once `stop`
 /// is cancelled.
-pub fn serve(
+pub(super) fn serve(
     tcp: TcpStream,
     router: Router,
     builder: &auto::Builder<TokioExecutor>,
@@ -74,7 +74,7 @@ pub fn serve(
         };
         ledger.timeout(why.kind());
         tracing::debug!(
-            deadline = why.kind(),
+            deadline = why.kind().as_str(),
             "client connection closed by its deadline"
         );
         match why {

@@ -12,12 +12,13 @@
 use super::held;
 use crate::config::Config;
 use crate::error::RelayError;
-use crate::providers::{Endpoint, WireFormat};
+use crate::monitor::TimeoutKind;
 use crate::relay::{self, Record};
 use crate::state::AppState;
+use crate::wire::{Endpoint, WireFormat};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -25,19 +26,19 @@ use hyper::body::Body as _;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-pub async fn chat(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
+pub(super) async fn chat(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
     handle(&s, Endpoint::Chat, h, b).await
 }
 
-pub async fn completions(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
+pub(super) async fn completions(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
     handle(&s, Endpoint::Completions, h, b).await
 }
 
-pub async fn embeddings(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
+pub(super) async fn embeddings(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
     handle(&s, Endpoint::Embeddings, h, b).await
 }
 
-pub async fn messages(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
+pub(super) async fn messages(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
     handle(&s, Endpoint::Messages, h, b).await
 }
 
@@ -52,7 +53,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, headers: HeaderMap, body: 
         let token = state.tokens.authenticate(&headers)?;
         let body = read_body(body, &state.config).await.inspect_err(|e| {
             if matches!(e, RelayError::ClientTimeout(_)) {
-                state.monitor.ledger().timeout("client_body");
+                state.monitor.ledger().timeout(TimeoutKind::ClientBody);
             }
         })?;
         let permit = state.overload.admit_request()?;
@@ -124,7 +125,7 @@ async fn read_body(body: Body, config: &Config) -> Result<Bytes, RelayError> {
     })
 }
 
-pub fn request_id(headers: &HeaderMap) -> String {
+pub(super) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -132,7 +133,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+pub(super) async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     let format = if headers.contains_key("anthropic-version") {
         WireFormat::Anthropic
     } else {
@@ -142,10 +143,24 @@ pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     RelayError::NotFound(format!("unknown path {path}")).into_response_for(format)
 }
 
-pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(super) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    let mut resp = RelayError::BadRequest("internal relay error".to_owned())
-        .into_response_for(WireFormat::OpenAi);
-    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    resp
+    RelayError::Internal.into_response_for(WireFormat::OpenAi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_server_error_not_the_clients() {
+        let resp = panic_response(Box::new("boom"));
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["error"]["type"], "server_error", "{v}");
+        assert_eq!(v["error"]["code"], "internal_error", "{v}");
+    }
 }

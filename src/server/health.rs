@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 /// Open to every caller, for load balancers: only `{"status"}` unless authorised (the admin
 /// token, or the admin listener), then every gauge, counter, channel and overload count.
-pub async fn health(
+pub(super) async fn health(
     State(state): State<Arc<AppState>>,
     Extension(listener): Extension<Listener>,
     uri: Uri,
@@ -37,7 +37,7 @@ pub async fn health(
 }
 
 /// Behind `access::guard`.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.monitor.render_prometheus();
     prometheus::render_jobs(&mut text, &state.supervisor.jobs());
     render_routes(&mut text, &state.routes.snapshot());
@@ -74,7 +74,7 @@ fn label(channel: &str) -> String {
 }
 
 /// Channel states, one-hot per state, and per-channel counts.
-pub fn render_routes(out: &mut String, r: &RoutesSnapshot) {
+pub(super) fn render_routes(out: &mut String, r: &RoutesSnapshot) {
     family(
         out,
         "sluice_channel_state",

@@ -8,7 +8,7 @@ use axum::response::Response;
 use http_body_util::BodyExt;
 
 /// `resp` with `guard` moved into its body.
-pub fn until_sent<G: Send + Sync + 'static>(resp: Response, guard: G) -> Response {
+pub(super) fn until_sent<G: Send + Sync + 'static>(resp: Response, guard: G) -> Response {
     let (parts, body) = resp.into_parts();
     let body = body.map_frame(move |frame| {
         let _held = &guard;

@@ -26,8 +26,8 @@ pub use access::Listener;
 pub use run::{bind, serve, Listeners, Server};
 
 use crate::monitor::health::{HEALTH_PATH, METRICS_PATH};
-use crate::providers::WireFormat;
 use crate::state::AppState;
+use crate::wire::WireFormat;
 use access::Placement;
 use axum::http::Uri;
 use axum::routing::{any, get, post};

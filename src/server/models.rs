@@ -5,8 +5,8 @@
 //! disabled channels serve (a client would be refused it).
 
 use crate::error::RelayError;
-use crate::providers::WireFormat;
 use crate::state::AppState;
+use crate::wire::WireFormat;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -48,8 +48,11 @@ fn entry(format: WireFormat, id: &str, owner: &str) -> Value {
     }
 }
 
-pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let _in_flight = state.monitor.ledger().in_flight("models");
+pub(super) async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let _in_flight = state
+        .monitor
+        .ledger()
+        .in_flight(crate::wire::Family::Models);
     let format = format_of(&headers);
     match visible(&state, &headers) {
         Err(e) => e.into_response_for(format),
@@ -69,12 +72,15 @@ pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     }
 }
 
-pub async fn one(
+pub(super) async fn one(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let _in_flight = state.monitor.ledger().in_flight("models");
+    let _in_flight = state
+        .monitor
+        .ledger()
+        .in_flight(crate::wire::Family::Models);
     let format = format_of(&headers);
     match visible(&state, &headers) {
         Err(e) => e.into_response_for(format),

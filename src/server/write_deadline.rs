@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-pub struct WriteDeadline<T> {
+pub(super) struct WriteDeadline<T> {
     io: T,
     limit: Duration,
     /// Armed while a write is pending, since the first pending poll.
@@ -22,7 +22,7 @@ pub struct WriteDeadline<T> {
 }
 
 impl<T> WriteDeadline<T> {
-    pub fn new(io: T, limit: Duration) -> Self {
+    pub(super) fn new(io: T, limit: Duration) -> Self {
         Self {
             io,
             limit,

@@ -12,10 +12,10 @@ use super::sse::{SseEvent, SseParser, KEEPALIVE};
 use super::transform::Transform;
 use crate::error::RelayError;
 use crate::monitor::Guard;
-use crate::providers::WireFormat;
 use crate::relay::Record;
 use crate::routing::{classify, Lease, Verdict};
 use crate::upstream::{error_chain, Deadline, UpstreamError};
+use crate::wire::WireFormat;
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use std::collections::VecDeque;
@@ -26,10 +26,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
-pub struct RelayStream {
+pub(crate) struct RelayStream {
     upstream: BoxStream<'static, Result<Bytes, hyper::Error>>,
     parser: SseParser,
-    transform: Transform,
+    transform: Box<dyn Transform>,
     format: WireFormat,
     pending: VecDeque<Bytes>,
     scratch: Vec<SseEvent>,
@@ -47,13 +47,13 @@ pub struct RelayStream {
 
 /// What a stream holds for its request until it ends: the access record, the open-stream
 /// count, and the channel's lease (`None` where no channel is involved, as in unit tests).
-pub struct Held {
+pub(crate) struct Held {
     pub record: Record,
     pub open: Guard,
     pub lease: Option<Lease>,
 }
 
-pub struct StreamLimits {
+pub(crate) struct StreamLimits {
     pub idle: Duration,
     pub keepalive: Duration,
     pub total: Instant,
@@ -61,9 +61,9 @@ pub struct StreamLimits {
 }
 
 impl RelayStream {
-    pub fn new(
+    pub(crate) fn new(
         upstream: BoxStream<'static, Result<Bytes, hyper::Error>>,
-        transform: Transform,
+        transform: Box<dyn Transform>,
         format: WireFormat,
         limits: StreamLimits,
         held: Held,
@@ -105,7 +105,7 @@ impl RelayStream {
     fn transform_events(&mut self) {
         let events = std::mem::take(&mut self.scratch);
         for ev in &events {
-            if let Err(e) = self.transform.push(ev, &mut self.out) {
+            if let Err(e) = self.transform.on_event(ev, &mut self.out) {
                 self.scratch = events;
                 self.scratch.clear();
                 return self.fail(e.into());
@@ -122,7 +122,7 @@ impl RelayStream {
         if self.done {
             return;
         }
-        match self.transform.finish(&mut self.out) {
+        match self.transform.on_end(&mut self.out) {
             Ok(()) => {
                 self.pending.extend(self.out.drain(..));
                 self.record.usage = self.transform.usage();

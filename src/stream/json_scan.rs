@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 /// The members the pass-through looks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Member {
+pub(crate) enum Member {
     Usage,
     Error,
     Model,
@@ -61,18 +61,18 @@ fn values(text: &str, m: Member) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// Whether `text` has a member `m`.
-pub fn has_member(text: &str, m: Member) -> bool {
+pub(crate) fn has_member(text: &str, m: Member) -> bool {
     values(text, m).next().is_some()
 }
 
 /// Whether `text` has a member `m` whose value is an object.
-pub fn has_object_member(text: &str, m: Member) -> bool {
+pub(crate) fn has_object_member(text: &str, m: Member) -> bool {
     values(text, m).any(|v| text.as_bytes().get(v) == Some(&b'{'))
 }
 
 /// `text` with the value of its first string member `m` replaced by `literal` (a JSON string
 /// literal, quotes included); `None` when it has no such member.
-pub fn replace_string_member(text: &str, m: Member, literal: &str) -> Option<String> {
+pub(crate) fn replace_string_member(text: &str, m: Member, literal: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let (start, end) = values(text, m)
         .filter(|&v| bytes.get(v) == Some(&b'"'))

@@ -18,13 +18,13 @@ use tower::Service;
 
 /// Wraps the HTTP connector; each connection it makes carries a gauge guard.
 #[derive(Clone)]
-pub struct CountingConnector {
+pub(super) struct CountingConnector {
     inner: HttpConnector,
     ledger: Arc<Ledger>,
 }
 
 impl CountingConnector {
-    pub fn new(inner: HttpConnector, ledger: Arc<Ledger>) -> Self {
+    pub(super) fn new(inner: HttpConnector, ledger: Arc<Ledger>) -> Self {
         Self { inner, ledger }
     }
 }
@@ -53,7 +53,7 @@ impl Service<Uri> for CountingConnector {
 
 /// A connection's I/O with its gauge guard.
 #[derive(Debug)]
-pub struct Counted<T> {
+pub(super) struct Counted<T> {
     io: T,
     _guard: Guard,
 }

@@ -2,8 +2,9 @@
 //!
 //! Owns: connect/first-byte/total deadlines, reading error bodies bounded (size and time),
 //! discarding a connection whose body was not read to the end, and the [`Redactor`]: an error
-//! body is reduced to its provider's documented fields with every secret redacted as soon as it
-//! is read, so nothing downstream (error mapping, conversions, logs) ever holds a secret.
+//! body is handed to its provider as soon as it is read, which keeps only its documented fields
+//! with every secret redacted ([`UpstreamFault`]), so nothing downstream (routing, error
+//! mapping, conversions, logs) ever holds a secret or a provider's words.
 //! Must never: wait on the network without a deadline, read an unbounded body into memory, or
 //! keep an upstream's error text unredacted.
 
@@ -13,12 +14,12 @@ mod redact;
 pub use redact::{Redactor, MIN_SECRET_LEN, REDACTED};
 
 use crate::config::{Config, Secret};
-use crate::convert;
-use crate::monitor::Ledger;
-use crate::providers::WireFormat;
+use crate::monitor::{Ledger, TimeoutKind};
+use crate::providers::Provider;
+use crate::wire::UpstreamFault;
 use bytes::{Bytes, BytesMut};
 use connector::CountingConnector;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -38,51 +39,33 @@ pub enum Deadline {
     ErrorBody,
 }
 
-impl Deadline {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::FirstByte => "first_byte",
-            Self::StreamIdle => "stream_idle",
-            Self::Total => "total",
-            Self::ErrorBody => "error_body",
+impl From<Deadline> for TimeoutKind {
+    fn from(d: Deadline) -> Self {
+        match d {
+            Deadline::Connect => Self::Connect,
+            Deadline::FirstByte => Self::FirstByte,
+            Deadline::StreamIdle => Self::StreamIdle,
+            Deadline::Total => Self::Total,
+            Deadline::ErrorBody => Self::ErrorBody,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("upstream did not answer within the {} deadline", .0.as_str())]
+    #[error("upstream did not answer within the {} deadline", TimeoutKind::from(*.0).as_str())]
     Timeout(Deadline),
     #[error("upstream unreachable: {0}")]
     Connect(String),
-    #[error("upstream answered {status}")]
-    Status {
-        status: StatusCode,
-        /// The error body, read up to the configured bound, reduced to the documented fields of
-        /// the provider's error shape and redacted (see [`Redactor`]).
-        body: Bytes,
-        wire: WireFormat,
-        /// `retry-after` / `retry-after-ms` headers to pass to the client.
-        retry_after: Vec<(HeaderName, HeaderValue)>,
-    },
+    /// An error answer, read bounded and understood by its provider.
+    #[error("upstream answered {}", .0.status.unwrap_or(StatusCode::BAD_GATEWAY))]
+    Status(Box<UpstreamFault>),
     #[error("upstream response could not be read: {0}")]
     Read(String),
     #[error("upstream response is larger than the {0}-byte limit")]
     TooLarge(usize),
     #[error("upstream sent an invalid response: {0}")]
     Invalid(String),
-}
-
-/// Whether an upstream answer says the channel's key is bad: 401 or 403, or xAI's way of saying
-/// it, a 400 whose message is "Incorrect API key provided: ..." (providers.md §3).
-pub fn rejects_key(status: StatusCode, body: &[u8]) -> bool {
-    const XAI_BAD_KEY: &[u8] = b"Incorrect API key";
-    match status.as_u16() {
-        401 | 403 => true,
-        400 => body.windows(XAI_BAD_KEY.len()).any(|w| w == XAI_BAD_KEY),
-        _ => false,
-    }
 }
 
 /// One request to send upstream.
@@ -173,21 +156,23 @@ impl Upstream {
 
     /// Sends the request and waits for response headers (first-byte deadline, bounded by the
     /// request's total deadline). A non-2xx answer becomes [`UpstreamError::Status`] with its
-    /// body read bounded; the connection is reused only if that body was read to the end.
+    /// body read bounded and read by `provider`; the connection is reused only if that body was
+    /// read to the end.
     pub async fn send(
         &self,
         req: UpstreamRequest,
-        wire: WireFormat,
+        provider: &dyn Provider,
         total: Instant,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        self.send_within(req, wire, total, self.first_byte).await
+        self.send_within(req, provider, total, self.first_byte)
+            .await
     }
 
     /// [`Upstream::send`] with its own first-byte deadline (a channel's override).
     pub async fn send_within(
         &self,
         req: UpstreamRequest,
-        wire: WireFormat,
+        provider: &dyn Provider,
         total: Instant,
         first_byte: Duration,
     ) -> Result<UpstreamResponse, UpstreamError> {
@@ -215,26 +200,15 @@ impl Upstream {
         if status.is_success() {
             return Ok(resp);
         }
-        let retry_after = ["retry-after", "retry-after-ms"]
-            .into_iter()
-            .filter_map(|n| {
-                let v = resp.headers().get(n)?.clone();
-                Some((HeaderName::from_static(n), v))
-            })
-            .collect();
+        let (parts, body) = resp.into_parts();
         let deadline = total.min(Instant::now() + self.error_body);
-        // A body that does not fit or does not arrive in time is cut: `resp` is dropped here,
+        // A body that does not fit or does not arrive in time is cut: `body` is dropped here,
         // and with it the connection, which cannot be reused half-read.
-        let raw = match read_bounded(resp, self.max_error_body, deadline).await {
+        let raw = match read_bounded(body, self.max_error_body, deadline).await {
             Ok(b) | Err((b, _)) => b,
         };
-        let body = clean_error_body(wire, status, &raw, &self.redactor());
-        Err(UpstreamError::Status {
-            status,
-            body,
-            wire,
-            retry_after,
-        })
+        let fault = provider.fault(status, &parts.headers, &raw, &self.redactor());
+        Err(UpstreamError::Status(Box::new(fault)))
     }
 
     /// Reads a successful non-streaming body, bounded in size and by the total deadline.
@@ -243,35 +217,19 @@ impl Upstream {
         resp: UpstreamResponse,
         total: Instant,
     ) -> Result<Bytes, UpstreamError> {
-        read_bounded(resp, self.max_response_body, total)
+        read_bounded(resp.into_body(), self.max_response_body, total)
             .await
             .map_err(|(_, e)| e)
     }
 }
 
-/// An upstream error body as it may be kept: the documented fields of its provider's error
-/// shape, every string redacted; a body that is not JSON (a proxy's page, or cut at its bound)
-/// only redacted (it is never shown to clients).
-fn clean_error_body(wire: WireFormat, status: StatusCode, raw: &[u8], r: &Redactor) -> Bytes {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) else {
-        return Bytes::from(r.redact(&String::from_utf8_lossy(raw)).into_owned());
-    };
-    let status = Some(status.as_u16());
-    let clean = match wire {
-        WireFormat::OpenAi => convert::clean_openai_error(status, Some(&v), r),
-        WireFormat::Anthropic => convert::clean_anthropic_error(status, Some(&v), r),
-    };
-    Bytes::from(clean.to_string())
-}
-
 /// Reads at most `max` bytes before `deadline`. On failure returns what was read and why.
 async fn read_bounded(
-    resp: UpstreamResponse,
+    mut body: Incoming,
     max: usize,
     deadline: Instant,
 ) -> Result<Bytes, (Bytes, UpstreamError)> {
     let mut buf = BytesMut::new();
-    let mut body = resp.into_body();
     loop {
         match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => return Err((buf.freeze(), UpstreamError::Timeout(Deadline::Total))),
@@ -319,7 +277,7 @@ fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The error with its sources, for messages that say what actually went wrong.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -328,20 +286,4 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refused_keys_are_recognised_by_status_or_xai_message() {
-        assert!(rejects_key(StatusCode::UNAUTHORIZED, b""));
-        assert!(rejects_key(StatusCode::FORBIDDEN, b"{}"));
-        let xai = br#"{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***yz."}"#;
-        assert!(rejects_key(StatusCode::BAD_REQUEST, xai));
-        let context = br#"{"error":{"message":"This model's maximum context length is 8192"}}"#;
-        assert!(!rejects_key(StatusCode::BAD_REQUEST, context));
-        assert!(!rejects_key(StatusCode::TOO_MANY_REQUESTS, xai));
-    }
 }

@@ -1,32 +1,45 @@
 //! The ledger's label sets: fixed lists, so no label grows with traffic.
 //!
-//! Owns: endpoint families, timeout kinds, the `other` fallback, and [`ErrorLabel`].
+//! Owns: the timeout kinds ([`TimeoutKind`]), the kinds of upstream failure that have no HTTP
+//! status ([`ErrorKind`]), [`ErrorLabel`], and the `other` label of a channel the ledger was
+//! not told about. The endpoint families are [`crate::wire::Family`]. Each list is an enum whose
+//! `ALL` is written with its variants (`labelled!`), so every value is counted from the start
+//! (at 0) and none can be missed.
 //! Must never: admit a label value that is not in a list or a status code.
 
+use crate::wire::labels::labelled;
 use std::fmt;
 
-/// Endpoint families of `in_flight`; an unknown family counts as `other`.
-pub const FAMILIES: [&str; 6] = [
-    "chat",
-    "completions",
-    "embeddings",
-    "messages",
-    "models",
-    "other",
-];
-/// Kinds of `timeout`: the names of `upstream::Deadline`, then the client-side deadlines that
-/// close a connection or refuse a body (`server`); an unknown kind counts as `other`.
-pub const TIMEOUT_KINDS: [&str; 9] = [
-    "connect",
-    "first_byte",
-    "stream_idle",
-    "total",
-    "error_body",
-    "client_header",
-    "client_idle",
-    "client_body",
-    "other",
-];
+labelled! {
+    /// A deadline that fired: the upstream's (`upstream::Deadline`), then the client-side ones
+    /// that close a connection or refuse a body (`server`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum TimeoutKind {
+        Connect => "connect",
+        FirstByte => "first_byte",
+        StreamIdle => "stream_idle",
+        Total => "total",
+        ErrorBody => "error_body",
+        ClientHeader => "client_header",
+        ClientIdle => "client_idle",
+        ClientBody => "client_body",
+    }
+}
+
+labelled! {
+    /// An upstream failure without an HTTP status.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum ErrorKind {
+        Timeout => "timeout",
+        Connect => "connect",
+        Read => "read",
+        TooLarge => "too_large",
+        Invalid => "invalid",
+        /// The upstream ended a stream with its own error event.
+        StreamError => "stream_error",
+    }
+}
+
 /// The label of a channel the ledger was not told about at start.
 pub const OTHER_CHANNEL: &str = "other";
 
@@ -34,7 +47,7 @@ pub const OTHER_CHANNEL: &str = "other";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ErrorLabel {
     Status(u16),
-    Kind(&'static str),
+    Kind(ErrorKind),
 }
 
 impl From<u16> for ErrorLabel {
@@ -43,8 +56,8 @@ impl From<u16> for ErrorLabel {
     }
 }
 
-impl From<&'static str> for ErrorLabel {
-    fn from(k: &'static str) -> Self {
+impl From<ErrorKind> for ErrorLabel {
+    fn from(k: ErrorKind) -> Self {
         Self::Kind(k)
     }
 }
@@ -53,14 +66,7 @@ impl fmt::Display for ErrorLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Status(s) => write!(f, "{s}"),
-            Self::Kind(k) => f.write_str(k),
+            Self::Kind(k) => f.write_str(k.as_str()),
         }
     }
-}
-
-pub(super) fn index_or_other(names: &[&str], name: &str) -> usize {
-    names
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or(names.len() - 1)
 }

@@ -25,9 +25,9 @@ fn makers() -> Vec<(&'static str, MakeGuard)> {
         ("upstream", |l| l.upstream_connection()),
         ("streams", |l| l.open_stream()),
         ("jobs", |l| l.background_job()),
-        ("chat", |l| l.in_flight("chat")),
-        ("models", |l| l.in_flight("models")),
-        ("other", |l| l.in_flight("no-such-family")),
+        ("chat", |l| l.in_flight(Family::Chat)),
+        ("messages", |l| l.in_flight(Family::Messages)),
+        ("models", |l| l.in_flight(Family::Models)),
     ]
 }
 
@@ -97,13 +97,13 @@ fn counters_count_with_bounded_labels() {
     l.request(42); // nonsense status: counted as "other"
     l.upstream_error("main", 429u16);
     l.upstream_error("main", 429u16);
-    l.upstream_error("backup", "connect");
+    l.upstream_error("backup", ErrorKind::Connect);
     l.upstream_error("not-configured", 500u16);
     l.retry();
     l.client_disconnect();
     l.client_disconnect();
-    l.timeout("first_byte");
-    l.timeout("made-up");
+    l.timeout(TimeoutKind::FirstByte);
+    l.timeout(TimeoutKind::ClientBody);
     let c = l.counters();
     assert_eq!(c.requests["200"], 2);
     assert_eq!(c.requests["503"], 1);
@@ -115,9 +115,9 @@ fn counters_count_with_bounded_labels() {
     assert!(!c.upstream_errors.contains_key("not-configured"));
     assert_eq!((c.retries, c.client_disconnects), (1, 2));
     assert_eq!(c.timeouts["first_byte"], 1);
-    assert_eq!(c.timeouts["other"], 1);
+    assert_eq!(c.timeouts["client_body"], 1);
     assert_eq!(c.timeouts["connect"], 0);
-    assert_eq!(c.timeouts.len(), TIMEOUT_KINDS.len());
+    assert_eq!(c.timeouts.len(), TimeoutKind::ALL.len());
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub struct TcpSocket {
 }
 
 /// Every parsable row of a tcp or tcp6 table (the header line is skipped).
-pub fn parse_table(text: &str) -> impl Iterator<Item = TcpSocket> + '_ {
+pub(super) fn parse_table(text: &str) -> impl Iterator<Item = TcpSocket> + '_ {
     text.lines().skip(1).filter_map(parse_line)
 }
 

@@ -120,13 +120,13 @@ async fn exposition_parses_and_carries_every_metric() {
     );
     let l = m.ledger();
     let _c = l.inbound_connection();
-    let _f = l.in_flight("chat");
+    let _f = l.in_flight(crate::wire::Family::Chat);
     l.request(200);
     l.request(429);
     l.upstream_error("main", 503u16);
-    l.upstream_error("odd \"name\"\\x", "connect");
+    l.upstream_error("odd \"name\"\\x", crate::monitor::ErrorKind::Connect);
     l.retry();
-    l.timeout("stream_idle");
+    l.timeout(crate::monitor::TimeoutKind::StreamIdle);
     l.observe_upstream_latency(Duration::from_millis(30));
     l.observe_upstream_latency(Duration::from_secs(400));
     let text = m.render_prometheus();
@@ -262,5 +262,38 @@ fn jobs_render_by_name_with_running_and_restarts() {
     assert_eq!(
         v("sluice_background_job_restarts_total", "store_writer"),
         Some(0.0)
+    );
+}
+
+/// The label sets come from the enums' lists: every family and every timeout kind is exposed
+/// from the start, at 0, so none is missing from a dashboard or counted under another.
+#[test]
+fn every_family_and_timeout_kind_is_exposed_at_zero() {
+    let m = Monitor::new(&MonitorConfig::default(), &[]);
+    let (_, lines) = parse(&m.render_prometheus());
+    let value =
+        |name: &str, key: &str, label: &str| find(&lines, name, &[(key, label)]).map(|l| l.value);
+    for f in crate::wire::Family::ALL {
+        assert_eq!(
+            value("sluice_in_flight_requests", "family", f.as_str()),
+            Some(0.0),
+            "{f:?}"
+        );
+    }
+    for k in crate::monitor::TimeoutKind::ALL {
+        assert_eq!(
+            value("sluice_timeouts_total", "kind", k.as_str()),
+            Some(0.0),
+            "{k:?}"
+        );
+    }
+    let families = lines
+        .iter()
+        .filter(|l| l.name == "sluice_in_flight_requests")
+        .count();
+    assert_eq!(
+        families,
+        crate::wire::Family::ALL.len(),
+        "no `other` family"
     );
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::monitor::Ledger;
-use crate::providers::Endpoint;
+use crate::wire::Endpoint;
 use futures_util::stream;
 use std::sync::Arc;
 use tokio_test::{assert_pending, assert_ready, task};
@@ -30,7 +30,8 @@ fn body(
     };
     RelayStream::new(
         upstream,
-        Transform::pass(WireFormat::OpenAi, false, None),
+        crate::providers::provider_for(crate::config::ProviderKind::Openai)
+            .pass_stream(crate::providers::PassOptions::default()),
         WireFormat::OpenAi,
         limits,
         held,

@@ -1,0 +1,16 @@
+//! What the bridges share: a bridge made of its converters (`converting`), typed reads over
+//! JSON values and the bodies' reading and writing (`json`), content parts and blocks
+//! (`parts`), tool definitions and `tool_choice` (`tools`), and whose fault malformed input is
+//! (`side`).
+//!
+//! Owns: those helpers, each used by more than one bridge or in both directions. Must never:
+//! do I/O, or panic on any input.
+
+pub(crate) mod converting;
+pub(crate) mod json;
+pub(crate) mod parts;
+pub(crate) mod side;
+pub(crate) mod tools;
+
+pub(crate) use converting::Converting;
+pub(crate) use side::Side;
