@@ -240,7 +240,7 @@ fn upstream_status(e: &UpstreamError) -> StatusCode {
 /// Status sent to a client of `format` for an upstream status `s`: 529 is Anthropic's own.
 pub(crate) fn client_status(format: WireFormat, s: StatusCode) -> StatusCode {
     let knows_529 = match format {
-        WireFormat::OpenAi => false,
+        WireFormat::OpenAi | WireFormat::Gemini => false,
         WireFormat::Anthropic => true,
     };
     if s.as_u16() == 529 && !knows_529 {
@@ -251,7 +251,8 @@ pub(crate) fn client_status(format: WireFormat, s: StatusCode) -> StatusCode {
 }
 
 /// The client's error shape: OpenAI's `{"error":{message,type,param,code}}`, Anthropic's
-/// `{"type":"error","error":{type,message}}`.
+/// `{"type":"error","error":{type,message}}`, Google's `google.rpc.Status`
+/// (`{"error":{code,message,status}}`).
 fn envelope(format: WireFormat, message: &str, words: Words) -> Value {
     match format {
         WireFormat::OpenAi => json!({"error": {
@@ -264,6 +265,11 @@ fn envelope(format: WireFormat, message: &str, words: Words) -> Value {
             "type": words.anthropic_type,
             "message": message,
         }}),
+        WireFormat::Gemini => json!({"error": {
+            "code": words.google.0,
+            "message": message,
+            "status": words.google.1,
+        }}),
     }
 }
 
@@ -272,6 +278,8 @@ struct Words {
     openai_type: &'static str,
     code: Option<&'static str>,
     anthropic_type: &'static str,
+    /// Google's HTTP code and canonical status name.
+    google: (u16, &'static str),
 }
 
 /// An error of the relay's own, its type following its status.
@@ -285,6 +293,7 @@ fn own_body(
         openai_type: openai_type(status),
         code,
         anthropic_type: anthropic_type(status),
+        google: (status.as_u16(), google_status(status)),
     };
     envelope(format, message, words)
 }
@@ -316,7 +325,13 @@ fn upstream_body(format: WireFormat, fault: &UpstreamFault, sent: StatusCode) ->
 pub(crate) fn upstream_error_body(client: WireFormat, fault: &UpstreamFault) -> Value {
     let mut out = match &fault.documented {
         Some(documented) if fault.wire == client => documented.clone(),
-        _ => envelope(client, &fault.message_or_default(), fault_words(fault.kind)),
+        _ => {
+            let mut words = fault_words(fault.kind);
+            if let Some(s) = fault.status {
+                words.google = (s.as_u16(), google_status(s));
+            }
+            envelope(client, &fault.message_or_default(), words)
+        }
     };
     Redactor::default().redact_json(&mut out);
     out
@@ -330,7 +345,7 @@ pub(crate) fn upstream_event(client: WireFormat, fault: &UpstreamFault) -> SseOu
 
 fn framed(format: WireFormat, body: &Value) -> SseOut {
     let event = match format {
-        WireFormat::OpenAi => None,
+        WireFormat::OpenAi | WireFormat::Gemini => None,
         WireFormat::Anthropic => Some("error"),
     };
     SseOut {
@@ -381,10 +396,21 @@ fn fault_words(kind: FaultKind) -> Words {
         FaultKind::Timeout => ("server_error", Some("timeout"), "timeout_error"),
         FaultKind::Server => ("server_error", None, "api_error"),
     };
+    let google = match kind {
+        FaultKind::InvalidRequest | FaultKind::TooLarge => (400, "INVALID_ARGUMENT"),
+        FaultKind::KeyRefused => (401, "UNAUTHENTICATED"),
+        FaultKind::Permission => (403, "PERMISSION_DENIED"),
+        FaultKind::NotFound => (404, "NOT_FOUND"),
+        FaultKind::RateLimited | FaultKind::QuotaExhausted => (429, "RESOURCE_EXHAUSTED"),
+        FaultKind::Overloaded => (503, "UNAVAILABLE"),
+        FaultKind::Timeout => (504, "DEADLINE_EXCEEDED"),
+        FaultKind::Server => (500, "INTERNAL"),
+    };
     Words {
         openai_type,
         code,
         anthropic_type,
+        google,
     }
 }
 
@@ -408,6 +434,24 @@ fn anthropic_type(status: StatusCode) -> &'static str {
         504 => "timeout_error",
         529 | 503 => "overloaded_error",
         _ => "api_error",
+    }
+}
+
+/// Google's canonical status name for an HTTP status (`google.rpc.Code`).
+fn google_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 411 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        400..=498 => "FAILED_PRECONDITION",
+        501 => "UNIMPLEMENTED",
+        503 | 529 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
     }
 }
 

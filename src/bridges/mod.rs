@@ -96,11 +96,12 @@ pub(crate) trait Bridge: Sync {
     /// The client's request as the body to send upstream.
     fn request(&self, provider: &dyn Provider, r: Request<'_>) -> Result<Outgoing, RelayError>;
 
-    /// The upstream's whole answer as the client's, and its usage. `client_model` is the name
+    /// The upstream's whole answer to `op` as the client's, and its usage. `client_model` is the name
     /// the client asked for; `renamed` says the upstream was asked for another.
     fn response(
         &self,
         provider: &dyn Provider,
+        op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
@@ -132,6 +133,13 @@ pub(crate) fn bridge(
         (WireFormat::Anthropic, WireFormat::OpenAi) => {
             Ok(&anthropic_to_openai::ANTHROPIC_TO_OPENAI)
         }
+        (WireFormat::Gemini, WireFormat::Gemini) => Ok(&same::Same),
+        // Each of these pairs gets its folder: openai_to_gemini/, anthropic_to_gemini/,
+        // gemini_to_openai/, gemini_to_anthropic/.
+        (WireFormat::OpenAi, WireFormat::Gemini)
+        | (WireFormat::Anthropic, WireFormat::Gemini)
+        | (WireFormat::Gemini, WireFormat::OpenAi)
+        | (WireFormat::Gemini, WireFormat::Anthropic) => Err(Refused { client, upstream }),
     }
 }
 
@@ -181,10 +189,18 @@ mod tests {
 
     #[test]
     fn every_pair_of_formats_is_bridged() {
+        // The pairs whose bridges are still being built (each pair's folder removes itself).
+        let pending = [
+            (WireFormat::OpenAi, WireFormat::Gemini),
+            (WireFormat::Anthropic, WireFormat::Gemini),
+            (WireFormat::Gemini, WireFormat::OpenAi),
+            (WireFormat::Gemini, WireFormat::Anthropic),
+        ];
         for client in WireFormat::ALL {
             for upstream in WireFormat::ALL {
-                assert!(
+                assert_eq!(
                     bridge(client, upstream).is_ok(),
+                    !pending.contains(&(client, upstream)),
                     "{client:?} -> {upstream:?}"
                 );
             }

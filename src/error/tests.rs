@@ -437,6 +437,7 @@ fn stream_errors_keep_documented_fields_and_lose_secrets() {
         let fault = match wire {
             WireFormat::OpenAi => openai::errors::read(None, &none, data.as_bytes(), &r),
             WireFormat::Anthropic => anthropic::errors::read(None, &none, data.as_bytes(), &r),
+            WireFormat::Gemini => panic!("Gemini events are read in providers::gemini's tests"),
         };
         upstream_event(wire, &fault)
     };
@@ -464,4 +465,28 @@ fn stream_errors_keep_documented_fields_and_lose_secrets() {
     let v: Value = serde_json::from_str(&event(WireFormat::Anthropic, "not json").data).unwrap();
     assert_eq!(v["error"]["type"], "api_error");
     assert_eq!(v["error"]["message"], "upstream error");
+}
+
+#[tokio::test]
+async fn gemini_clients_get_google_rpc_status() {
+    let (s, _, v) =
+        body_of(RelayError::BadRequest("bad".into()).into_response_for(WireFormat::Gemini)).await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v,
+        json!({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})
+    );
+    let fault = UpstreamFault {
+        wire: WireFormat::OpenAi,
+        status: Some(StatusCode::TOO_MANY_REQUESTS),
+        kind: FaultKind::RateLimited,
+        message: Some("slow down".into()),
+        retry_after: Vec::new(),
+        documented: None,
+    };
+    let v = upstream_error_body(WireFormat::Gemini, &fault);
+    assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(v["error"]["code"], 429);
+    let ev = upstream_event(WireFormat::Gemini, &fault);
+    assert_eq!(ev.event, None, "Gemini streams name no events");
 }

@@ -50,12 +50,14 @@ pub trait Provider: Send + Sync {
     /// from the client's format), or `None` if this provider cannot serve it.
     fn serves(&self, endpoint: Endpoint) -> Option<Endpoint>;
 
-    /// The request for one of its operations (`op`, from [`Provider::serves`]), its body
-    /// already in this provider's format.
+    /// The request for one of its operations (`op`, from [`Provider::serves`]) on the upstream
+    /// `model` (formats that name it in the path need it), its body already in this provider's
+    /// format.
     fn build(
         &self,
         target: &Target<'_>,
         op: Endpoint,
+        model: &str,
         client_headers: &HeaderMap,
         body: Bytes,
         stream: bool,

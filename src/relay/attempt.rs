@@ -95,6 +95,7 @@ pub(super) async fn attempts(
         let request = provider.build(
             &selected.lease.target(),
             route.op,
+            &selected.upstream_model,
             ask.headers,
             outgoing.body,
             ask.peek.stream(),

@@ -179,7 +179,10 @@ async fn whole(
     let mut lease = a.selected.lease;
     let bytes = read(state, a.response, a.total, &mut lease).await?;
     record.upstream_done();
-    let answer = a.route.bridge.response(provider, bytes, model, renamed);
+    let answer = a
+        .route
+        .bridge
+        .response(provider, a.route.op, bytes, model, renamed);
     reported(&mut lease, answer)
 }
 

@@ -45,6 +45,16 @@ fn entry(format: WireFormat, id: &str, owner: &str) -> Value {
         WireFormat::Anthropic => json!({
             "type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"
         }),
+        WireFormat::Gemini => json!({
+            "name": format!("models/{id}"),
+            "version": "001",
+            "displayName": id,
+            "description": format!("{id}, served by {owner} through sluice"),
+            "supportedGenerationMethods": [
+                "generateContent", "streamGenerateContent", "countTokens", "embedContent",
+                "batchEmbedContents",
+            ],
+        }),
     }
 }
 
@@ -66,6 +76,7 @@ pub(super) async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap)
                     "first_id": models.keys().next(),
                     "last_id": models.keys().next_back(),
                 }),
+                WireFormat::Gemini => json!({"models": data}),
             };
             Json(body).into_response()
         }

@@ -14,6 +14,14 @@ pub enum Endpoint {
     Completions,
     Embeddings,
     Messages,
+    /// Gemini's `models/{model}:generateContent` (and `:streamGenerateContent`).
+    GenerateContent,
+    /// Gemini's `models/{model}:countTokens`.
+    CountTokens,
+    /// Gemini's `models/{model}:embedContent`.
+    EmbedContent,
+    /// Gemini's `models/{model}:batchEmbedContents`.
+    BatchEmbedContents,
 }
 
 impl Endpoint {
@@ -23,6 +31,10 @@ impl Endpoint {
             Self::Completions => "/v1/completions",
             Self::Embeddings => "/v1/embeddings",
             Self::Messages => "/v1/messages",
+            Self::GenerateContent => "/v1beta/models/{model}:generateContent",
+            Self::CountTokens => "/v1beta/models/{model}:countTokens",
+            Self::EmbedContent => "/v1beta/models/{model}:embedContent",
+            Self::BatchEmbedContents => "/v1beta/models/{model}:batchEmbedContents",
         }
     }
 
@@ -31,6 +43,10 @@ impl Endpoint {
         match self {
             Self::Chat | Self::Completions | Self::Embeddings => WireFormat::OpenAi,
             Self::Messages => WireFormat::Anthropic,
+            Self::GenerateContent
+            | Self::CountTokens
+            | Self::EmbedContent
+            | Self::BatchEmbedContents => WireFormat::Gemini,
         }
     }
 
@@ -41,6 +57,9 @@ impl Endpoint {
             Self::Completions => Family::Completions,
             Self::Embeddings => Family::Embeddings,
             Self::Messages => Family::Messages,
+            Self::GenerateContent => Family::GenerateContent,
+            Self::CountTokens => Family::CountTokens,
+            Self::EmbedContent | Self::BatchEmbedContents => Family::EmbedContent,
         }
     }
 }
@@ -53,6 +72,9 @@ super::labels::labelled! {
         Completions => "completions",
         Embeddings => "embeddings",
         Messages => "messages",
+        GenerateContent => "generate_content",
+        CountTokens => "count_tokens",
+        EmbedContent => "embed_content",
         Models => "models",
     }
 }
@@ -66,7 +88,7 @@ mod tests {
         for (i, f) in Family::ALL.iter().enumerate() {
             assert_eq!(*f as usize, i, "{f:?}");
         }
-        assert_eq!(Family::ALL.len(), 5);
+        assert_eq!(Family::ALL.len(), 8);
         assert_eq!(Endpoint::Messages.family().as_str(), "messages");
     }
 }

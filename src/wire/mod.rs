@@ -29,6 +29,8 @@ labels::labelled! {
         OpenAi => "OpenAI",
         /// Anthropic's messages.
         Anthropic => "Anthropic",
+        /// Google's Gemini API (`generateContent` and its kin; Vertex AI speaks it too).
+        Gemini => "Gemini",
     }
 }
 

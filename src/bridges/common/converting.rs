@@ -11,7 +11,7 @@ use crate::error::RelayError;
 use crate::providers::Provider;
 use crate::stream::Transform;
 use crate::upstream::UpstreamError;
-use crate::wire::{ConvertError, Usage};
+use crate::wire::{ConvertError, Endpoint, Usage};
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -34,6 +34,7 @@ impl Bridge for Converting {
     fn response(
         &self,
         _provider: &dyn Provider,
+        _op: Endpoint,
         body: Bytes,
         client_model: &str,
         _renamed: bool,

@@ -14,7 +14,7 @@ use crate::providers::{PassOptions, Provider};
 use crate::stream::json_scan::{replace_string_member, Member};
 use crate::stream::Transform;
 use crate::upstream::UpstreamError;
-use crate::wire::Usage;
+use crate::wire::{Endpoint, Usage};
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -51,6 +51,7 @@ impl Bridge for Same {
     fn response(
         &self,
         provider: &dyn Provider,
+        _op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
@@ -145,7 +146,13 @@ mod tests {
         let p = provider_for(ProviderKind::Openai);
         let body = r#"{"id":"x","model":"up/m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
         let (out, usage) = Same
-            .response(p, Bytes::from_static(body.as_bytes()), "mine", true)
+            .response(
+                p,
+                Endpoint::Chat,
+                Bytes::from_static(body.as_bytes()),
+                "mine",
+                true,
+            )
             .unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
@@ -153,11 +160,17 @@ mod tests {
         );
         assert_eq!(usage.unwrap().prompt_tokens, 2);
         let (out, _) = Same
-            .response(p, Bytes::from_static(body.as_bytes()), "up/m", false)
+            .response(
+                p,
+                Endpoint::Chat,
+                Bytes::from_static(body.as_bytes()),
+                "up/m",
+                false,
+            )
             .unwrap();
         assert_eq!(&out[..], body.as_bytes(), "untouched");
         assert!(matches!(
-            Same.response(p, Bytes::from_static(b"{\"cut"), "m", false),
+            Same.response(p, Endpoint::Chat, Bytes::from_static(b"{\"cut"), "m", false),
             Err(UpstreamError::Invalid(_))
         ));
     }

@@ -34,8 +34,14 @@ impl Provider for Anthropic {
 
     fn serves(&self, endpoint: Endpoint) -> Option<Endpoint> {
         match endpoint {
-            Endpoint::Chat | Endpoint::Messages => Some(Endpoint::Messages),
-            Endpoint::Completions | Endpoint::Embeddings => None,
+            Endpoint::Chat | Endpoint::Messages | Endpoint::GenerateContent => {
+                Some(Endpoint::Messages)
+            }
+            Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::CountTokens
+            | Endpoint::EmbedContent
+            | Endpoint::BatchEmbedContents => None,
         }
     }
 
@@ -43,6 +49,7 @@ impl Provider for Anthropic {
         &self,
         target: &Target<'_>,
         _op: Endpoint,
+        _model: &str,
         client_headers: &HeaderMap,
         body: Bytes,
         _stream: bool,

@@ -18,8 +18,13 @@ pub(crate) fn is_error(v: &Value) -> bool {
 /// The events of the answer `v` on `op`.
 pub(crate) fn events(op: Endpoint, v: &Value, out: &mut Events) -> Result<(), UpstreamError> {
     match op {
-        Endpoint::Messages => {}
-        Endpoint::Chat | Endpoint::Completions | Endpoint::Embeddings => return Err(not_streamed()),
+        Endpoint::Messages | Endpoint::GenerateContent => {}
+        Endpoint::Chat
+        | Endpoint::Completions
+        | Endpoint::Embeddings
+        | Endpoint::CountTokens
+        | Endpoint::EmbedContent
+        | Endpoint::BatchEmbedContents => return Err(not_streamed()),
     }
     let blocks = v["content"]
         .as_array()

@@ -44,9 +44,13 @@ pub(crate) static OPENAI: OpenAiFormat = OpenAiFormat {
 /// The operation of this format that serves a client endpoint.
 fn serves(endpoint: Endpoint) -> Option<Endpoint> {
     match endpoint {
-        Endpoint::Chat | Endpoint::Messages => Some(Endpoint::Chat),
+        Endpoint::Chat | Endpoint::Messages | Endpoint::GenerateContent => Some(Endpoint::Chat),
         Endpoint::Completions => Some(Endpoint::Completions),
-        Endpoint::Embeddings => Some(Endpoint::Embeddings),
+        Endpoint::Embeddings | Endpoint::EmbedContent | Endpoint::BatchEmbedContents => {
+            Some(Endpoint::Embeddings)
+        }
+        // OpenAI has no token counting endpoint.
+        Endpoint::CountTokens => None,
     }
 }
 
@@ -63,6 +67,7 @@ impl Provider for OpenAiFormat {
         &self,
         target: &Target<'_>,
         op: Endpoint,
+        _model: &str,
         _client_headers: &HeaderMap,
         body: Bytes,
         _stream: bool,

@@ -19,11 +19,14 @@ pub(crate) fn is_error(v: &Value) -> bool {
 /// The chunks of the answer `v` on `op`.
 pub(crate) fn events(op: Endpoint, v: &Value, out: &mut Events) -> Result<(), UpstreamError> {
     match op {
-        Endpoint::Chat | Endpoint::Messages => {
+        Endpoint::Chat | Endpoint::Messages | Endpoint::GenerateContent => {
             chunks(v, "chat.completion.chunk", chat_pieces, out)?;
         }
         Endpoint::Completions => chunks(v, "text_completion", text_pieces, out)?,
-        Endpoint::Embeddings => return Err(not_streamed()),
+        Endpoint::Embeddings
+        | Endpoint::CountTokens
+        | Endpoint::EmbedContent
+        | Endpoint::BatchEmbedContents => return Err(not_streamed()),
     }
     out.put_text(None, "[DONE]");
     Ok(())

@@ -16,9 +16,13 @@ use serde_json::Value;
 /// The request for `op`, its body in the OpenAI format.
 pub(crate) fn build(target: &Target<'_>, op: Endpoint, body: Bytes) -> UpstreamRequest {
     let path = match op {
-        Endpoint::Chat | Endpoint::Messages => "chat/completions",
+        Endpoint::Chat | Endpoint::Messages | Endpoint::GenerateContent => "chat/completions",
         Endpoint::Completions => "completions",
-        Endpoint::Embeddings => "embeddings",
+        Endpoint::Embeddings | Endpoint::EmbedContent | Endpoint::BatchEmbedContents => {
+            "embeddings"
+        }
+        // Never an OpenAI operation (`serves` gives none): its nearest path keeps this total.
+        Endpoint::CountTokens => "chat/completions",
     };
     let mut headers = json_headers(target.extra_headers);
     if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", target.key.expose())) {
@@ -35,8 +39,12 @@ pub(crate) fn build(target: &Target<'_>, op: Endpoint, body: Bytes) -> UpstreamR
 /// A chat or completions stream reports usage only when asked (`stream_options.include_usage`).
 pub(crate) fn stream_usage(op: Endpoint, client_asked: bool) -> Option<fn(&mut Value)> {
     let streams_usage = match op {
-        Endpoint::Chat | Endpoint::Completions => true,
-        Endpoint::Embeddings | Endpoint::Messages => false,
+        Endpoint::Chat | Endpoint::Completions | Endpoint::GenerateContent => true,
+        Endpoint::Embeddings
+        | Endpoint::Messages
+        | Endpoint::CountTokens
+        | Endpoint::EmbedContent
+        | Endpoint::BatchEmbedContents => false,
     };
     (streams_usage && !client_asked).then_some(ask_usage as fn(&mut Value))
 }

@@ -19,8 +19,11 @@ pub(crate) static XAI: OpenAiFormat = OpenAiFormat {
 
 fn serves(endpoint: Endpoint) -> Option<Endpoint> {
     match endpoint {
-        Endpoint::Embeddings => None,
-        Endpoint::Chat | Endpoint::Completions | Endpoint::Messages => {
+        Endpoint::Embeddings
+        | Endpoint::EmbedContent
+        | Endpoint::BatchEmbedContents
+        | Endpoint::CountTokens => None,
+        Endpoint::Chat | Endpoint::Completions | Endpoint::Messages | Endpoint::GenerateContent => {
             (openai::OPENAI.serves)(endpoint)
         }
     }
