@@ -14,6 +14,7 @@
 //! `usage.rs`, the stop words, `stream.rs` (a stream passed through) and `replay.rs`.
 
 pub(crate) mod anthropic;
+pub(crate) mod gemini;
 pub(crate) mod openai;
 pub(crate) mod pass;
 pub(crate) mod replay;
