@@ -120,7 +120,7 @@ fn retry_delay(details: Option<&Value>) -> Option<(HeaderName, HeaderValue)> {
             .flatten()
     })?;
     let secs: f64 = delay.strip_suffix('s')?.parse().ok()?;
-    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
         return None;
     }
     let whole = (secs.ceil() as u64).max(1);
