@@ -55,7 +55,7 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
             _ => None,
         }) {
             ctx.shared.stats.fault("stall-upload");
-            return upload.stall(&ctx, &endpoint, limit).await;
+            return upload.stall(&ctx, &endpoint, limit, control).await;
         }
         let model = select::multipart_model(&upload.head);
         let req = Request::from_parts(parts, upload.into_body(&ctx, &endpoint));

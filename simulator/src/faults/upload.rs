@@ -11,6 +11,7 @@ use http::header::CONTENT_TYPE;
 use http::HeaderMap;
 use http_body_util::BodyExt;
 
+use crate::server::{ConnAction, ConnControl};
 use crate::state::Ctx;
 
 /// The most of an upload read before its faults are chosen (OpenAI's SDKs send text fields,
@@ -84,10 +85,18 @@ impl Upload {
     }
 
     /// `stall-upload`: reads on until `limit` bytes in all (or the body ends), then stops
-    /// reading and never answers; the client's upload blocks once the socket buffers fill.
-    pub(crate) async fn stall(self, ctx: &Ctx, endpoint: &str, limit: usize) -> Response {
+    /// reading and never answers (the connection freezes: nothing more is read from it);
+    /// the client's upload blocks once the socket buffers fill.
+    pub(crate) async fn stall(
+        self,
+        ctx: &Ctx,
+        endpoint: &str,
+        limit: usize,
+        control: Option<ConnControl>,
+    ) -> Response {
         let mut read = self.head.len();
-        if let Some(mut rest) = self.rest {
+        let mut rest = self.rest;
+        if let Some(rest) = rest.as_mut() {
             while read < limit {
                 match rest.frame().await {
                     Some(Ok(frame)) => {
@@ -101,10 +110,12 @@ impl Upload {
                     Some(Err(_)) | None => break,
                 }
             }
-            // Held, unread, until the client leaves (the connection drops this future).
-            let _unread = rest;
-            return std::future::pending().await;
         }
+        if let Some(c) = control {
+            c.request(ConnAction::Freeze);
+        }
+        // The rest stays unread (held here until the connection drops this future).
+        let _unread = rest;
         std::future::pending().await
     }
 }
