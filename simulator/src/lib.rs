@@ -28,7 +28,11 @@
 //! Transcripts come from the upload's hash, 2.5 words per second of audio (read from a WAV
 //! header, else estimated at 16 kB/s). Uploads are streamed, never held: audio over 25 MiB
 //! gets OpenAI's 413 (`Maximum content size limit (26214400) exceeded (N bytes read)`), image
-//! bodies over 64 MiB the same shape. [`Stats::uploads`] and [`Stats::upload_bytes`] count
+//! bodies over 64 MiB the same shape. Google: Gemini image models (`*-image*`, with
+//! `responseModalities` holding `IMAGE`) add an `inlineData` PNG part, Gemini TTS models
+//! (`*-tts*`, `AUDIO`) answer only an `audio/L16;codec=pcm;rate=24000` part, both counted in
+//! `candidatesTokensDetails`; Vertex AI's Imagen (`imagen-*`) answers `:predict` with
+//! `predictions[{bytesBase64Encoded, mimeType}]`. [`Stats::uploads`] and [`Stats::upload_bytes`] count
 //! multipart requests and the bytes read of them, per endpoint.
 //!
 //! # Keys

@@ -97,7 +97,12 @@ impl Provider {
             Provider::Anthropic => &["claude-"],
             Provider::Xai => &["grok-"],
             Provider::Gemini => &["gemini-", "gemma-", "text-embedding-", "embedding-"],
-            Provider::Vertex => &["gemini-", "text-embedding-", "text-multilingual-embedding-"],
+            Provider::Vertex => &[
+                "gemini-",
+                "text-embedding-",
+                "text-multilingual-embedding-",
+                "imagen-",
+            ],
             Provider::GoogleOAuth => &[],
         };
         prefixes.iter().any(|p| model.starts_with(p))
