@@ -560,3 +560,42 @@ async fn xai_images() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn chunked_uploads_with_a_node_boundary() {
+    // openai-node 7 streams uploads: chunked, boundary `openai-<base36>` or undici's.
+    let sim = sim().await;
+    let clip = wav(2.0);
+    let boundary = "----formdata-undici-012345678901";
+    let mut body = Vec::new();
+    for (name, value) in [("model", "whisper-1"), ("response_format", "text")] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(&clip);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let total = body.len() as u64;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+    let r = post(&sim, P, "/audio/transcriptions")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().split(' ').count(), 5);
+    assert_eq!(
+        sim.stats().upload_bytes_to(P, "/v1/audio/transcriptions"),
+        total
+    );
+}
