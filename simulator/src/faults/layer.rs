@@ -1,5 +1,6 @@
 //! The fault middleware in front of every provider route: counts the request, chooses its
-//! faults, and applies them around the (fault-free) provider handler.
+//! faults, and applies them around the (fault-free) provider handler. JSON bodies are read
+//! whole (bounded); multipart uploads only up to a look-ahead (`upload.rs`), then streamed.
 //! Owns the order of fault application; must never build provider answers.
 
 use std::time::Instant;
@@ -37,32 +38,8 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
     );
     ctx.shared.stats.request(ctx.provider, &endpoint);
     let (parts, body) = req.into_parts();
-    let control = parts.extensions.get::<ConnControl>().cloned();
     if upload::is_multipart(&parts.headers) {
-        let upload = upload::begin(&ctx, &endpoint, body).await;
-        let chosen = match choose(
-            &ctx,
-            &endpoint,
-            path_model.as_deref(),
-            &parts.headers,
-            &upload.head,
-        ) {
-            Ok(c) => c,
-            Err(e) => return bad_spec(&e),
-        };
-        if let Some(limit) = chosen.faults.find(|f| match f {
-            Fault::StallUpload(n) => Some(n.unwrap_or(upload::LOOKAHEAD)),
-            _ => None,
-        }) {
-            ctx.shared.stats.fault("stall-upload");
-            return upload.stall(&ctx, &endpoint, limit, control).await;
-        }
-        let model = select::multipart_model(&upload.head);
-        let req = Request::from_parts(parts, upload.into_body(&ctx, &endpoint));
-        if chosen.faults.is_empty() {
-            return next.run(req).await;
-        }
-        return faulted(ctx, chosen, model, control, req, next).await;
+        return multipart(ctx, &endpoint, path_model, parts, body, next).await;
     }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         let e = ApiError::new(
@@ -83,7 +60,45 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
         Err(e) => return bad_spec(&e),
     };
     let model = select::json_model(&bytes);
+    let control = parts.extensions.get::<ConnControl>().cloned();
     let req = Request::from_parts(parts, Body::from(bytes));
+    if chosen.faults.is_empty() {
+        return next.run(req).await;
+    }
+    faulted(ctx, chosen, model, control, req, next).await
+}
+
+/// The path of a multipart upload: faults chosen from its look-ahead, the rest streamed to
+/// the handler (or, with `stall-upload`, left unread).
+async fn multipart(
+    ctx: Ctx,
+    endpoint: &str,
+    path_model: Option<String>,
+    parts: http::request::Parts,
+    body: Body,
+    next: Next,
+) -> Response {
+    let control = parts.extensions.get::<ConnControl>().cloned();
+    let upload = upload::begin(&ctx, endpoint, body).await;
+    let chosen = match choose(
+        &ctx,
+        endpoint,
+        path_model.as_deref(),
+        &parts.headers,
+        &upload.head,
+    ) {
+        Ok(c) => c,
+        Err(e) => return bad_spec(&e),
+    };
+    if let Some(limit) = chosen.faults.find(|f| match f {
+        Fault::StallUpload(n) => Some(n.unwrap_or(upload::LOOKAHEAD)),
+        _ => None,
+    }) {
+        ctx.shared.stats.fault("stall-upload");
+        return upload.stall(&ctx, endpoint, limit, control).await;
+    }
+    let model = select::multipart_model(&upload.head);
+    let req = Request::from_parts(parts, upload.into_body(&ctx, endpoint));
     if chosen.faults.is_empty() {
         return next.run(req).await;
     }
