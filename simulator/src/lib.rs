@@ -12,6 +12,29 @@
 //! ids, usage chunk shapes, finish reason quirks, a JSON body for a stream request). They take
 //! OpenAI's keys, errors and faults, and serve any model name.
 //!
+//! # Media
+//! OpenAI (and each dialect) also serves `POST /v1/images/generations` (JSON; dall-e `url`
+//! or `b64_json`, GPT image models base64 with token `usage`, and with `stream: true` and
+//! `partial_images` the `image_generation.partial_image` / `.completed` events),
+//! `/v1/images/edits` and `/v1/images/variations` (multipart: `image`, repeated `image` or
+//! `image[]`, `mask`), `/v1/audio/speech` (chunked audio in `mp3`, `opus`, `aac`, `flac`,
+//! `wav`, `pcm`, or `stream_format: "sse"`), `/v1/audio/transcriptions` and
+//! `/v1/audio/translations` (multipart; `json`, `text`, `srt`, `vtt`, `verbose_json`, and
+//! `transcript.text.*` streams) and `/v1/moderations`. xAI serves `/v1/images/generations`
+//! with its own rules. Images are real PNGs (32 pixels on the long side, the requested
+//! ratio); URL answers point at `GET {prefix}/sim-files/img-{seed}-{W}x{H}.png`, regenerated
+//! from the name. WAV and PCM are real (24 kHz s16 mono), MP3 is real silent MPEG-1 Layer III
+//! frames, FLAC a header without frames, opus and aac placeholders with their magic bytes.
+//! Transcripts come from the upload's hash, 2.5 words per second of audio (read from a WAV
+//! header, else estimated at 16 kB/s). Uploads are streamed, never held: audio over 25 MiB
+//! gets OpenAI's 413 (`Maximum content size limit (26214400) exceeded (N bytes read)`), image
+//! bodies over 64 MiB the same shape. Google: Gemini image models (`*-image*`, with
+//! `responseModalities` holding `IMAGE`) add an `inlineData` PNG part, Gemini TTS models
+//! (`*-tts*`, `AUDIO`) answer only an `audio/L16;codec=pcm;rate=24000` part, both counted in
+//! `candidatesTokensDetails`; Vertex AI's Imagen (`imagen-*`) answers `:predict` with
+//! `predictions[{bytesBase64Encoded, mimeType}]`. [`Stats::uploads`] and [`Stats::upload_bytes`] count
+//! multipart requests and the bytes read of them, per endpoint.
+//!
 //! # Keys
 //! A key is valid when it carries the provider's prefix (and something after it):
 //! OpenAI `sk-` and xAI `xai-` in `Authorization: Bearer <key>`; Anthropic `sk-ant-` in
@@ -23,7 +46,8 @@
 //!
 //! # Models
 //! Models are accepted by prefix: OpenAI `gpt-`, `o1`, `o3`, `o4`, `text-embedding-`,
-//! `chatgpt-`, `davinci`, `babbage`; Anthropic `claude-`; xAI `grok-`. Others get 404 in the
+//! `chatgpt-`, `davinci`, `babbage`, `dall-e-`, `tts-`, `whisper-`, `omni-moderation`,
+//! `text-moderation`; Anthropic `claude-`; xAI `grok-`. Others get 404 in the
 //! provider's shape.
 //!
 //! # Content
@@ -58,9 +82,18 @@
 //! | `oversize=BYTES` | the JSON body, or the 2nd stream event, padded to BYTES with a `sim_padding` field (`64KiB`, `1MiB` accepted) |
 //! | `error-event[=N]` | after N events (default 2), the provider's in-stream error event, then a clean end |
 //! | `no-done` | a stream ends cleanly without its terminator (`data: [DONE]` / `message_stop`) |
+//! | `stall-upload[=BYTES]` | a multipart upload is read up to BYTES (default 16 KiB), then nothing more is read from the connection and nothing answered |
+//! | `stall-download[=BYTES]` | the body (JSON, stream or binary) sends BYTES (default half of it), then nothing, and stays open |
+//! | `cut-before-completed` | an event stream is aborted just before its final event (`*.completed`, `*.done`; the one before `[DONE]`) |
+//! | `moderation-blocked` | 400 content-policy refusal: `moderation_blocked` for GPT image models, `content_policy_violation` for others |
 //! | `none` | no fault (for weighted choices) |
 //!
-//! Stream-only faults on a JSON response are ignored (and not counted). `reset`, `blackhole`
+//! Stream-only faults on a JSON response are ignored (and not counted). Binary bodies (speech
+//! audio, image files, transcripts as text) are faulted in 8 KiB chunks: `cut`, `stall-after`,
+//! `drip`, `truncate`, `no-done` apply per chunk; `malformed`, `oversize` and `error-event`
+//! do not apply to them. For multipart uploads, faults are chosen from the first 16 KiB
+//! (a `<<sim:...>>` directive in a text field such as `prompt`, and the `model` part for
+//! scenario rules). `reset`, `blackhole`
 //! and a timed `stall-headers` act on the whole connection (on h2c, on every stream of it).
 //! Faults are chosen per request by, in order: the [`FAULT_HEADER`] (`x-sim-fault`) header;
 //! a `<<sim:FAULT, ...>>` directive anywhere in the raw body (so faults pass through a

@@ -88,11 +88,21 @@ impl Provider {
                 "chatgpt-",
                 "davinci",
                 "babbage",
+                "dall-e-",
+                "tts-",
+                "whisper-",
+                "omni-moderation",
+                "text-moderation",
             ],
             Provider::Anthropic => &["claude-"],
             Provider::Xai => &["grok-"],
             Provider::Gemini => &["gemini-", "gemma-", "text-embedding-", "embedding-"],
-            Provider::Vertex => &["gemini-", "text-embedding-", "text-multilingual-embedding-"],
+            Provider::Vertex => &[
+                "gemini-",
+                "text-embedding-",
+                "text-multilingual-embedding-",
+                "imagen-",
+            ],
             Provider::GoogleOAuth => &[],
         };
         prefixes.iter().any(|p| model.starts_with(p))

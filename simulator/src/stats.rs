@@ -25,6 +25,14 @@ pub struct Stats {
     /// Access tokens the Google OAuth token endpoint issued (for Vertex AI).
     #[serde(default)]
     pub tokens_issued: u64,
+    /// Multipart uploads received per `"<provider> <endpoint>"` (counted when their request
+    /// arrives, whether or not it was read to the end).
+    #[serde(default)]
+    pub uploads: BTreeMap<String, u64>,
+    /// Bytes of multipart request bodies read per `"<provider> <endpoint>"` (as they arrive:
+    /// a stalled or aborted upload counts what was read).
+    #[serde(default)]
+    pub upload_bytes: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -32,6 +40,18 @@ impl Stats {
     pub fn requests_to(&self, provider: Provider, endpoint: &str) -> u64 {
         let key = format!("{} {endpoint}", provider.as_str());
         self.requests.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Multipart uploads received by one provider endpoint (`/v1/audio/transcriptions`).
+    pub fn uploads_to(&self, provider: Provider, endpoint: &str) -> u64 {
+        let key = format!("{} {endpoint}", provider.as_str());
+        self.uploads.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Bytes of multipart bodies read by one provider endpoint.
+    pub fn upload_bytes_to(&self, provider: Provider, endpoint: &str) -> u64 {
+        let key = format!("{} {endpoint}", provider.as_str());
+        self.upload_bytes.get(&key).copied().unwrap_or(0)
     }
 
     /// Faults served of one kind (`"status=429"`, `"truncate"`, ...).
@@ -51,6 +71,8 @@ struct Totals {
     requests: BTreeMap<String, u64>,
     faults: BTreeMap<String, u64>,
     tokens_issued: u64,
+    uploads: BTreeMap<String, u64>,
+    upload_bytes: BTreeMap<String, u64>,
 }
 
 /// The live counters behind [`Stats`].
@@ -67,6 +89,20 @@ impl StatsRecorder {
         t.requests_total += 1;
         let key = format!("{} {endpoint}", provider.as_str());
         *t.requests.entry(key).or_default() += 1;
+    }
+
+    /// One multipart upload arrived at `endpoint`.
+    pub(crate) fn upload(&self, provider: Provider, endpoint: &str) {
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = format!("{} {endpoint}", provider.as_str());
+        *t.uploads.entry(key).or_default() += 1;
+    }
+
+    /// `n` more bytes of an upload to `endpoint` were read.
+    pub(crate) fn upload_read(&self, provider: Provider, endpoint: &str, n: u64) {
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = format!("{} {endpoint}", provider.as_str());
+        *t.upload_bytes.entry(key).or_default() += n;
     }
 
     pub(crate) fn fault(&self, kind: &str) {
@@ -88,6 +124,8 @@ impl StatsRecorder {
             requests: t.requests.clone(),
             faults: t.faults.clone(),
             tokens_issued: t.tokens_issued,
+            uploads: t.uploads.clone(),
+            upload_bytes: t.upload_bytes.clone(),
         }
     }
 
@@ -126,7 +164,18 @@ mod tests {
         rec.request(Provider::OpenAi, "/v1/models");
         rec.fault("reset");
         rec.token_issued();
+        rec.upload(Provider::OpenAi, "/v1/audio/transcriptions");
+        rec.upload_read(Provider::OpenAi, "/v1/audio/transcriptions", 10);
+        rec.upload_read(Provider::OpenAi, "/v1/audio/transcriptions", 5);
         let s = rec.snapshot();
+        assert_eq!(
+            s.uploads_to(Provider::OpenAi, "/v1/audio/transcriptions"),
+            1
+        );
+        assert_eq!(
+            s.upload_bytes_to(Provider::OpenAi, "/v1/audio/transcriptions"),
+            15
+        );
         assert_eq!(s.tokens_issued, 1);
         assert_eq!((s.connections_open, s.connections_accepted), (1, 1));
         assert_eq!(s.requests_to(Provider::OpenAi, "/v1/models"), 1);

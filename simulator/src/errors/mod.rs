@@ -4,6 +4,7 @@
 //! when to fail.
 
 mod google;
+pub(crate) mod media;
 
 pub(crate) use google::{error_info, localized};
 
@@ -41,6 +42,18 @@ pub(crate) struct ApiError {
     /// The retry delay a 429 asks for, in seconds: Google puts it in a `google.rpc.RetryInfo`
     /// detail (the other providers send it as the `retry-after` header instead).
     pub(crate) retry_after: Option<u64>,
+    /// OpenAI's `type` and `code` when they are not the usual words for `kind` (the media
+    /// endpoints' own, e.g. `image_generation_user_error` / `moderation_blocked`).
+    pub(crate) words: Option<Box<Words>>,
+}
+
+/// OpenAI's `type` and `code` of a media error, and one more member of its `error` object
+/// (e.g. `moderation_details`).
+#[derive(Clone, Debug)]
+pub(crate) struct Words {
+    pub(crate) ty: &'static str,
+    pub(crate) code: Option<&'static str>,
+    pub(crate) extra: Option<(&'static str, Value)>,
 }
 
 impl ApiError {
@@ -52,6 +65,7 @@ impl ApiError {
             param: None,
             details: Vec::new(),
             retry_after: None,
+            words: None,
         }
     }
 
@@ -136,8 +150,15 @@ impl ApiError {
     pub(crate) fn body(&self, provider: Provider, request_id: &str) -> Value {
         match provider {
             Provider::OpenAi => {
-                let (ty, code) = openai_words(self.kind, self.status);
-                json!({"error": {"message": self.message, "type": ty, "param": self.param, "code": code}})
+                let (ty, code) = self
+                    .words
+                    .as_ref()
+                    .map_or_else(|| openai_words(self.kind, self.status), |w| (w.ty, w.code));
+                let mut body = json!({"error": {"message": self.message, "type": ty, "param": self.param, "code": code}});
+                if let Some((name, value)) = self.words.as_ref().and_then(|w| w.extra.as_ref()) {
+                    body["error"][*name] = value.clone();
+                }
+                body
             }
             Provider::Anthropic => json!({
                 "type": "error",

@@ -1,5 +1,6 @@
 //! The fault middleware in front of every provider route: counts the request, chooses its
-//! faults, and applies them around the (fault-free) provider handler.
+//! faults, and applies them around the (fault-free) provider handler. JSON bodies are read
+//! whole (bounded); multipart uploads only up to a look-ahead (`upload.rs`), then streamed.
 //! Owns the order of fault application; must never build provider answers.
 
 use std::time::Instant;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 use super::select::Chosen;
 use super::spec::{Fault, FaultError};
-use super::transform;
+use super::{select, transform, upload};
 use crate::errors::{json_reply, ApiError, Echo, ErrorKind};
 use crate::headers;
 use crate::server::{ConnAction, ConnControl};
@@ -37,6 +38,9 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
     );
     ctx.shared.stats.request(ctx.provider, &endpoint);
     let (parts, body) = req.into_parts();
+    if upload::is_multipart(&parts.headers) {
+        return multipart(ctx, &endpoint, path_model, parts, body, next).await;
+    }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         let e = ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -45,8 +49,8 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
         );
         return headers::respond(ctx.provider, &ctx.shared.ids, Instant::now(), Err(e));
     };
-    let chosen = match ctx.shared.faults.choose(
-        ctx.provider,
+    let chosen = match choose(
+        &ctx,
         &endpoint,
         path_model.as_deref(),
         &parts.headers,
@@ -55,12 +59,62 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
         Ok(c) => c,
         Err(e) => return bad_spec(&e),
     };
+    let model = select::json_model(&bytes);
     let control = parts.extensions.get::<ConnControl>().cloned();
     let req = Request::from_parts(parts, Body::from(bytes));
     if chosen.faults.is_empty() {
         return next.run(req).await;
     }
-    faulted(ctx, chosen, control, req, next).await
+    faulted(ctx, chosen, model, control, req, next).await
+}
+
+/// The path of a multipart upload: faults chosen from its look-ahead, the rest streamed to
+/// the handler (or, with `stall-upload`, left unread).
+async fn multipart(
+    ctx: Ctx,
+    endpoint: &str,
+    path_model: Option<String>,
+    parts: http::request::Parts,
+    body: Body,
+    next: Next,
+) -> Response {
+    let control = parts.extensions.get::<ConnControl>().cloned();
+    let upload = upload::begin(&ctx, endpoint, body).await;
+    let chosen = match choose(
+        &ctx,
+        endpoint,
+        path_model.as_deref(),
+        &parts.headers,
+        &upload.head,
+    ) {
+        Ok(c) => c,
+        Err(e) => return bad_spec(&e),
+    };
+    if let Some(limit) = chosen.faults.find(|f| match f {
+        Fault::StallUpload(n) => Some(n.unwrap_or(upload::LOOKAHEAD)),
+        _ => None,
+    }) {
+        ctx.shared.stats.fault("stall-upload");
+        return upload.stall(&ctx, endpoint, limit, control).await;
+    }
+    let model = select::multipart_model(&upload.head);
+    let req = Request::from_parts(parts, upload.into_body(&ctx, endpoint));
+    if chosen.faults.is_empty() {
+        return next.run(req).await;
+    }
+    faulted(ctx, chosen, model, control, req, next).await
+}
+
+fn choose(
+    ctx: &Ctx,
+    endpoint: &str,
+    path_model: Option<&str>,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<Chosen, FaultError> {
+    ctx.shared
+        .faults
+        .choose(ctx.provider, endpoint, path_model, headers, body)
 }
 
 fn bad_spec(e: &FaultError) -> Response {
@@ -79,6 +133,7 @@ async fn give_up_connection(control: Option<ConnControl>, action: ConnAction) ->
 async fn faulted(
     ctx: Ctx,
     chosen: Chosen,
+    model: Option<String>,
     control: Option<ConnControl>,
     req: Request,
     next: Next,
@@ -122,6 +177,19 @@ async fn faulted(
         .then(|| Echo::from_request(req.headers(), req.uri().query()))
         .flatten();
     let res = match status {
+        None if faults.has(&Fault::ModerationBlocked) => {
+            stats.fault("moderation-blocked");
+            let request_id = ctx.shared.ids.next("req_");
+            let e = crate::errors::media::content_policy(model.as_deref());
+            e.reply(ctx.provider, &request_id)
+                .with_headers(headers::for_error(
+                    ctx.provider,
+                    &request_id,
+                    e.status,
+                    None,
+                ))
+                .into_response()
+        }
         Some(code) => {
             stats.fault(&format!("status={}", code.as_u16()));
             let retry_after = faults.find(|f| match f {

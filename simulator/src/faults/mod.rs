@@ -9,3 +9,4 @@ pub(crate) mod select;
 pub(crate) mod spec;
 pub(crate) mod stream;
 pub(crate) mod transform;
+pub(crate) mod upload;

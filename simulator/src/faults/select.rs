@@ -62,6 +62,24 @@ struct ModelOnly {
     model: Option<String>,
 }
 
+/// The `model` member of a JSON body, if it has one.
+pub(crate) fn json_model(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ModelOnly>(body).ok()?.model
+}
+
+/// The `model` part of a multipart body's first bytes (a text part, as the SDKs send it:
+/// `Content-Disposition: form-data; name="model"`, a blank line, the value).
+pub(crate) fn multipart_model(head: &[u8]) -> Option<String> {
+    const NAME: &[u8] = b"name=\"model\"";
+    let at = head.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+    let rest = &head[at..];
+    let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let len = rest[start..].windows(2).position(|w| w == b"\r\n")?;
+    std::str::from_utf8(&rest[start..start + len])
+        .ok()
+        .map(str::to_owned)
+}
+
 impl FaultState {
     pub(crate) fn new(seed: u64, scenario: Option<Scenario>, mix: Option<Mix>) -> Self {
         let state = FaultState {
@@ -117,9 +135,8 @@ impl FaultState {
             None => directive(body).map(FaultSet::parse).transpose()?,
         };
         let model = if explicit.is_none() && self.needs_model.load(Ordering::SeqCst) {
-            serde_json::from_slice::<ModelOnly>(body)
-                .ok()
-                .and_then(|m| m.model)
+            json_model(body)
+                .or_else(|| multipart_model(body))
                 .or_else(|| path_model.map(str::to_owned))
         } else {
             None
@@ -177,6 +194,18 @@ mod tests {
         );
         assert_eq!(directive(b"<<sim:reset"), None);
         assert_eq!(directive(b"nothing"), None);
+    }
+
+    #[test]
+    fn finds_multipart_models() {
+        let body =
+            b"--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--b--\r\n";
+        assert_eq!(multipart_model(body).as_deref(), Some("whisper-1"));
+        assert_eq!(multipart_model(b"--b\r\n"), None);
+        assert_eq!(
+            json_model(br#"{"model":"dall-e-3"}"#).as_deref(),
+            Some("dall-e-3")
+        );
     }
 
     #[test]

@@ -38,12 +38,24 @@ pub enum Fault {
     /// `echo-key`: the error of a `status` or `error-event` fault repeats the request's key in
     /// its message and adds a `debug` member with the credentials header.
     EchoKey,
+    /// `stall-upload[=BYTES]`: read BYTES of a multipart upload (default 16 KiB), then stop
+    /// reading it; never answer.
+    StallUpload(Option<usize>),
+    /// `stall-download[=BYTES]`: send BYTES of the body (default half of it), then nothing,
+    /// and stay open.
+    StallDownload(Option<usize>),
+    /// `cut-before-completed`: an event stream is aborted just before its final event (an
+    /// image's `*.completed`, a transcript's or speech's `*.done`; before `[DONE]` the event
+    /// ahead of it).
+    CutBeforeCompleted,
+    /// `moderation-blocked`: the safety system's refusal (400, worded for the request's model).
+    ModerationBlocked,
 }
 
 /// A bad fault spec.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: status, retry-after, truncate, cut, stall-headers, stall-after, delay, drip, reset, blackhole, malformed, oversize, error-event, no-done, echo-key, none)")]
+    #[error("unknown fault `{0}` (known: status, retry-after, truncate, cut, stall-headers, stall-after, delay, drip, reset, blackhole, malformed, oversize, error-event, no-done, echo-key, stall-upload, stall-download, cut-before-completed, moderation-blocked, none)")]
     Unknown(String),
     #[error("fault `{name}` needs a value: {expected}")]
     MissingValue {
@@ -122,6 +134,7 @@ fn parse_one(item: &str) -> Result<Option<Fault>, FaultError> {
         expected,
     };
     let count = |v: &str| v.parse::<usize>().map_err(|_| bad(v, "a whole number"));
+    let size = |v: &str| bytes(v).ok_or_else(|| bad(v, "a size like 65536, 64KiB or 1MiB"));
     let dur =
         |v: &str| humantime::parse_duration(v).map_err(|_| bad(v, "a duration like 250ms or 2s"));
     Ok(match name {
@@ -157,6 +170,10 @@ fn parse_one(item: &str) -> Result<Option<Fault>, FaultError> {
         "delay" => Some(Fault::Delay(dur(need("a duration like 250ms")?)?)),
         "stall-headers" => Some(Fault::StallHeaders(value.map(dur).transpose()?)),
         "error-event" => Some(Fault::ErrorEvent(value.map(count).transpose()?)),
+        "stall-upload" => Some(Fault::StallUpload(value.map(size).transpose()?)),
+        "stall-download" => Some(Fault::StallDownload(value.map(size).transpose()?)),
+        "cut-before-completed" => return none(Fault::CutBeforeCompleted),
+        "moderation-blocked" => return none(Fault::ModerationBlocked),
         "drip" => {
             let v = need("a range like 2ms..5ms")?;
             let (lo, hi) = match v.split_once("..") {
@@ -217,6 +234,10 @@ impl Fault {
             Fault::ErrorEvent(_) => "error-event".into(),
             Fault::NoDone => "no-done".into(),
             Fault::EchoKey => "echo-key".into(),
+            Fault::StallUpload(_) => "stall-upload".into(),
+            Fault::StallDownload(_) => "stall-download".into(),
+            Fault::CutBeforeCompleted => "cut-before-completed".into(),
+            Fault::ModerationBlocked => "moderation-blocked".into(),
         }
     }
 }
@@ -234,6 +255,8 @@ impl fmt::Display for Fault {
             Fault::Drip(a, b) => write!(f, "drip={}..{}", d(a), d(b)),
             Fault::Oversize(n) => write!(f, "oversize={n}"),
             Fault::ErrorEvent(Some(n)) => write!(f, "error-event={n}"),
+            Fault::StallUpload(Some(n)) => write!(f, "stall-upload={n}"),
+            Fault::StallDownload(Some(n)) => write!(f, "stall-download={n}"),
             other => f.write_str(&other.kind()),
         }
     }
@@ -261,7 +284,8 @@ mod tests {
     fn parses_every_fault() {
         let s = FaultSet::parse(
             "status=429, retry-after=0, truncate=10, cut=3, stall-headers, stall-headers=5ms, stall-after=2, \
-             delay=1s, drip=2ms..5ms, reset, blackhole, malformed, oversize=64KiB, error-event, error-event=4, no-done, echo-key",
+             delay=1s, drip=2ms..5ms, reset, blackhole, malformed, oversize=64KiB, error-event, error-event=4, no-done, echo-key, \
+             stall-upload, stall-upload=1KiB, stall-download=10, cut-before-completed, moderation-blocked",
         )
         .unwrap();
         assert_eq!(
@@ -284,6 +308,11 @@ mod tests {
                 Fault::ErrorEvent(Some(4)),
                 Fault::NoDone,
                 Fault::EchoKey,
+                Fault::StallUpload(None),
+                Fault::StallUpload(Some(1024)),
+                Fault::StallDownload(Some(10)),
+                Fault::CutBeforeCompleted,
+                Fault::ModerationBlocked,
             ]
         );
         assert_eq!(

@@ -11,7 +11,7 @@ use super::spec::{Fault, FaultSet};
 use super::transform::pad_json;
 use crate::errors::{stream_error_body, stream_error_event, Echo};
 use crate::http::body::Step;
-use crate::http::reply::{ARRAY_END, ARRAY_SEP};
+use crate::http::reply::{ARRAY_END, ARRAY_SEP, BINARY_CHUNK};
 use crate::Provider;
 
 /// How a streamed body divides into events.
@@ -22,6 +22,9 @@ pub(crate) enum Framing {
     Sse,
     /// A JSON array streamed element by element; its closing `]` is the last event.
     JsonArray,
+    /// Binary content in chunks of [`BINARY_CHUNK`] bytes: cut, stalled, dripped and
+    /// truncated like events; `malformed`, `oversize` and `error-event` do not apply.
+    Binary,
 }
 
 impl Framing {
@@ -30,6 +33,18 @@ impl Framing {
         match self {
             Framing::Sse => split_events(bytes),
             Framing::JsonArray => split_array(bytes),
+            Framing::Binary => (0..bytes.len())
+                .step_by(BINARY_CHUNK)
+                .map(|at| bytes.slice(at..(at + BINARY_CHUNK).min(bytes.len())))
+                .collect(),
+        }
+    }
+
+    /// Whether faults that rewrite content (`malformed`, `oversize`, `error-event`) apply.
+    fn has_events(self) -> bool {
+        match self {
+            Framing::Sse | Framing::JsonArray => true,
+            Framing::Binary => false,
         }
     }
 
@@ -37,7 +52,7 @@ impl Framing {
     /// only one) and the closing `]`.
     fn error_event(self, provider: Provider, echo: Option<&Echo>, first: bool) -> Bytes {
         match self {
-            Framing::Sse => stream_error_event(provider, echo),
+            Framing::Sse | Framing::Binary => stream_error_event(provider, echo),
             Framing::JsonArray => {
                 let body = serde_json::to_vec_pretty(&stream_error_body(provider, echo))
                     .unwrap_or_default();
@@ -113,6 +128,13 @@ fn break_event(e: &[u8]) -> Vec<u8> {
     broken
 }
 
+/// The index of a stream's final event: its last, or the one before a closing `[DONE]`.
+fn final_event(events: &[Bytes]) -> Option<usize> {
+    let last = events.len().checked_sub(1)?;
+    let done = events[last].windows(6).any(|w| w == b"[DONE]");
+    Some(if done { last.saturating_sub(1) } else { last })
+}
+
 pub(crate) fn stream_steps(
     provider: Provider,
     framing: Framing,
@@ -122,8 +144,9 @@ pub(crate) fn stream_steps(
     echo: Option<&Echo>,
     record: impl Fn(&str),
 ) -> Vec<Step> {
+    let events_apply = framing.has_events();
     if let Some(n) = faults.find(|f| match f {
-        Fault::Oversize(n) => Some(*n),
+        Fault::Oversize(n) if events_apply => Some(*n),
         _ => None,
     }) {
         let target = events
@@ -139,7 +162,7 @@ pub(crate) fn stream_steps(
             }
         }
     }
-    if faults.has(&Fault::Malformed) && !events.is_empty() {
+    if events_apply && faults.has(&Fault::Malformed) && !events.is_empty() {
         let i = usize::from(events.len() > 1);
         events[i] = break_event(&events[i]).into();
         record("malformed");
@@ -148,7 +171,7 @@ pub(crate) fn stream_steps(
         record("no-done");
     }
     if let Some(n) = faults.find(|f| match f {
-        Fault::ErrorEvent(n) => Some(*n),
+        Fault::ErrorEvent(n) if events_apply => Some(*n),
         _ => None,
     }) {
         events.truncate(n.unwrap_or(2));
@@ -158,8 +181,12 @@ pub(crate) fn stream_steps(
             record("echo-key");
         }
     }
+    let before_final = final_event(&events).unwrap_or(0);
     let cut = faults.find(|f| match f {
         Fault::Cut(n) => Some((*n, Step::Abort, "cut")),
+        Fault::CutBeforeCompleted if framing == Framing::Sse => {
+            Some((before_final, Step::Abort, "cut-before-completed"))
+        }
         _ => None,
     });
     let stall = faults.find(|f| match f {
@@ -324,6 +351,28 @@ mod tests {
         let d = data(&s);
         assert_eq!(d.len(), 2);
         assert!(String::from_utf8_lossy(&d[1]).contains("\"error\""));
+    }
+
+    #[test]
+    fn cut_before_completed_and_binary() {
+        let s = run("cut-before-completed");
+        assert_eq!(data(&s).len(), 4);
+        assert_eq!(s.last(), Some(&Step::Abort));
+        let mut rng = SmallRng::seed_from_u64(1);
+        let body = Bytes::from(vec![7u8; BINARY_CHUNK * 3 + 5]);
+        let chunks = Framing::Binary.split(&body);
+        assert_eq!(chunks.len(), 4);
+        let s = stream_steps(
+            Provider::OpenAi,
+            Framing::Binary,
+            &FaultSet::parse("malformed, oversize=1MiB, error-event=1, cut=2").unwrap(),
+            &mut rng,
+            chunks,
+            None,
+            |_| {},
+        );
+        assert_eq!(data(&s).concat(), body.slice(..BINARY_CHUNK * 2));
+        assert_eq!(s.last(), Some(&Step::Abort));
     }
 
     #[test]

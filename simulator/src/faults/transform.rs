@@ -13,7 +13,7 @@ use super::spec::{Fault, FaultSet};
 use super::stream::{stream_steps, Framing};
 use crate::errors::Echo;
 use crate::http::body::{ScriptBody, Step};
-use crate::http::reply::JsonArrayStream;
+use crate::http::reply::{BinaryBody, JsonArrayStream};
 use crate::stats::StatsRecorder;
 use crate::Provider;
 
@@ -30,6 +30,8 @@ fn is_body_fault(f: &Fault) -> bool {
             | Fault::Oversize(_)
             | Fault::ErrorEvent(_)
             | Fault::NoDone
+            | Fault::StallDownload(_)
+            | Fault::CutBeforeCompleted
     )
 }
 
@@ -54,23 +56,57 @@ pub(crate) async fn apply(
         .headers
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let binary = parts.extensions.get::<BinaryBody>().copied();
     let framing = if parts.extensions.get::<JsonArrayStream>().is_some() {
         Some(Framing::JsonArray)
+    } else if binary.is_some() {
+        Some(Framing::Binary)
     } else {
         sse.then_some(Framing::Sse)
     };
     let record = |kind: &str| stats.fault(kind);
-    let (steps, exact) = match framing {
+    let (mut steps, exact) = match framing {
         Some(f) => {
             let events = f.split(&bytes);
+            let exact = binary
+                .is_some_and(|b| b.exact)
+                .then_some(bytes.len() as u64);
             (
                 stream_steps(provider, f, faults, rng, events, echo, record),
-                None,
+                exact,
             )
         }
         None => json_steps(faults, &bytes, record),
     };
+    if let Some(at) = faults.find(|f| match f {
+        Fault::StallDownload(n) => Some(n.unwrap_or(bytes.len() / 2)),
+        _ => None,
+    }) {
+        if stall_after_bytes(&mut steps, at) {
+            record("stall-download");
+        }
+    }
     Response::from_parts(parts, Body::new(ScriptBody::new(steps, exact)))
+}
+
+/// Cuts `steps` after `at` bytes of data, then stalls (sends nothing more, stays open);
+/// false when the body is not that long.
+fn stall_after_bytes(steps: &mut Vec<Step>, at: usize) -> bool {
+    let mut left = at;
+    for i in 0..steps.len() {
+        let Step::Data(b) = &steps[i] else { continue };
+        if b.len() > left {
+            let head = b.slice(..left);
+            steps.truncate(i);
+            if !head.is_empty() {
+                steps.push(Step::Data(head));
+            }
+            steps.extend([Step::Flush, Step::Stall]);
+            return true;
+        }
+        left -= b.len();
+    }
+    false
 }
 
 /// Pads the JSON object starting at `at` in `body` so the whole is `target` bytes long.
@@ -158,5 +194,11 @@ mod tests {
         assert!(serde_json::from_slice::<serde_json::Value>(&empty).is_ok());
         let (s, _) = json_steps(&FaultSet::parse("malformed").unwrap(), &body, |_| {});
         assert!(serde_json::from_slice::<serde_json::Value>(&data(&s)[0]).is_err());
+        let (mut s, _) = json_steps(&FaultSet::default(), &body, |_| {});
+        assert!(stall_after_bytes(&mut s, 4));
+        assert_eq!(data(&s), vec![body.slice(..4)]);
+        assert_eq!(s.last(), Some(&Step::Stall));
+        let (mut s, _) = json_steps(&FaultSet::default(), &body, |_| {});
+        assert!(!stall_after_bytes(&mut s, 100));
     }
 }

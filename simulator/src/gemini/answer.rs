@@ -2,12 +2,14 @@
 //! function call; thoughts), how each ends, and the token counts.
 //! Owns finish reasons and token arithmetic; must never lay out JSON.
 
+use super::generation::Media;
 use super::models::Spec;
 use super::request::Generate;
 use super::safety::{self, Finish};
 use super::tools::{lower_types, Call};
 use crate::gen::tools::{arguments, fragments};
 use crate::gen::words::{self, Finish as Ended};
+use crate::gen::{audio, image};
 
 /// What a candidate says.
 #[derive(Clone, Debug)]
@@ -17,6 +19,17 @@ pub(crate) enum Reply {
     Call(Call),
 }
 
+/// An `inlineData` part a candidate ends with (an image, or speech).
+#[derive(Clone, Debug)]
+pub(crate) struct InlineData {
+    pub(crate) mime_type: &'static str,
+    /// Base64 of the bytes.
+    pub(crate) data: String,
+    /// `IMAGE` or `AUDIO`, in `candidatesTokensDetails`.
+    pub(crate) modality: &'static str,
+    pub(crate) tokens: u64,
+}
+
 /// One candidate.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
@@ -24,14 +37,59 @@ pub(crate) struct Candidate {
     pub(crate) finish: Finish,
     /// Thought pieces shown (`includeThoughts`); thoughts are counted either way.
     pub(crate) thoughts: Vec<String>,
+    pub(crate) inline: Option<InlineData>,
 }
 
 impl Candidate {
-    /// Its tokens: one per text piece; a call's argument fragments plus one.
-    pub(crate) fn tokens(&self) -> u64 {
+    /// Its text tokens: one per text piece; a call's argument fragments plus one.
+    pub(crate) fn text_tokens(&self) -> u64 {
         match &self.reply {
             Reply::Text(pieces) => pieces.len() as u64,
             Reply::Call(c) => call_tokens(c),
+        }
+    }
+
+    /// All its tokens, media included.
+    pub(crate) fn tokens(&self) -> u64 {
+        self.text_tokens() + self.inline.as_ref().map_or(0, |m| m.tokens)
+    }
+}
+
+/// Tokens of one generated image (Google bills a 1024x1024 image as 1290).
+const IMAGE_TOKENS: u64 = 1290;
+/// Tokens per second of generated speech (Google counts 25).
+const AUDIO_TOKENS_PER_SEC: u64 = 25;
+
+/// The media part of candidate `i` for `media`, and whether it replaces the text.
+fn inline(media: &Media, prompt: &str, i: u64) -> Option<(InlineData, bool)> {
+    use base64::Engine;
+    let b64 = |b: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(b);
+    let seed = words::hash(prompt.as_bytes()) ^ (i + 1).wrapping_mul(0x9e37_79b9);
+    match media {
+        Media::None => None,
+        Media::Image(ratio) => {
+            let (w, h) = image::dimensions(&ratio.replace(':', "x"));
+            Some((
+                InlineData {
+                    mime_type: "image/png",
+                    data: b64(image::png(seed, w, h)),
+                    modality: "IMAGE",
+                    tokens: IMAGE_TOKENS,
+                },
+                false,
+            ))
+        }
+        Media::Audio => {
+            let ms = audio::speech_ms(prompt.chars().count(), 1.0);
+            Some((
+                InlineData {
+                    mime_type: "audio/L16;codec=pcm;rate=24000",
+                    data: b64(audio::speech(audio::Format::Pcm, seed, ms)),
+                    modality: "AUDIO",
+                    tokens: (ms * AUDIO_TOKENS_PER_SEC).div_ceil(1000),
+                },
+                true,
+            ))
         }
     }
 }
@@ -119,10 +177,16 @@ pub(crate) fn build(model: &str, spec: Spec, req: &Generate, response_id: String
                     }
                 }
             };
+            let (reply, inline) = match inline(&g.media, prompt, i) {
+                Some((m, true)) => (Reply::Text(Vec::new()), Some(m)),
+                Some((m, false)) => (reply, Some(m)),
+                None => (reply, None),
+            };
             Candidate {
                 reply,
                 finish,
                 thoughts: shown,
+                inline,
             }
         })
         .collect();

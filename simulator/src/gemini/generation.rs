@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fields::{check_names, invalid, typed};
-use super::models::{Spec, Thinking};
+use super::models::{Output, Spec, Thinking};
 use crate::errors::ApiError;
 
 /// Every field `generationConfig` may hold (JSON names; the proto names are accepted too).
@@ -69,6 +69,57 @@ struct Raw {
     response_json_schema: Option<Value>,
     #[serde(alias = "thinking_config")]
     thinking_config: Option<RawThinking>,
+    #[serde(alias = "response_modalities")]
+    response_modalities: Option<Vec<String>>,
+    #[serde(alias = "image_config")]
+    image_config: Option<RawImageConfig>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawImageConfig {
+    #[serde(alias = "aspect_ratio")]
+    aspect_ratio: Option<String>,
+}
+
+/// What the answer carries besides (or instead of) text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Media {
+    /// Text only.
+    #[default]
+    None,
+    /// Text and one PNG `inlineData` part (image models, `responseModalities` with `IMAGE`),
+    /// at `imageConfig.aspectRatio` (default `1:1`).
+    Image(String),
+    /// Only an `audio/L16;codec=pcm;rate=24000` `inlineData` part (`*-tts` models,
+    /// `responseModalities: ["AUDIO"]`).
+    Audio,
+}
+
+/// Reads `responseModalities` for a model of `output`: IMAGE only for image models, AUDIO only for TTS
+/// models (the refusal's wording is the simulator's: unconfirmed).
+fn media(output: Output, modalities: &[String], ratio: Option<String>) -> Result<Media, ApiError> {
+    let wants = |m: &str| modalities.iter().any(|x| x.eq_ignore_ascii_case(m));
+    let refuse = |m: &str| {
+        invalid(format!(
+            "The requested combination of response modalities ({m}) is not supported by the model."
+        ))
+    };
+    if wants("AUDIO") {
+        return if output == Output::Speech {
+            Ok(Media::Audio)
+        } else {
+            Err(refuse("AUDIO"))
+        };
+    }
+    if wants("IMAGE") {
+        return if output == Output::Image {
+            Ok(Media::Image(ratio.unwrap_or_else(|| "1:1".to_owned())))
+        } else {
+            Err(refuse("IMAGE"))
+        };
+    }
+    Ok(Media::None)
 }
 
 #[derive(Deserialize, Default)]
@@ -94,6 +145,8 @@ pub(crate) struct Generation {
     pub(crate) thoughts: Option<u64>,
     /// `thinkingConfig.includeThoughts`: show the thoughts as `thought: true` parts.
     pub(crate) include_thoughts: bool,
+    /// An image or audio part asked for by `responseModalities`.
+    pub(crate) media: Media,
 }
 
 /// "Unable to submit request because it has a NAME value of V but the supported range is
@@ -180,7 +233,13 @@ pub(crate) fn parse(
         (_, Some(b @ 1..)) => Some((b as u64).min(THOUGHT_WORDS)),
         (_, _) => Some(THOUGHT_WORDS),
     };
+    let media = media(
+        spec.output,
+        &raw.response_modalities.unwrap_or_default(),
+        raw.image_config.and_then(|c| c.aspect_ratio),
+    )?;
     Ok(Generation {
+        media,
         max_tokens,
         stops,
         candidates,

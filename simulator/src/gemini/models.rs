@@ -28,6 +28,19 @@ pub(crate) struct Spec {
     pub(crate) thinking: Thinking,
     pub(crate) input_limit: u64,
     pub(crate) output_limit: u64,
+    /// What else than text the model can answer.
+    pub(crate) output: Output,
+}
+
+/// The media a model writes (by name: `*-image*` models draw, `*-tts*` models speak; the TTS
+/// model names are unconfirmed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    Text,
+    Image,
+    Speech,
+    /// Imagen (`imagen-*`, Vertex AI's `:predict` only).
+    Imagen,
 }
 
 impl Spec {
@@ -40,7 +53,18 @@ impl Spec {
                 768
             }
         });
-        let thinking = if model.starts_with("gemini-2.5-pro") || model.starts_with("gemini-3") {
+        let output = if model.starts_with("imagen-") {
+            Output::Imagen
+        } else if model.contains("-image") {
+            Output::Image
+        } else if model.contains("-tts") {
+            Output::Speech
+        } else {
+            Output::Text
+        };
+        let thinking = if output != Output::Text {
+            Thinking::No
+        } else if model.starts_with("gemini-2.5-pro") || model.starts_with("gemini-3") {
             Thinking::Required
         } else if model.starts_with("gemini-2.5") {
             Thinking::Optional
@@ -57,15 +81,19 @@ impl Spec {
             thinking,
             input_limit: if embedding.is_some() { 2048 } else { 1_048_576 },
             output_limit,
+            output,
         }
     }
 
     /// Whether the model answers `method`.
     pub(crate) fn serves(&self, method: Method) -> bool {
         match method {
-            Method::Generate | Method::Stream => self.embedding.is_none(),
-            Method::Embed | Method::BatchEmbed | Method::Predict => self.embedding.is_some(),
-            Method::CountTokens => true,
+            Method::Generate | Method::Stream => {
+                self.embedding.is_none() && self.output != Output::Imagen
+            }
+            Method::CountTokens => self.output != Output::Imagen,
+            Method::Predict => self.embedding.is_some() || self.output == Output::Imagen,
+            Method::Embed | Method::BatchEmbed => self.embedding.is_some(),
         }
     }
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::answer::{call_tokens, Answer, Candidate, Reply};
+use super::answer::{call_tokens, Answer, Candidate, InlineData, Reply};
 use super::safety::{self, Finish};
 use crate::gen::ids::rfc3339;
 use crate::http::reply::array_frames;
@@ -50,10 +50,28 @@ fn usage(provider: Provider, a: &Answer, candidates: u64) -> Value {
     if a.thoughts_tokens > 0 {
         u["thoughtsTokenCount"] = a.thoughts_tokens.into();
     }
+    let media: Vec<(&str, u64)> = a
+        .candidates
+        .iter()
+        .filter_map(|c| c.inline.as_ref().map(|m| (m.modality, m.tokens)))
+        .collect();
+    if candidates > 0 && !media.is_empty() {
+        let media_tokens: u64 = media.iter().map(|(_, t)| t).sum();
+        let mut details = Vec::new();
+        if candidates > media_tokens {
+            details.push(json!({"modality": "TEXT", "tokenCount": candidates - media_tokens}));
+        }
+        details.push(json!({"modality": media[0].0, "tokenCount": media_tokens.min(candidates)}));
+        u["candidatesTokensDetails"] = details.into();
+    }
     if provider == Provider::Vertex {
         u["trafficType"] = "ON_DEMAND".into();
     }
     u
+}
+
+fn inline_part(m: &InlineData) -> Value {
+    json!({"inlineData": {"mimeType": m.mime_type, "data": m.data}})
 }
 
 /// The fields every response and chunk ends with.
@@ -107,11 +125,14 @@ pub(crate) fn response(provider: Provider, a: &Answer) -> Value {
                 parts.push(text_part(c.thoughts.concat(), true));
             }
             match &c.reply {
-                Reply::Text(p) if p.is_empty() && c.finish.is_block() => {}
+                Reply::Text(p) if p.is_empty() && (c.finish.is_block() || c.inline.is_some()) => {}
                 Reply::Text(p) => parts.push(text_part(p.concat(), false)),
                 Reply::Call(call) => {
                     parts.push(json!({"functionCall": {"name": call.name, "args": call.args}}))
                 }
+            }
+            if let Some(m) = &c.inline {
+                parts.push(inline_part(m));
             }
             candidate(i, parts, Some(c.finish))
         })
@@ -143,6 +164,9 @@ fn steps(c: &Candidate) -> Vec<Step> {
             Some(json!({"functionCall": {"name": call.name, "args": call.args}})),
             call_tokens(call),
         )),
+    }
+    if let Some(m) = &c.inline {
+        out.push((Some(inline_part(m)), m.tokens));
     }
     if c.finish.is_block() {
         // A filter's finish comes alone, in a last chunk without content.

@@ -20,7 +20,24 @@ pub(crate) enum Payload {
     /// A JSON array streamed element by element (Gemini's `streamGenerateContent` without
     /// `alt=sse`), one frame each, without Content-Length.
     JsonArray(Vec<Bytes>),
+    /// Binary content (audio, an image file) of `content_type`, one frame per chunk; with
+    /// `exact`, sent with its Content-Length, else chunked.
+    Binary {
+        content_type: &'static str,
+        chunks: Vec<Bytes>,
+        exact: bool,
+    },
 }
+
+/// Marks (in the response's extensions) a binary body, so the fault layer cuts it in chunks
+/// of bytes rather than events, keeping its Content-Length when `exact`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BinaryBody {
+    pub(crate) exact: bool,
+}
+
+/// The size of the chunks a binary body is sent (and faulted) in.
+pub(crate) const BINARY_CHUNK: usize = 8 << 10;
 
 /// Marks (in the response's extensions) a JSON body streamed as an array of elements, so the
 /// fault layer treats its frames as a stream's events.
@@ -94,6 +111,24 @@ impl SimReply {
         }
     }
 
+    /// A 200 binary body of `content_type`, in [`BINARY_CHUNK`]s; `exact` sends its
+    /// Content-Length, else it is chunked.
+    pub(crate) fn binary(content_type: &'static str, bytes: Bytes, exact: bool) -> Self {
+        let chunks = (0..bytes.len())
+            .step_by(BINARY_CHUNK)
+            .map(|at| bytes.slice(at..(at + BINARY_CHUNK).min(bytes.len())))
+            .collect();
+        SimReply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            payload: Payload::Binary {
+                content_type,
+                chunks,
+                exact,
+            },
+        }
+    }
+
     /// Adds headers (later values replace earlier ones).
     pub(crate) fn with_headers(mut self, headers: HeaderMap) -> Self {
         for (name, value) in headers {
@@ -138,10 +173,21 @@ pub(crate) fn content_headers(headers: &mut HeaderMap, sse: bool) {
 impl IntoResponse for SimReply {
     fn into_response(self) -> Response {
         let frames = |f: Vec<Bytes>| ScriptBody::new(f.into_iter().map(Step::Data).collect(), None);
+        let mut binary = None;
         let (sse, array, body) = match self.payload {
             Payload::Json(bytes) => (false, false, ScriptBody::full(bytes)),
             Payload::Sse(events) => (true, false, frames(events)),
             Payload::JsonArray(parts) => (false, true, frames(parts)),
+            Payload::Binary {
+                content_type,
+                chunks,
+                exact,
+            } => {
+                binary = Some((content_type, exact));
+                let len = chunks.iter().map(|c| c.len() as u64).sum();
+                let steps = chunks.into_iter().map(Step::Data).collect();
+                (false, false, ScriptBody::new(steps, exact.then_some(len)))
+            }
         };
         let mut res = Response::new(Body::new(body));
         if array {
@@ -149,7 +195,14 @@ impl IntoResponse for SimReply {
         }
         *res.status_mut() = self.status;
         *res.headers_mut() = self.headers;
-        content_headers(res.headers_mut(), sse);
+        match binary {
+            Some((content_type, exact)) => {
+                res.extensions_mut().insert(BinaryBody { exact });
+                res.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
+            None => content_headers(res.headers_mut(), sse),
+        }
         res
     }
 }

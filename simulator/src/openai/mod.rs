@@ -10,6 +10,7 @@ mod common;
 mod completions;
 pub(crate) mod dialects;
 mod embeddings;
+mod media;
 mod models;
 mod spacing;
 pub(crate) mod style;
@@ -55,7 +56,23 @@ pub(crate) fn router(ctx: Ctx, style: &'static Style) -> Router {
     if provider == Provider::OpenAi {
         r = r
             .route("/v1/embeddings", post(embeddings::handle))
-            .route("/v1/models/{id}", get(models::get_one));
+            .route("/v1/models/{id}", get(models::get_one))
+            .route("/v1/images/edits", post(media::edits::edit))
+            .route("/v1/images/variations", post(media::edits::variation))
+            .route("/v1/audio/speech", post(media::speech::handle))
+            .route(
+                "/v1/audio/transcriptions",
+                post(media::transcribe::transcriptions),
+            )
+            .route(
+                "/v1/audio/translations",
+                post(media::transcribe::translations),
+            )
+            .route("/v1/moderations", post(media::moderations::handle));
     }
+    // xAI generates images too (its own rules, `media/xai.rs`); both serve the files.
+    r = r
+        .route("/v1/images/generations", post(media::images::handle))
+        .route("/sim-files/{file}", get(media::files::get));
     r.with_state(Api { ctx, style })
 }

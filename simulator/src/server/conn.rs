@@ -30,6 +30,9 @@ pub(crate) enum ConnAction {
     Blackhole,
     /// Close the socket without answering.
     Close,
+    /// Stop reading (what the client sends stays unread in the socket buffers) and answering;
+    /// keep the socket until the client leaves (its FIN or RST, noticed without reading).
+    Freeze,
 }
 
 /// A handle in each request's extensions through which a handler steers its connection.
@@ -85,7 +88,31 @@ pub(crate) async fn serve(
             let _ = socket2::SockRef::from(&*stream).set_linger(Some(Duration::ZERO));
         }
         ConnAction::Blackhole => hold(&stream, &cancel).await,
+        ConnAction::Freeze => freeze(&stream, &cancel).await,
         ConnAction::Serve | ConnAction::Close => {}
+    }
+}
+
+/// Keeps a socket open, unread, until the peer's FIN or RST arrives or the server stops. (A
+/// peer that closes while its unsent data waits on a full window is noticed only when its
+/// kernel gives up on that data.)
+async fn freeze(stream: &TcpStream, cancel: &CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            ready = stream.ready(tokio::io::Interest::READABLE) => {
+                match ready {
+                    Ok(r) if r.is_read_closed() || r.is_write_closed() => return,
+                    Ok(_) => {
+                        // Clear the readiness without reading, to wait for the next event.
+                        let _ = stream.try_io(tokio::io::Interest::READABLE, || {
+                            Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                        });
+                    }
+                    Err(_) => return,
+                }
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Vertex AI under `/vertex`, Gemini models, in the versions the Google Gen AI SDK calls
 //! (`v1beta1`, its default, and `v1`): `POST /{version}/projects/{p}/locations/{l}/
 //! publishers/google/models/{model}:generateContent`, `:streamGenerateContent`,
-//! `:countTokens`, `:predict` (text-embedding models), `:embedContent` and
+//! `:countTokens`, `:predict` (text-embedding models, and Imagen in `imagen.rs`), `:embedContent` and
 //! `:batchEmbedContents` (Gemini embedding models); `GET /{version}/publishers/google/models`
 //! and `.../models/{model}`. Auth: `Authorization: Bearer` with an access token from the
 //! simulated OAuth token endpoint (`oauth.rs`, served under `/google-oauth`). Bodies are the
@@ -11,6 +11,7 @@
 pub(crate) mod account;
 mod auth;
 mod embed;
+mod imagen;
 mod models;
 pub(crate) mod oauth;
 pub(crate) mod tokens;
@@ -26,7 +27,7 @@ use http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 
 use crate::errors::{ApiError, ErrorKind};
-use crate::gemini::models::Spec;
+use crate::gemini::models::{Output, Spec};
 use crate::gemini::path::{self, Method};
 use crate::gemini::serve;
 use crate::headers::respond;
@@ -111,6 +112,7 @@ fn answer_call(
         Method::Generate => serve::generate(ctx, &model, false, uri.query(), body),
         Method::Stream => serve::generate(ctx, &model, true, uri.query(), body),
         Method::CountTokens => serve::count_tokens(ctx, &model, body),
+        Method::Predict if spec.output == Output::Imagen => imagen::predict(body).map(ok),
         Method::Predict => embed::predict(spec, body).map(ok),
         Method::Embed => embed::embed_content(spec, body).map(ok),
         Method::BatchEmbed => embed::batch_embed(spec, body).map(ok),

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod google;
+pub mod media;
 
 use std::time::Duration;
 
