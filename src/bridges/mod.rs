@@ -79,6 +79,15 @@ pub(crate) struct Outgoing {
     pub strip_usage: bool,
 }
 
+/// What a client asked of its answer that the converted request no longer says (an upstream
+/// that does not take the request's word for it), carried from `request_asking` to
+/// `response_asked`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Asked {
+    /// OpenAI `encoding_format: "base64"`: each embedding as base64 of little-endian f32s.
+    pub base64_embeddings: bool,
+}
+
 /// What the transform of one stream needs.
 pub(crate) struct StreamSetup<'a> {
     /// The model name the client asked for (shown in every answer and chunk).
@@ -96,6 +105,16 @@ pub(crate) trait Bridge: Sync {
     /// The client's request as the body to send upstream.
     fn request(&self, provider: &dyn Provider, r: Request<'_>) -> Result<Outgoing, RelayError>;
 
+    /// [`Bridge::request`], with what the client asked of the answer; the relay calls this one.
+    /// Bridges whose answer needs no more than the answer itself keep this default.
+    fn request_asking(
+        &self,
+        provider: &dyn Provider,
+        r: Request<'_>,
+    ) -> Result<(Outgoing, Asked), RelayError> {
+        Ok((self.request(provider, r)?, Asked::default()))
+    }
+
     /// The upstream's whole answer to `op` as the client's, and its usage. `client_model` is the name
     /// the client asked for; `renamed` says the upstream was asked for another.
     fn response(
@@ -106,6 +125,21 @@ pub(crate) trait Bridge: Sync {
         client_model: &str,
         renamed: bool,
     ) -> Result<(Bytes, Option<Usage>), UpstreamError>;
+
+    /// [`Bridge::response`], shaped as the client asked (`asked`, from
+    /// [`Bridge::request_asking`]); the relay calls this one.
+    fn response_asked(
+        &self,
+        provider: &dyn Provider,
+        op: Endpoint,
+        body: Bytes,
+        client_model: &str,
+        renamed: bool,
+        asked: Asked,
+    ) -> Result<(Bytes, Option<Usage>), UpstreamError> {
+        let _ = asked;
+        self.response(provider, op, body, client_model, renamed)
+    }
 
     /// The transform of one upstream stream into the client's.
     fn stream(&self, provider: &dyn Provider, setup: StreamSetup<'_>) -> Box<dyn Transform>;
@@ -138,8 +172,9 @@ pub(crate) fn bridge(
         // gemini_to_openai/, gemini_to_anthropic/.
         (WireFormat::OpenAi, WireFormat::Gemini)
         | (WireFormat::Anthropic, WireFormat::Gemini)
-        | (WireFormat::Gemini, WireFormat::OpenAi)
-        | (WireFormat::Gemini, WireFormat::Anthropic) => Err(Refused { client, upstream }),
+        | (WireFormat::Gemini, WireFormat::OpenAi) | (WireFormat::Gemini, WireFormat::Anthropic) => {
+            Err(Refused { client, upstream })
+        }
     }
 }
 
