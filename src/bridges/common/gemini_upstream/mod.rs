@@ -10,6 +10,8 @@
 pub(crate) mod bridge;
 pub(crate) mod read;
 pub(crate) mod schema;
+#[cfg(test)]
+mod simulated;
 pub(crate) mod write;
 
 pub(crate) use bridge::{Embedding, ToGemini};
