@@ -46,7 +46,7 @@
 //!   developer messages (Anthropic `system`) become `systemInstruction` text parts; roles are
 //!   `user`/`model`, consecutive same-role turns merged, empty text and empty turns left out.
 //! - Images: base64 data URLs (Anthropic base64 sources) become `inlineData`; http(s) and
-//!   `gs://` URLs become `fileData{fileUri, mimeType guessed from the extension or absent}`:
+//!   `gs://` URLs become `fileData{fileUri, mimeType from the extension, else image/jpeg}`:
 //!   Google fetches them, never the relay (the Gemini API may refuse URLs outside its Files
 //!   API; that 400 is the upstream's). Audio, files, documents: 400 naming the part.
 //! - Tool calls become `functionCall{name,args}` (arguments must be a JSON object, else 400);

@@ -3,7 +3,7 @@
 //!
 //! Owns: the request-side shapes both client formats share: `Turns` (consecutive same-role
 //! turns merged, empty ones left out, function responses first in a user turn), image parts
-//! (a data URL's base64 as `inlineData`; an http(s) or `gs://` URL as `fileData`, fetched by
+//! (a data URL's base64 as `inlineData`; an http(s) or `gs://` URL as `fileData`, read by
 //! Google, never by the relay), `functionCall`/`functionResponse` parts, declarations and
 //! `toolConfig`. Must never: decode base64, fetch a URL, or panic on any input.
 
@@ -89,7 +89,7 @@ pub(crate) fn inline_part(mime_type: &str, data: &str) -> Value {
 }
 
 /// An image URL: a base64 data URL inline, an http(s) or `gs://` URL as a file Google reads
-/// (its type guessed from the extension, left out when unknown).
+/// (its type guessed from the extension, `image/jpeg` when unknown).
 pub(crate) fn image_url_part(url: &str) -> Result<Value, ConvertError> {
     if let Some(rest) = url.strip_prefix("data:") {
         let (meta, data) = rest
@@ -116,21 +116,17 @@ fn file_part(url: &str) -> Value {
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
+    // Vertex AI requires a type; for an unknown extension the most common image type is
+    // named (that Google reads the bytes whatever the type says is unconfirmed).
     let mime = match ext.as_str() {
-        "png" => Some("image/png"),
-        "jpg" | "jpeg" => Some("image/jpeg"),
-        "webp" => Some("image/webp"),
-        "gif" => Some("image/gif"),
-        "heic" => Some("image/heic"),
-        "heif" => Some("image/heif"),
-        _ => None,
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => "image/jpeg",
     };
-    let mut f = Map::new();
-    if let Some(m) = mime {
-        f.insert("mimeType".into(), json!(m));
-    }
-    f.insert("fileUri".into(), json!(url));
-    json!({ "fileData": f })
+    json!({"fileData": {"mimeType": mime, "fileUri": url}})
 }
 
 /// A call the model made (in history).
@@ -315,7 +311,7 @@ mod tests {
         );
         assert_eq!(
             image_url_part("gs://b/o").unwrap(),
-            json!({"fileData":{"fileUri":"gs://b/o"}})
+            json!({"fileData":{"mimeType":"image/jpeg","fileUri":"gs://b/o"}})
         );
         for bad in ["data:image/png,abc", "data:;base64,x", "ftp://x", "é"] {
             assert!(image_url_part(bad).is_err(), "{bad}");
