@@ -201,11 +201,17 @@ fn generation_config(r: &Obj) -> Result<Map<String, Value>, ConvertError> {
         ("temperature", "temperature"),
         ("top_p", "topP"),
         ("top_k", "topK"),
-        ("seed", "seed"),
         ("presence_penalty", "presencePenalty"),
         ("frequency_penalty", "frequencyPenalty"),
     ] {
         number(r, key, &mut g, gemini)?;
+    }
+    if let Some(seed) = opt(r, "seed") {
+        let seed = seed
+            .as_i64()
+            .ok_or_else(|| REQ.err("seed must be an integer"))?;
+        // Gemini's seed is an int32: a larger one is folded into it (still deterministic).
+        g.insert("seed".into(), json!(seed as i32));
     }
     if let Some(max) = opt(r, "max_completion_tokens").or_else(|| opt(r, "max_tokens")) {
         let max = max

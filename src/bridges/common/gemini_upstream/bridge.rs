@@ -7,7 +7,9 @@
 
 use serde_json::Value;
 
-use crate::bridges::common::json::{answer_json, converted_answer, request_bytes, request_json};
+use crate::bridges::common::json::{
+    answer_json, converted_answer, invalid_answer, request_bytes, request_json,
+};
 use crate::bridges::common::Converting;
 use crate::bridges::{Asked, Bridge, Outgoing, Request, StreamSetup};
 use crate::error::RelayError;
@@ -104,7 +106,7 @@ impl Bridge for ToGemini {
             None => converted_answer(&body, client_model, self.generate.answer),
             Some(e) => {
                 let (v, usage) = (e.answer)(&answer_json(&body)?, client_model, asked)
-                    .map_err(|e| UpstreamError::Invalid(e.to_string()))?;
+                    .map_err(invalid_answer)?;
                 Ok((Bytes::from(v.to_string()), Some(usage)))
             }
         }

@@ -44,6 +44,8 @@ fn system_turns_images_and_config() {
     assert_eq!(out["generationConfig"]["maxOutputTokens"], 9);
     assert_eq!(out["generationConfig"]["stopSequences"], json!(["a", "b"]));
     assert_eq!(out.get("model"), None);
+    let out = conv(json!({"messages":[],"seed":4294967297_u64}));
+    assert_eq!(out["generationConfig"]["seed"], 1);
     assert_eq!(out.get("stream"), None);
 }
 
@@ -155,6 +157,7 @@ fn malformed_or_unsupported_requests_are_400s() {
         json!({"messages":[],"tools":[{"type":"web_search"}]}),
         json!({"messages":[],"tool_choice":"sometimes"}),
         json!({"messages":[],"temperature":"hot"}),
+        json!({"messages":[],"seed":1.5}),
         json!({"messages":[],"stop":[1]}),
         json!({"messages":[],"max_tokens":-1}),
         json!({"messages":[],"response_format":{"type":"grammar"}}),
