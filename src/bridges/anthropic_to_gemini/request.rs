@@ -11,9 +11,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::bridges::common::gemini_upstream::settings::{
+    declaration, number, tool_config, tools, Choice,
+};
 use crate::bridges::common::gemini_upstream::write::{
-    call_part, declaration, image_url_part, inline_part, number, request_body, response_part,
-    text_part, tool_config, tools, Choice, Role, Turns,
+    call_part, image_url_part, inline_part, request_body, response_part, text_part, Role, Turns,
 };
 use crate::bridges::common::json::{arr, obj, opt, opt_str, req_str, Obj};
 use crate::bridges::common::Side;

@@ -10,9 +10,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::bridges::common::gemini_upstream::settings::{
+    declaration, json_output, number, tool_config, tools, Choice,
+};
 use crate::bridges::common::gemini_upstream::write::{
-    args_object, call_part, declaration, image_url_part, json_output, number, request_body,
-    response_part, text_part, tool_config, tools, Choice, Role, Turns,
+    args_object, call_part, image_url_part, request_body, response_part, text_part, Role, Turns,
 };
 use crate::bridges::common::json::{arr, obj, opt, opt_str, req_str, text_of, Obj};
 use crate::bridges::common::Side;

@@ -1,6 +1,6 @@
 //! What the bridges to a Gemini upstream share (`openai_to_gemini/`, `anthropic_to_gemini/`):
 //! the bridge that tells Gemini's operations apart (`bridge`), writing a
-//! `GenerateContentRequest` (`write`) and its schemas (`schema`), reading a
+//! `GenerateContentRequest` (`write`, its settings in `settings`, its schemas in `schema`), reading a
 //! `GenerateContentResponse` or a streamed chunk (`read`).
 //!
 //! Owns: Gemini's request and answer shapes as the client-side converters need them. Gemini's
@@ -10,6 +10,7 @@
 pub(crate) mod bridge;
 pub(crate) mod read;
 pub(crate) mod schema;
+pub(crate) mod settings;
 #[cfg(test)]
 mod simulated;
 pub(crate) mod write;
