@@ -5,8 +5,10 @@
 //! new wire format does not compile until each of its pairs is bridged or [`Refused`]), and the
 //! `route` of an endpoint on a provider (its operation and its bridge). One folder per pair:
 //! `openai_to_anthropic/` (an OpenAI chat client, an Anthropic upstream), `anthropic_to_openai/`
-//! (an Anthropic messages client, an OpenAI-format upstream); `same/` passes a format through to
-//! itself (its provider reads what it must on the way); `common/` holds what bridges share.
+//! (an Anthropic messages client, an OpenAI-format upstream), `openai_to_gemini/` and
+//! `anthropic_to_gemini/` (those clients, a Gemini API or Vertex AI upstream); `same/` passes a
+//! format through to itself (its provider reads what it must on the way); `common/` holds what
+//! bridges share (`common/gemini_upstream/`: Gemini's shapes for the bridges to it).
 //! Errors: an upstream's in-stream error event is read by its format's reader into an
 //! [`crate::wire::UpstreamFault`] and rendered in the client's format by `error.rs`, which also
 //! renders error answers; no bridge writes an error shape of its own.
@@ -38,10 +40,49 @@
 //!   `reasoning`) becomes a thinking block with an empty `signature`.
 //! - Streams: only choice 0 is converted; a tool-call fragment at the open call's index is a
 //!   continuation unless it carries a different id; a fragment for a call never started is a 502.
+//!
+//! To a Gemini upstream (`openai_to_gemini/`, `anthropic_to_gemini/`):
+//! - The body names no model and no `stream` (the provider puts both in the URL). System and
+//!   developer messages (Anthropic `system`) become `systemInstruction` text parts; roles are
+//!   `user`/`model`, consecutive same-role turns merged, empty text and empty turns left out.
+//! - Images: base64 data URLs (Anthropic base64 sources) become `inlineData`; http(s) and
+//!   `gs://` URLs become `fileData{fileUri, mimeType from the extension, else image/jpeg}`:
+//!   Google fetches them, never the relay (the Gemini API may refuse URLs outside its Files
+//!   API; that 400 is the upstream's). Audio, files, documents: 400 naming the part.
+//! - Tool calls become `functionCall{name,args}` (arguments must be a JSON object, else 400);
+//!   the first call of each model turn carries Google's documented placeholder
+//!   `thoughtSignature` (clients cannot carry Gemini's own; Gemini 3 refuses unsigned calls).
+//!   Tool results become `functionResponse{name,response}` first in a user turn, named by the
+//!   call they answer (an id that answers no earlier call is a 400); `response` is the result
+//!   if it is a JSON object, else `{"result": text}` (`{"error": text}` for an Anthropic
+//!   `is_error` result); images inside an Anthropic result follow it as parts.
+//! - Schemas (tool parameters, `json_schema`) go as Gemini's OpenAPI subset (`parameters`,
+//!   `responseSchema`): members it rejects (`$schema`, `additionalProperties`, `strict`,
+//!   unknown formats, ...) dropped, `type: [t, "null"]` as `nullable`, `oneOf` as `anyOf`,
+//!   `const` as an `enum`; a schema with `$ref`/`$defs` goes whole as `parametersJsonSchema` /
+//!   `responseJsonSchema`. A function whose parameters are an empty object has none.
+//! - `tool_choice`: auto/none as `AUTO`/`NONE`, required/any as `ANY`, a named function as `ANY`
+//!   with `allowedFunctionNames`. OpenAI `n > 1` is a 400 (only candidate 0 is converted);
+//!   `seed` and the penalties are forwarded; `logprobs`, `logit_bias`, `user`,
+//!   `parallel_tool_calls`, `reasoning_effort`, Anthropic `metadata`, `cache_control` and
+//!   `disable_parallel_tool_use` are dropped, as are thinking blocks in history. Anthropic
+//!   `thinking` enabled becomes `thinkingConfig{includeThoughts, thinkingBudget}`; disabled
+//!   leaves the model's default (some Gemini models cannot stop thinking).
+//! - Answers: candidate 0 only; `thought: true` parts become `reasoning_content` / thinking
+//!   blocks (empty `signature`); function calls get Gemini's `id` or a fresh `call_` /
+//!   `toolu_` id; a blocked prompt (`promptFeedback.blockReason`, no candidates) is an empty
+//!   answer with `content_filter` / `refusal`. Streams: the finish is forwarded when it comes,
+//!   the usage chunk (OpenAI, when asked) and `[DONE]` / `message_delta` + `message_stop` when
+//!   the upstream ends after it; an end without `finishReason` is a cut (502).
+//! - Embeddings: one `batchEmbedContents` request per input string (`dimensions` as
+//!   `outputDimensionality`; token arrays 400); `encoding_format: "base64"`, the OpenAI SDKs'
+//!   default, is honoured through `Asked`; usage is zeros unless the answer says otherwise.
 
+mod anthropic_to_gemini;
 mod anthropic_to_openai;
 mod common;
 mod openai_to_anthropic;
+mod openai_to_gemini;
 #[cfg(test)]
 mod proptests;
 mod same;
@@ -79,6 +120,15 @@ pub(crate) struct Outgoing {
     pub strip_usage: bool,
 }
 
+/// What a client asked of its answer that the converted request no longer says (an upstream
+/// that does not take the request's word for it), carried from `request_asking` to
+/// `response_asked`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Asked {
+    /// OpenAI `encoding_format: "base64"`: each embedding as base64 of little-endian f32s.
+    pub base64_embeddings: bool,
+}
+
 /// What the transform of one stream needs.
 pub(crate) struct StreamSetup<'a> {
     /// The model name the client asked for (shown in every answer and chunk).
@@ -96,6 +146,16 @@ pub(crate) trait Bridge: Sync {
     /// The client's request as the body to send upstream.
     fn request(&self, provider: &dyn Provider, r: Request<'_>) -> Result<Outgoing, RelayError>;
 
+    /// [`Bridge::request`], with what the client asked of the answer; the relay calls this one.
+    /// Bridges whose answer needs no more than the answer itself keep this default.
+    fn request_asking(
+        &self,
+        provider: &dyn Provider,
+        r: Request<'_>,
+    ) -> Result<(Outgoing, Asked), RelayError> {
+        Ok((self.request(provider, r)?, Asked::default()))
+    }
+
     /// The upstream's whole answer to `op` as the client's, and its usage. `client_model` is the name
     /// the client asked for; `renamed` says the upstream was asked for another.
     fn response(
@@ -106,6 +166,21 @@ pub(crate) trait Bridge: Sync {
         client_model: &str,
         renamed: bool,
     ) -> Result<(Bytes, Option<Usage>), UpstreamError>;
+
+    /// [`Bridge::response`], shaped as the client asked (`asked`, from
+    /// [`Bridge::request_asking`]); the relay calls this one.
+    fn response_asked(
+        &self,
+        provider: &dyn Provider,
+        op: Endpoint,
+        body: Bytes,
+        client_model: &str,
+        renamed: bool,
+        asked: Asked,
+    ) -> Result<(Bytes, Option<Usage>), UpstreamError> {
+        let _ = asked;
+        self.response(provider, op, body, client_model, renamed)
+    }
 
     /// The transform of one upstream stream into the client's.
     fn stream(&self, provider: &dyn Provider, setup: StreamSetup<'_>) -> Box<dyn Transform>;
@@ -134,12 +209,14 @@ pub(crate) fn bridge(
             Ok(&anthropic_to_openai::ANTHROPIC_TO_OPENAI)
         }
         (WireFormat::Gemini, WireFormat::Gemini) => Ok(&same::Same),
-        // Each of these pairs gets its folder: openai_to_gemini/, anthropic_to_gemini/,
-        // gemini_to_openai/, gemini_to_anthropic/.
-        (WireFormat::OpenAi, WireFormat::Gemini)
-        | (WireFormat::Anthropic, WireFormat::Gemini)
-        | (WireFormat::Gemini, WireFormat::OpenAi)
-        | (WireFormat::Gemini, WireFormat::Anthropic) => Err(Refused { client, upstream }),
+        (WireFormat::OpenAi, WireFormat::Gemini) => Ok(&openai_to_gemini::OPENAI_TO_GEMINI),
+        (WireFormat::Anthropic, WireFormat::Gemini) => {
+            Ok(&anthropic_to_gemini::ANTHROPIC_TO_GEMINI)
+        }
+        // Each of these pairs gets its folder: gemini_to_openai/, gemini_to_anthropic/.
+        (WireFormat::Gemini, WireFormat::OpenAi) | (WireFormat::Gemini, WireFormat::Anthropic) => {
+            Err(Refused { client, upstream })
+        }
     }
 }
 
@@ -191,8 +268,6 @@ mod tests {
     fn every_pair_of_formats_is_bridged() {
         // The pairs whose bridges are still being built (each pair's folder removes itself).
         let pending = [
-            (WireFormat::OpenAi, WireFormat::Gemini),
-            (WireFormat::Anthropic, WireFormat::Gemini),
             (WireFormat::Gemini, WireFormat::OpenAi),
             (WireFormat::Gemini, WireFormat::Anthropic),
         ];

@@ -201,4 +201,5 @@ proptest! {
     }
 }
 
+mod gemini;
 mod roundtrip;

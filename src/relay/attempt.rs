@@ -27,6 +27,8 @@ pub(super) struct Answered {
     /// The upstream operation and the bridge from the client's format to it.
     pub route: Route,
     pub strip_usage: bool,
+    /// What the client asked of the answer (for the bridge's answer converter).
+    pub asked: crate::bridges::Asked,
     /// The whole request's deadline on this channel.
     pub total: Instant,
     pub stream_idle: Duration,
@@ -81,7 +83,7 @@ pub(super) async fn attempts(
         let route = ch
             .route(ask.endpoint)
             .map_err(|why| crate::routing::not_served(ask.model, ask.endpoint, why))?;
-        let outgoing = route.bridge.request(
+        let (outgoing, asked) = route.bridge.request_asking(
             provider,
             bridges::Request {
                 op: route.op,
@@ -115,6 +117,7 @@ pub(super) async fn attempts(
                     response,
                     route,
                     strip_usage: outgoing.strip_usage,
+                    asked,
                     total,
                     stream_idle: ch.timeouts.stream_idle.unwrap_or(timeouts.stream_idle),
                 })

@@ -182,7 +182,7 @@ async fn whole(
     let answer = a
         .route
         .bridge
-        .response(provider, a.route.op, bytes, model, renamed);
+        .response_asked(provider, a.route.op, bytes, model, renamed, a.asked);
     reported(&mut lease, answer)
 }
 

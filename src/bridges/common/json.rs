@@ -118,12 +118,17 @@ pub(crate) fn converted_answer(
     client_model: &str,
     convert: AnswerConverter,
 ) -> Result<(Bytes, Option<Usage>), UpstreamError> {
-    let (v, usage) = convert(&answer_json(body)?, client_model).map_err(|e| match e {
+    let (v, usage) = convert(&answer_json(body)?, client_model).map_err(invalid_answer)?;
+    Ok((Bytes::from(v.to_string()), Some(usage)))
+}
+
+/// A conversion error of an upstream's answer: the upstream sent something unreadable.
+pub(crate) fn invalid_answer(e: ConvertError) -> UpstreamError {
+    match e {
         ConvertError::InvalidRequest(m) | ConvertError::InvalidUpstream(m) => {
             UpstreamError::Invalid(m)
         }
-    })?;
-    Ok((Bytes::from(v.to_string()), Some(usage)))
+    }
 }
 
 /// A client's request body as JSON (a 400 when it is not).

@@ -5,10 +5,6 @@
 //! Must never: let Gemini's words out of this folder except as neutral types.
 
 // Used by the Gemini bridges as they land.
-#[allow(
-    dead_code,
-    reason = "read by the Gemini provider and bridges, which land next"
-)]
 pub(crate) mod errors;
 #[allow(dead_code, reason = "read by the Gemini bridges, which land next")]
 pub(crate) mod finish;

@@ -1,0 +1,241 @@
+//! Streaming Gemini chunks (`data: <GenerateContentResponse>`, no terminator) -> Anthropic
+//! Messages events.
+//!
+//! Owns: `GeminiToMessagesStream`: `message_start` on the first chunk, text and thought
+//! deltas in `text` and `thinking` blocks (indexes 0, 1, 2, ..., one open at a time), each
+//! whole `functionCall` as a `tool_use` block given its input in one `input_json_delta`, and
+//! when the upstream ends after a finish reason `message_delta` (stop reason, usage) and
+//! `message_stop`. An `{"error":...}` chunk is read by Gemini's reader and rendered by
+//! `error.rs` as `event: error`; an end without a finish reason is the upstream's error.
+//! Must never buffer content: the state is a handful of scalars.
+
+use serde_json::{json, Value};
+
+use super::response::tool_id;
+use crate::bridges::common::gemini_upstream::read::is_error;
+use crate::bridges::common::gemini_upstream::{read, Piece};
+use crate::bridges::common::json::reprefix;
+use crate::bridges::common::Side;
+use crate::bridges::emit;
+use crate::error::upstream_event;
+use crate::providers::{anthropic, gemini};
+use crate::stream::sse::SseEvent;
+use crate::stream::Transform;
+use crate::upstream::Redactor;
+use crate::wire::{ConvertError, SseOut, StopReason, Usage, WireFormat};
+use bytes::Bytes;
+use http::HeaderMap;
+use std::sync::Arc;
+
+const UP: Side = Side::Upstream;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    Text,
+    Thinking,
+}
+
+/// Gemini chunks in -> Anthropic SSE events out.
+#[derive(Debug)]
+pub(crate) struct GeminiToMessagesStream {
+    id: String,
+    model: String,
+    started: bool,
+    done: bool,
+    failed: bool,
+    /// The open text or thinking block: (index, kind).
+    open: Option<(u64, Block)>,
+    next_block: u64,
+    called: bool,
+    finish: Option<StopReason>,
+    usage: Option<Usage>,
+    redactor: Arc<Redactor>,
+}
+
+impl GeminiToMessagesStream {
+    /// `client_model` is echoed in `message_start`.
+    pub(crate) fn new(client_model: &str) -> Self {
+        Self {
+            id: reprefix(None, &[], "msg_"),
+            model: client_model.to_owned(),
+            started: false,
+            done: false,
+            failed: false,
+            open: None,
+            next_block: 0,
+            called: false,
+            finish: None,
+            usage: None,
+            redactor: crate::bridges::default_redactor(),
+        }
+    }
+
+    /// Redacts upstream error events with the relay's redactor.
+    pub(crate) fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Feed one upstream SSE event's data; returns the events to emit (possibly none).
+    pub(crate) fn push(&mut self, data: &str) -> Result<Vec<SseOut>, ConvertError> {
+        let data = data.trim();
+        let mut out = Vec::new();
+        if self.done || data.is_empty() {
+            return Ok(out);
+        }
+        let v: Value =
+            serde_json::from_str(data).map_err(|_| UP.err("stream chunk is not JSON"))?;
+        if is_error(&v) {
+            let fault =
+                gemini::errors::read(None, &HeaderMap::new(), data.as_bytes(), &self.redactor);
+            out.push(upstream_event(WireFormat::Anthropic, &fault));
+            self.done = true;
+            self.failed = true;
+            return Ok(out);
+        }
+        let r = read(&v)?;
+        if let Some(u) = r.usage {
+            self.usage = Some(u);
+        }
+        if !self.started {
+            self.id = reprefix(r.id.as_deref(), &[], "msg_");
+            self.started = true;
+            let mut usage = self.usage.unwrap_or_default();
+            usage.completion_tokens = 0;
+            out.push(event(
+                "message_start",
+                json!({"type": "message_start", "message": {
+                    "id": self.id, "type": "message", "role": "assistant", "model": self.model,
+                    "content": [], "stop_reason": null, "stop_sequence": null,
+                    "usage": anthropic::usage::write(usage),
+                }}),
+            ));
+        }
+        for p in r.pieces {
+            match p {
+                Piece::Text(t) => {
+                    self.ensure(Block::Text, json!({"type": "text", "text": ""}), &mut out);
+                    self.delta(json!({"type": "text_delta", "text": t}), &mut out);
+                }
+                Piece::Thought(t) => {
+                    let start = json!({"type": "thinking", "thinking": "", "signature": ""});
+                    self.ensure(Block::Thinking, start, &mut out);
+                    self.delta(json!({"type": "thinking_delta", "thinking": t}), &mut out);
+                }
+                Piece::Call { name, args, id } => {
+                    self.stop_block(&mut out);
+                    self.called = true;
+                    let index = self.next_block;
+                    self.next_block += 1;
+                    let block = json!({"type": "tool_use", "id": tool_id(id.as_deref()),
+                        "name": name, "input": {}});
+                    out.push(event(
+                        "content_block_start",
+                        json!({"type": "content_block_start", "index": index, "content_block": block}),
+                    ));
+                    let delta =
+                        json!({"type": "input_json_delta", "partial_json": args.to_string()});
+                    out.push(event(
+                        "content_block_delta",
+                        json!({"type": "content_block_delta", "index": index, "delta": delta}),
+                    ));
+                    out.push(event(
+                        "content_block_stop",
+                        json!({"type": "content_block_stop", "index": index}),
+                    ));
+                }
+            }
+        }
+        if r.finish.is_some() {
+            self.finish = r.finish;
+        }
+        Ok(out)
+    }
+
+    /// Upstream end of stream: after a finish reason the message is closed; nothing after a
+    /// forwarded error; else `InvalidUpstream` (the answer was cut).
+    pub(crate) fn finish(&mut self) -> Result<Vec<SseOut>, ConvertError> {
+        let mut out = Vec::new();
+        if self.done {
+            return Ok(out);
+        }
+        let Some(stop) = self.finish else {
+            return Err(UP.err("upstream stream ended without a finishReason"));
+        };
+        self.stop_block(&mut out);
+        let stop = anthropic::stop::word(stop.given_tools(self.called));
+        let usage = anthropic::usage::write(self.usage.unwrap_or_default());
+        out.push(event(
+            "message_delta",
+            json!({"type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": usage}),
+        ));
+        out.push(event("message_stop", json!({"type": "message_stop"})));
+        self.done = true;
+        Ok(out)
+    }
+
+    /// Make `kind` the open block, closing any other one first.
+    fn ensure(&mut self, kind: Block, content_block: Value, out: &mut Vec<SseOut>) {
+        if self.open.map(|(_, b)| b) == Some(kind) {
+            return;
+        }
+        self.stop_block(out);
+        let index = self.next_block;
+        self.next_block += 1;
+        self.open = Some((index, kind));
+        out.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index, "content_block": content_block}),
+        ));
+    }
+
+    fn delta(&self, delta: Value, out: &mut Vec<SseOut>) {
+        if let Some((index, _)) = self.open {
+            out.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            ));
+        }
+    }
+
+    fn stop_block(&mut self, out: &mut Vec<SseOut>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(event(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": index}),
+            ));
+        }
+    }
+}
+
+fn event(name: &'static str, data: Value) -> SseOut {
+    SseOut {
+        event: Some(name),
+        data: data.to_string(),
+    }
+}
+
+impl Transform for GeminiToMessagesStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<Bytes>) -> Result<(), ConvertError> {
+        emit(self.push(&ev.data)?, out);
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Bytes>) -> Result<(), ConvertError> {
+        emit(self.finish()?, out);
+        Ok(())
+    }
+
+    /// The latest `usageMetadata` (Gemini's counts are running totals).
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    fn upstream_failed(&self) -> bool {
+        self.failed
+    }
+}
+
+#[cfg(test)]
+mod tests;
