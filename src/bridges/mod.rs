@@ -5,8 +5,10 @@
 //! new wire format does not compile until each of its pairs is bridged or [`Refused`]), and the
 //! `route` of an endpoint on a provider (its operation and its bridge). One folder per pair:
 //! `openai_to_anthropic/` (an OpenAI chat client, an Anthropic upstream), `anthropic_to_openai/`
-//! (an Anthropic messages client, an OpenAI-format upstream); `same/` passes a format through to
-//! itself (its provider reads what it must on the way); `common/` holds what bridges share.
+//! (an Anthropic messages client, an OpenAI-format upstream), `gemini_to_openai/` and
+//! `gemini_to_anthropic/` (a Gemini client, Google's SDKs on the native routes); `same/` passes a
+//! format through to itself (its provider reads what it must on the way); `common/` holds what
+//! bridges share (`common/gemini_client/`: reading Gemini requests, writing Gemini answers).
 //! Errors: an upstream's in-stream error event is read by its format's reader into an
 //! [`crate::wire::UpstreamFault`] and rendered in the client's format by `error.rs`, which also
 //! renders error answers; no bridge writes an error shape of its own.
@@ -38,9 +40,45 @@
 //!   `reasoning`) becomes a thinking block with an empty `signature`.
 //! - Streams: only choice 0 is converted; a tool-call fragment at the open call's index is a
 //!   continuation unless it carries a different id; a fragment for a call never started is a 502.
+//!
+//! A Gemini client (`gemini_to_openai/`, `gemini_to_anthropic/`):
+//! - Members are read by their JSON (lowerCamel) or proto (snake_case) name, as Google does.
+//! - A `functionCall` keeps its `id`, else gets `call_<content index>_<n>`; a
+//!   `functionResponse` with an `id` keeps it, else answers the first unanswered call of its
+//!   name (none: 400). Its content upstream is the JSON text of `response`; to Anthropic a
+//!   `response` holding only `error` is `is_error`. Answers give each call's upstream id back.
+//! - Consecutive contents of one role merge into one message (the SDK's chat history holds a
+//!   content per streamed chunk); thought parts and `thoughtSignature`s of earlier answers are
+//!   dropped; function results come first in their user turn.
+//! - `inlineData` images become data-URL `image_url`s / base64 image blocks, `fileData` images
+//!   with an http(s) URI URL images; any other media type, `gs://` and Files API files without an
+//!   http(s) image URI, `executableCode`, non-function tools (Google Search, code execution),
+//!   `cachedContent`, `candidateCount > 1` and output other than text are 400s naming them.
+//! - Gemini `Schema`s become JSON Schema: type words in lower case, `nullable` folded into the
+//!   type, `propertyOrdering`/`example`/`format: enum` dropped; `parametersJsonSchema` and
+//!   `responseJsonSchema` pass as they are.
+//! - `functionCallingConfig`: `AUTO`/`VALIDATED` leave `tool_choice` unset, `ANY` is
+//!   `required`/`any` (a single allowed function: that function), `NONE` is `none`;
+//!   `allowedFunctionNames` narrows the tools sent.
+//! - `generationConfig`: to OpenAI, `topK` is dropped and `responseMimeType: application/json`
+//!   is `response_format` (`json_schema` named `response` with a schema, else `json_object`);
+//!   to Anthropic, `max_tokens` defaults to 4096 and `seed`, penalties and JSON output are
+//!   dropped; `thinkingConfig`, logprobs, media resolution and `safetySettings` are dropped.
+//! - Streamed to OpenAI with `stream_options.include_usage` (a Gemini client always gets
+//!   `usageMetadata`). Gemini chunks are `data: <json>\r\n\r\n`, no event names, no
+//!   terminator; a chunk per text or thinking delta; tool-call arguments are gathered (bounded by
+//!   `MAX_ARGS`, past it a 502) and sent as one whole `functionCall` part; the last chunk has
+//!   `finishReason` and `usageMetadata` (and an empty text part when it has nothing else: the
+//!   SDK drops a turn with an empty chunk from its history). Answers' `modelVersion` is the
+//!   client's model name, `responseId` the upstream id without its prefix.
+//! - Embeddings (OpenAI only): `embedContent` sends `input` as a string, `batchEmbedContents` as
+//!   an array (one `outputDimensionality` per batch, else 400); text parts of one content are
+//!   joined by a space; `taskType` and `title` are dropped; `encoding_format` is `float`.
 
 mod anthropic_to_openai;
 mod common;
+mod gemini_to_anthropic;
+mod gemini_to_openai;
 mod openai_to_anthropic;
 #[cfg(test)]
 mod proptests;
@@ -63,6 +101,8 @@ use std::sync::Arc;
 pub(crate) struct Request<'a> {
     /// The upstream operation (from `Provider::serves`).
     pub op: Endpoint,
+    /// The endpoint the client called (several may be served by one upstream operation).
+    pub client_op: Endpoint,
     /// The client's body, as it came.
     pub body: Bytes,
     pub stream: bool,
@@ -96,12 +136,14 @@ pub(crate) trait Bridge: Sync {
     /// The client's request as the body to send upstream.
     fn request(&self, provider: &dyn Provider, r: Request<'_>) -> Result<Outgoing, RelayError>;
 
-    /// The upstream's whole answer to `op` as the client's, and its usage. `client_model` is the name
-    /// the client asked for; `renamed` says the upstream was asked for another.
+    /// The upstream's whole answer to `op` as the client's answer to `client_op`, and its
+    /// usage. `client_model` is the name the client asked for; `renamed` says the upstream was
+    /// asked for another.
     fn response(
         &self,
         provider: &dyn Provider,
         op: Endpoint,
+        client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
@@ -134,12 +176,14 @@ pub(crate) fn bridge(
             Ok(&anthropic_to_openai::ANTHROPIC_TO_OPENAI)
         }
         (WireFormat::Gemini, WireFormat::Gemini) => Ok(&same::Same),
-        // Each of these pairs gets its folder: openai_to_gemini/, anthropic_to_gemini/,
-        // gemini_to_openai/, gemini_to_anthropic/.
-        (WireFormat::OpenAi, WireFormat::Gemini)
-        | (WireFormat::Anthropic, WireFormat::Gemini)
-        | (WireFormat::Gemini, WireFormat::OpenAi)
-        | (WireFormat::Gemini, WireFormat::Anthropic) => Err(Refused { client, upstream }),
+        (WireFormat::Gemini, WireFormat::OpenAi) => Ok(&gemini_to_openai::GEMINI_TO_OPENAI),
+        (WireFormat::Gemini, WireFormat::Anthropic) => {
+            Ok(&gemini_to_anthropic::GEMINI_TO_ANTHROPIC)
+        }
+        // Each of these pairs gets its folder: openai_to_gemini/, anthropic_to_gemini/.
+        (WireFormat::OpenAi, WireFormat::Gemini) | (WireFormat::Anthropic, WireFormat::Gemini) => {
+            Err(Refused { client, upstream })
+        }
     }
 }
 
@@ -193,8 +237,6 @@ mod tests {
         let pending = [
             (WireFormat::OpenAi, WireFormat::Gemini),
             (WireFormat::Anthropic, WireFormat::Gemini),
-            (WireFormat::Gemini, WireFormat::OpenAi),
-            (WireFormat::Gemini, WireFormat::Anthropic),
         ];
         for client in WireFormat::ALL {
             for upstream in WireFormat::ALL {

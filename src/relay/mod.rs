@@ -123,7 +123,7 @@ async fn run(
         let parts = streamed(state, answered, &model, peek.include_usage()).await?;
         Ok(Answer::Stream(Box::new(parts)))
     } else {
-        let (bytes, usage) = whole(state, answered, &model, record).await?;
+        let (bytes, usage) = whole(state, answered, endpoint, &model, record).await?;
         record.usage = usage;
         Ok(Answer::Full(bytes))
     }
@@ -171,6 +171,7 @@ async fn streamed(
 async fn whole(
     state: &AppState,
     a: attempt::Answered,
+    endpoint: Endpoint,
     model: &str,
     record: &mut Record,
 ) -> Result<(Bytes, Option<Usage>), RelayError> {
@@ -182,7 +183,7 @@ async fn whole(
     let answer = a
         .route
         .bridge
-        .response(provider, a.route.op, bytes, model, renamed);
+        .response(provider, a.route.op, endpoint, bytes, model, renamed);
     reported(&mut lease, answer)
 }
 

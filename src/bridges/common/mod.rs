@@ -1,12 +1,15 @@
-//! What the bridges share: a bridge made of its converters (`converting`), typed reads over
+//! What the bridges share: a bridge made of its converters (`converting`), a whole OpenAI
+//! answer read (`chat_answer`), typed reads over
 //! JSON values and the bodies' reading and writing (`json`), content parts and blocks
-//! (`parts`), tool definitions and `tool_choice` (`tools`), and whose fault malformed input is
-//! (`side`).
+//! (`parts`), tool definitions and `tool_choice` (`tools`), whose fault malformed input is
+//! (`side`), and what the bridges from a Gemini client share (`gemini_client`).
 //!
 //! Owns: those helpers, each used by more than one bridge or in both directions. Must never:
 //! do I/O, or panic on any input.
 
+pub(crate) mod chat_answer;
 pub(crate) mod converting;
+pub(crate) mod gemini_client;
 pub(crate) mod json;
 pub(crate) mod parts;
 pub(crate) mod side;

@@ -15,7 +15,7 @@ use crate::stream::sse::SseEvent;
 use crate::stream::Transform;
 use crate::upstream::Redactor;
 use crate::wire::ConvertError;
-use crate::wire::{count, SseOut, Usage, WireFormat};
+use crate::wire::{SseOut, Usage, WireFormat};
 use bytes::Bytes;
 use http::HeaderMap;
 use std::sync::Arc;
@@ -121,7 +121,9 @@ impl MessagesToChatStream {
             }
             "message_delta" => {
                 self.start(&mut out);
-                self.merge_usage(v.get("usage"));
+                if let Some(u) = v.get("usage") {
+                    self.usage = anthropic::usage::merge(self.usage, u);
+                }
                 if let Some(reason) = v
                     .get("delta")
                     .and_then(|d| d.get("stop_reason"))
@@ -255,28 +257,6 @@ impl MessagesToChatStream {
         if let Some(t) = text.and_then(Value::as_str).filter(|t| !t.is_empty()) {
             out.push(self.chunk(json!({ field: t }), None));
         }
-    }
-
-    fn merge_usage(&mut self, u: Option<&Value>) {
-        let Some(o) = u.and_then(Value::as_object) else {
-            return;
-        };
-        let mut usage = self.usage.unwrap_or_default();
-        if o.contains_key("input_tokens")
-            || o.contains_key("cache_read_input_tokens")
-            || o.contains_key("cache_creation_input_tokens")
-        {
-            if let Some(full) = anthropic::usage::read(&Value::Object(o.clone())) {
-                usage.prompt_tokens = full.prompt_tokens.max(usage.prompt_tokens);
-                usage.cache_read_tokens = full.cache_read_tokens.max(usage.cache_read_tokens);
-                usage.cache_creation_tokens =
-                    full.cache_creation_tokens.max(usage.cache_creation_tokens);
-            }
-        }
-        if let Some(out) = o.get("output_tokens") {
-            usage.completion_tokens = count(Some(out));
-        }
-        self.usage = Some(usage);
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> SseOut {
