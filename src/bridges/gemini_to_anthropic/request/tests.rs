@@ -92,3 +92,36 @@ fn tool_modes_and_images() {
             {"type":"image","source":{"type":"url","url":"https://x.test/a.jpg"}}])
     );
 }
+
+/// What google-genai 3.6.1 sends (`fixtures/gemini-sdk/requests.json`) converts.
+#[test]
+fn the_sdks_own_requests_convert() {
+    let recorded: Value = serde_json::from_str(include_str!(
+        "../../../../fixtures/gemini-sdk/requests.json"
+    ))
+    .unwrap();
+    for r in recorded["requests"].as_array().unwrap() {
+        if r["path"].as_str().unwrap().contains("mbedContents") {
+            continue;
+        }
+        let out = conv(r["body"].clone(), false);
+        assert!(out["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["content"].as_array().is_some_and(|c| !c.is_empty())));
+    }
+    let first = conv(recorded["requests"][0]["body"].clone(), false);
+    assert_eq!(
+        first["messages"][0]["content"][1]["source"]["media_type"],
+        "image/png"
+    );
+    assert_eq!(
+        first["tool_choice"],
+        json!({"type":"tool","name":"get_weather"})
+    );
+    assert_eq!(
+        first["tools"][0]["input_schema"]["required"],
+        json!(["city"])
+    );
+}

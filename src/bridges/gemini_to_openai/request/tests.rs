@@ -150,3 +150,57 @@ fn refused_requests_are_the_clients() {
         );
     }
 }
+
+/// What google-genai 3.6.1 sends (`fixtures/gemini-sdk/requests.json`): each generate request
+/// converts, its functions' snake_case `parameters_json_schema` and inline image included.
+#[test]
+fn the_sdks_own_requests_convert() {
+    let recorded: Value = serde_json::from_str(include_str!(
+        "../../../../fixtures/gemini-sdk/requests.json"
+    ))
+    .unwrap();
+    let mut generated = 0;
+    for r in recorded["requests"].as_array().unwrap() {
+        let path = r["path"].as_str().unwrap();
+        if path.contains("mbedContents") {
+            let e = crate::bridges::common::gemini_client::embed::read(&r["body"], true).unwrap();
+            assert_eq!((e.texts.len(), e.dimensions), (2, Some(8)));
+            continue;
+        }
+        let out = conv(r["body"].clone(), path.contains("stream"));
+        generated += 1;
+        assert_eq!(out["model"], "gpt-4o-mini", "{path}");
+        if let Some(tools) = out.get("tools") {
+            assert_eq!(tools[0]["function"]["name"], "get_weather");
+            assert_eq!(tools[0]["function"]["parameters"]["type"], "object");
+        }
+    }
+    assert_eq!(generated, 4);
+    let first = conv(recorded["requests"][0]["body"].clone(), false);
+    assert_eq!(
+        first["messages"][0],
+        json!({"role":"system","content":"Be brief."})
+    );
+    assert_eq!(
+        first["messages"][1]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,iVBORw=="
+    );
+    assert_eq!(
+        first["tool_choice"],
+        json!({"type":"function","function":{"name":"get_weather"}})
+    );
+    assert_eq!(
+        first["tools"][0]["function"]["parameters"]["required"],
+        json!(["city"])
+    );
+    let schema = conv(recorded["requests"][1]["body"].clone(), false);
+    assert_eq!(
+        schema["response_format"]["json_schema"]["schema"]["properties"]["minutes"]["type"],
+        json!(["integer", "null"])
+    );
+    assert!(schema["response_format"]["json_schema"]["schema"]
+        .get("property_ordering")
+        .is_none());
+    let tools = conv(recorded["requests"][2]["body"].clone(), false);
+    assert_eq!(tools["messages"][2]["tool_call_id"], "call_1_0");
+}
