@@ -11,6 +11,7 @@ use http::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::bridges::common::chat_chunk;
 use crate::bridges::common::gemini_client::answer;
 use crate::bridges::common::gemini_client::stream::{Chunks, OpenCall};
 use crate::bridges::common::json::reprefix;
@@ -155,40 +156,20 @@ impl ChatToGenerateStream {
                     .push(vec![answer::text(t, false)], None, None, out);
             }
         }
-        let Some(calls) = d.get("tool_calls").and_then(Value::as_array) else {
-            return Ok(());
-        };
-        for (pos, call) in calls.iter().enumerate() {
-            let index = call
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(pos as u64);
-            let f = call.get("function");
-            let id = call
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty());
-            let same = self.open.as_ref().is_some_and(|(i, c)| {
-                *i == index && id.is_none_or(|id| Some(id) == c.id.as_deref())
-            });
-            if !same {
-                let name = f
-                    .and_then(|f| f.get("name"))
-                    .and_then(Value::as_str)
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(|| {
-                        UP.err("tool call fragment for a call that was never started")
-                    })?;
+        for frag in chat_chunk::fragments(d) {
+            let open = self
+                .open
+                .as_ref()
+                .map(|(i, c)| (*i, c.id.as_deref().unwrap_or("")));
+            if !frag.continues(open) {
+                let name = frag.name()?;
                 self.flush_call(out);
-                self.open = Some((index, OpenCall::new(id.map(str::to_owned), name.to_owned())));
+                let call = OpenCall::new(frag.id.map(str::to_owned), name.to_owned());
+                self.open = Some((frag.index, call));
                 self.called = true;
             }
-            let args = f
-                .and_then(|f| f.get("arguments"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
             if let Some((_, c)) = self.open.as_mut() {
-                c.append(args)?;
+                c.append(frag.arguments)?;
             }
         }
         Ok(())
