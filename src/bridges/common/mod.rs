@@ -1,5 +1,6 @@
 //! What the bridges share: a bridge made of its converters (`converting`), a whole OpenAI
-//! answer read (`chat_answer`), a streamed chunk's tool-call fragments (`chat_chunk`), typed reads over
+//! answer read (`chat_answer`), a streamed chunk's tool-call fragments (`chat_chunk`), a streamed Anthropic
+//! message's block events (`message_events`), typed reads over
 //! JSON values and the bodies' reading and writing (`json`), content parts and blocks
 //! (`parts`), tool definitions and `tool_choice` (`tools`), whose fault malformed input is
 //! (`side`), and what the bridges from a Gemini client share (`gemini_client`).
@@ -12,6 +13,7 @@ pub(crate) mod chat_chunk;
 pub(crate) mod converting;
 pub(crate) mod gemini_client;
 pub(crate) mod json;
+pub(crate) mod message_events;
 pub(crate) mod parts;
 pub(crate) mod side;
 pub(crate) mod tools;

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::bridges::common::gemini_client::answer;
 use crate::bridges::common::gemini_client::stream::{Chunks, OpenCall};
-use crate::bridges::common::json::{obj, reprefix, req_str};
+use crate::bridges::common::json::{obj, reprefix};
+use crate::bridges::common::message_events::{self, Delta, Kind, Start};
 use crate::bridges::common::Side;
 use crate::providers::anthropic;
 use crate::stream::sse::SseEvent;
@@ -30,6 +31,17 @@ enum Block {
     Tool(OpenCall),
     /// A block without a Gemini counterpart (its deltas are skipped).
     Other,
+}
+
+impl Block {
+    fn kind(&self) -> Kind {
+        match self {
+            Block::Text => Kind::Text,
+            Block::Thinking => Kind::Thinking,
+            Block::Tool(_) => Kind::Tool,
+            Block::Other => Kind::Other,
+        }
+    }
 }
 
 /// Anthropic events in -> Gemini chunks out.
@@ -169,34 +181,23 @@ impl MessagesToGenerateStream {
     }
 
     fn block_start(&mut self, v: &Value, out: &mut Vec<Bytes>) -> Result<(), ConvertError> {
-        let index = index_of(v)?;
-        let b = obj(
-            v.get("content_block").unwrap_or(&Value::Null),
-            "content_block",
-            UP,
-        )?;
-        let block = match b.get("type").and_then(Value::as_str) {
-            Some("text") => {
-                self.text(b.get("text"), false, out);
+        let (index, start) = message_events::block_start(v)?;
+        let block = match start {
+            Start::Text(t) => {
+                self.text(t, false, out);
                 Block::Text
             }
-            Some("thinking") => {
-                self.text(b.get("thinking"), true, out);
+            Start::Thinking(t) => {
+                self.text(t, true, out);
                 Block::Thinking
             }
-            Some("tool_use") => {
-                let id = req_str(b, "id", "tool_use", UP)?;
-                let name = req_str(b, "name", "tool_use", UP)?;
+            Start::ToolUse { id, name, input } => {
                 let mut call = OpenCall::new(Some(id.to_owned()), name.to_owned());
-                if let Some(Value::Object(o)) = b.get("input") {
-                    if !o.is_empty() {
-                        call.append(&Value::Object(o.clone()).to_string())?;
-                    }
-                }
+                call.append(&input)?;
                 self.called = true;
                 Block::Tool(call)
             }
-            _ => Block::Other,
+            Start::Other => Block::Other,
         };
         if let Some((_, Block::Tool(call))) = self.open.replace((index, block)) {
             // A block opened before the last one stopped: its call is complete.
@@ -206,52 +207,26 @@ impl MessagesToGenerateStream {
     }
 
     fn block_delta(&mut self, v: &Value, out: &mut Vec<Bytes>) -> Result<(), ConvertError> {
-        let index = index_of(v)?;
-        let d = obj(
-            v.get("delta").unwrap_or(&Value::Null),
-            "content_block_delta.delta",
-            UP,
-        )?;
-        let kind = d.get("type").and_then(Value::as_str);
-        let Some((open, block)) = self.open.as_mut() else {
-            return Err(UP.err("content_block_delta for a block that is not open"));
-        };
-        if *open != index {
-            return Err(UP.err("content_block_delta for a block that is not open"));
-        }
-        match (kind, block) {
-            (Some("text_delta"), Block::Text) => {
-                let t = d.get("text").cloned();
-                self.text(t.as_ref(), false, out);
+        let open = self.open.as_ref().map(|(i, b)| (*i, b.kind()));
+        match message_events::block_delta(v, open)? {
+            Delta::Text(t) => self.text(t, false, out),
+            Delta::Thinking(t) => self.text(t, true, out),
+            Delta::Json(part) => {
+                if let Some((_, Block::Tool(call))) = self.open.as_mut() {
+                    call.append(part)?;
+                }
             }
-            (Some("thinking_delta"), Block::Thinking) => {
-                let t = d.get("thinking").cloned();
-                self.text(t.as_ref(), true, out);
-            }
-            (Some("input_json_delta"), Block::Tool(call)) => {
-                call.append(d.get("partial_json").and_then(Value::as_str).unwrap_or(""))?;
-            }
-            (Some("text_delta" | "thinking_delta" | "input_json_delta"), _) => {
-                return Err(UP.err("content_block_delta type does not match its block"));
-            }
-            // signature_delta, citations_delta, deltas of blocks we do not forward.
-            _ => {}
+            Delta::Other => {}
         }
         Ok(())
     }
 
-    fn text(&self, t: Option<&Value>, thought: bool, out: &mut Vec<Bytes>) {
-        if let Some(t) = t.and_then(Value::as_str).filter(|t| !t.is_empty()) {
+    fn text(&self, t: &str, thought: bool, out: &mut Vec<Bytes>) {
+        if !t.is_empty() {
             self.chunks
                 .push(vec![answer::text(t, thought)], None, None, out);
         }
     }
-}
-
-fn index_of(v: &Value) -> Result<u64, ConvertError> {
-    v.get("index")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| UP.err("content block event without an index"))
 }
 
 impl Transform for MessagesToGenerateStream {
