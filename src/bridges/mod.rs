@@ -6,9 +6,11 @@
 //! `route` of an endpoint on a provider (its operation and its bridge). One folder per pair:
 //! `openai_to_anthropic/` (an OpenAI chat client, an Anthropic upstream), `anthropic_to_openai/`
 //! (an Anthropic messages client, an OpenAI-format upstream), `openai_to_gemini/` and
-//! `anthropic_to_gemini/` (those clients, a Gemini API or Vertex AI upstream); `same/` passes a
-//! format through to itself (its provider reads what it must on the way); `common/` holds what
-//! bridges share (`common/gemini_upstream/`: Gemini's shapes for the bridges to it).
+//! `anthropic_to_gemini/` (those clients, a Gemini API or Vertex AI upstream),
+//! `gemini_to_openai/` and `gemini_to_anthropic/` (a Gemini client, Google's SDKs on the native
+//! routes); `same/` passes a format through to itself (its provider reads what it must on the
+//! way); `common/` holds what bridges share (`common/gemini_upstream/`: Gemini's shapes for the
+//! bridges to it; `common/gemini_client/`: reading Gemini requests, writing Gemini answers).
 //! Errors: an upstream's in-stream error event is read by its format's reader into an
 //! [`crate::wire::UpstreamFault`] and rendered in the client's format by `error.rs`, which also
 //! renders error answers; no bridge writes an error shape of its own.
@@ -77,10 +79,46 @@
 //! - Embeddings: one `batchEmbedContents` request per input string (`dimensions` as
 //!   `outputDimensionality`; token arrays 400); `encoding_format: "base64"`, the OpenAI SDKs'
 //!   default, is honoured through `Asked`; usage is zeros unless the answer says otherwise.
+//!
+//! A Gemini client (`gemini_to_openai/`, `gemini_to_anthropic/`):
+//! - Members are read by their JSON (lowerCamel) or proto (snake_case) name, as Google does.
+//! - A `functionCall` keeps its `id`, else gets `call_<content index>_<n>`; a
+//!   `functionResponse` with an `id` keeps it, else answers the first unanswered call of its
+//!   name (none: 400). Its content upstream is the JSON text of `response`; to Anthropic a
+//!   `response` holding only `error` is `is_error`. Answers give each call's upstream id back.
+//! - Consecutive contents of one role merge into one message (the SDK's chat history holds a
+//!   content per streamed chunk); thought parts and `thoughtSignature`s of earlier answers are
+//!   dropped; function results come first in their user turn.
+//! - `inlineData` images become data-URL `image_url`s / base64 image blocks, `fileData` images
+//!   with an http(s) URI URL images; any other media type, `gs://` and Files API files without an
+//!   http(s) image URI, `executableCode`, non-function tools (Google Search, code execution),
+//!   `cachedContent`, `candidateCount > 1` and output other than text are 400s naming them.
+//! - Gemini `Schema`s become JSON Schema: type words in lower case, `nullable` folded into the
+//!   type, `propertyOrdering`/`example`/`format: enum` dropped; `parametersJsonSchema` and
+//!   `responseJsonSchema` pass as they are.
+//! - `functionCallingConfig`: `AUTO`/`VALIDATED` leave `tool_choice` unset, `ANY` is
+//!   `required`/`any` (a single allowed function: that function), `NONE` is `none`;
+//!   `allowedFunctionNames` narrows the tools sent.
+//! - `generationConfig`: to OpenAI, `topK` is dropped and `responseMimeType: application/json`
+//!   is `response_format` (`json_schema` named `response` with a schema, else `json_object`);
+//!   to Anthropic, `max_tokens` defaults to 4096 and `seed`, penalties and JSON output are
+//!   dropped; `thinkingConfig`, logprobs, media resolution and `safetySettings` are dropped.
+//! - Streamed to OpenAI with `stream_options.include_usage` (a Gemini client always gets
+//!   `usageMetadata`). Gemini chunks are `data: <json>\r\n\r\n`, no event names, no
+//!   terminator; a chunk per text or thinking delta; tool-call arguments are gathered (bounded by
+//!   `MAX_ARGS`, past it a 502) and sent as one whole `functionCall` part; the last chunk has
+//!   `finishReason` and `usageMetadata` (and an empty text part when it has nothing else: the
+//!   SDK drops a turn with an empty chunk from its history). Answers' `modelVersion` is the
+//!   client's model name, `responseId` the upstream id without its prefix.
+//! - Embeddings (OpenAI only): `embedContent` sends `input` as a string, `batchEmbedContents` as
+//!   an array (one `outputDimensionality` per batch, else 400); text parts of one content are
+//!   joined by a space; `taskType` and `title` are dropped; `encoding_format` is `float`.
 
 mod anthropic_to_gemini;
 mod anthropic_to_openai;
 mod common;
+mod gemini_to_anthropic;
+mod gemini_to_openai;
 mod openai_to_anthropic;
 mod openai_to_gemini;
 #[cfg(test)]
@@ -104,6 +142,8 @@ use std::sync::Arc;
 pub(crate) struct Request<'a> {
     /// The upstream operation (from `Provider::serves`).
     pub op: Endpoint,
+    /// The endpoint the client called (several may be served by one upstream operation).
+    pub client_op: Endpoint,
     /// The client's body, as it came.
     pub body: Bytes,
     pub stream: bool,
@@ -156,12 +196,14 @@ pub(crate) trait Bridge: Sync {
         Ok((self.request(provider, r)?, Asked::default()))
     }
 
-    /// The upstream's whole answer to `op` as the client's, and its usage. `client_model` is the name
-    /// the client asked for; `renamed` says the upstream was asked for another.
+    /// The upstream's whole answer to `op` as the client's answer to `client_op`, and its
+    /// usage. `client_model` is the name the client asked for; `renamed` says the upstream was
+    /// asked for another.
     fn response(
         &self,
         provider: &dyn Provider,
         op: Endpoint,
+        client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
@@ -169,17 +211,22 @@ pub(crate) trait Bridge: Sync {
 
     /// [`Bridge::response`], shaped as the client asked (`asked`, from
     /// [`Bridge::request_asking`]); the relay calls this one.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the answer's whole context, as the relay has it"
+    )]
     fn response_asked(
         &self,
         provider: &dyn Provider,
         op: Endpoint,
+        client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
         asked: Asked,
     ) -> Result<(Bytes, Option<Usage>), UpstreamError> {
         let _ = asked;
-        self.response(provider, op, body, client_model, renamed)
+        self.response(provider, op, client_op, body, client_model, renamed)
     }
 
     /// The transform of one upstream stream into the client's.
@@ -213,9 +260,9 @@ pub(crate) fn bridge(
         (WireFormat::Anthropic, WireFormat::Gemini) => {
             Ok(&anthropic_to_gemini::ANTHROPIC_TO_GEMINI)
         }
-        // Each of these pairs gets its folder: gemini_to_openai/, gemini_to_anthropic/.
-        (WireFormat::Gemini, WireFormat::OpenAi) | (WireFormat::Gemini, WireFormat::Anthropic) => {
-            Err(Refused { client, upstream })
+        (WireFormat::Gemini, WireFormat::OpenAi) => Ok(&gemini_to_openai::GEMINI_TO_OPENAI),
+        (WireFormat::Gemini, WireFormat::Anthropic) => {
+            Ok(&gemini_to_anthropic::GEMINI_TO_ANTHROPIC)
         }
     }
 }
@@ -266,16 +313,10 @@ mod tests {
 
     #[test]
     fn every_pair_of_formats_is_bridged() {
-        // The pairs whose bridges are still being built (each pair's folder removes itself).
-        let pending = [
-            (WireFormat::Gemini, WireFormat::OpenAi),
-            (WireFormat::Gemini, WireFormat::Anthropic),
-        ];
         for client in WireFormat::ALL {
             for upstream in WireFormat::ALL {
-                assert_eq!(
+                assert!(
                     bridge(client, upstream).is_ok(),
-                    !pending.contains(&(client, upstream)),
                     "{client:?} -> {upstream:?}"
                 );
             }

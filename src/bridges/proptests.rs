@@ -1,6 +1,7 @@
 //! Property tests: the stream converters never panic and keep fragments intact; requests
 //! survive an OpenAI -> Anthropic -> OpenAI round trip; any body read as an upstream error by
-//! any provider is rendered well-formed for either client format.
+//! any provider is rendered well-formed for either client format; the bridges from a Gemini
+//! client keep texts and function calls (`gemini_client`).
 //!
 //! Owns: generators of plausible provider traffic. Must never depend on wall-clock time or
 //! on key order inside JSON objects.
@@ -202,4 +203,5 @@ proptest! {
 }
 
 mod gemini;
+mod gemini_client;
 mod roundtrip;

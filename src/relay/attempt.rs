@@ -87,6 +87,7 @@ pub(super) async fn attempts(
             provider,
             bridges::Request {
                 op: route.op,
+                client_op: ask.endpoint,
                 body: ask.body.clone(),
                 stream: ask.peek.stream(),
                 include_usage: ask.peek.include_usage(),

@@ -123,7 +123,7 @@ async fn run(
         let parts = streamed(state, answered, &model, peek.include_usage()).await?;
         Ok(Answer::Stream(Box::new(parts)))
     } else {
-        let (bytes, usage) = whole(state, answered, &model, record).await?;
+        let (bytes, usage) = whole(state, answered, endpoint, &model, record).await?;
         record.usage = usage;
         Ok(Answer::Full(bytes))
     }
@@ -171,6 +171,7 @@ async fn streamed(
 async fn whole(
     state: &AppState,
     a: attempt::Answered,
+    endpoint: Endpoint,
     model: &str,
     record: &mut Record,
 ) -> Result<(Bytes, Option<Usage>), RelayError> {
@@ -179,10 +180,9 @@ async fn whole(
     let mut lease = a.selected.lease;
     let bytes = read(state, a.response, a.total, &mut lease).await?;
     record.upstream_done();
-    let answer = a
-        .route
-        .bridge
-        .response_asked(provider, a.route.op, bytes, model, renamed, a.asked);
+    let answer = a.route.bridge.response_asked(
+        provider, a.route.op, endpoint, bytes, model, renamed, a.asked,
+    );
     reported(&mut lease, answer)
 }
 

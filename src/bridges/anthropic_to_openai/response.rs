@@ -5,15 +5,11 @@
 
 use serde_json::{json, Value};
 
-use crate::bridges::common::json::{
-    arr, fresh_suffix, obj, opt, opt_str, reprefix, req_str, text_of, Obj,
-};
-use crate::bridges::common::Side;
-use crate::providers::{anthropic, openai};
+use crate::bridges::common::chat_answer::{self, ChatCall};
+use crate::bridges::common::json::{fresh_suffix, parse_arguments, reprefix};
+use crate::providers::anthropic;
 use crate::wire::ConvertError;
-use crate::wire::{StopReason, Usage};
-
-const UP: Side = Side::Upstream;
+use crate::wire::Usage;
 
 /// Convert a `chat.completion` into an Anthropic message for a client that asked for
 /// `client_model`. Returns the upstream usage as well (zeros if the provider sent none).
@@ -21,101 +17,37 @@ pub fn chat_response_to_messages(
     resp: &Value,
     client_model: &str,
 ) -> Result<(Value, Usage), ConvertError> {
-    let r = obj(resp, "upstream response", UP)?;
-    if opt(r, "error").is_some() && opt(r, "choices").is_none() {
-        return Err(UP.err("upstream answered with an error object"));
+    let a = chat_answer::read(resp)?;
+    let mut blocks = Vec::with_capacity(a.calls.len() + 2);
+    if !a.reasoning.is_empty() {
+        blocks.push(json!({"type": "thinking", "thinking": a.reasoning, "signature": ""}));
     }
-    let choice = arr(
-        r.get("choices").unwrap_or(&Value::Null),
-        "upstream choices",
-        UP,
-    )?
-    .first()
-    .ok_or_else(|| UP.err("upstream response has no choices"))?;
-    let choice = obj(choice, "upstream choice", UP)?;
-    let m = obj(
-        choice.get("message").unwrap_or(&Value::Null),
-        "upstream message",
-        UP,
-    )?;
-
-    let mut blocks = Vec::new();
-    let reasoning = match opt(m, "reasoning_content").or_else(|| opt(m, "reasoning")) {
-        Some(Value::String(s)) => s.as_str(),
-        _ => "",
-    };
-    if !reasoning.is_empty() {
-        blocks.push(json!({"type": "thinking", "thinking": reasoning, "signature": ""}));
+    if !a.text.is_empty() {
+        blocks.push(json!({"type": "text", "text": a.text}));
     }
-    let mut text = text_of(m.get("content"), "upstream message content", "", true, UP)?;
-    let mut refused = false;
-    if text.is_empty() {
-        if let Some(refusal) = opt_str(m, "refusal", "upstream message", UP)? {
-            text = refusal.to_owned();
-            refused = !text.is_empty();
-        }
-    }
-    if !text.is_empty() {
-        blocks.push(json!({"type": "text", "text": text}));
-    }
-    if let Some(calls) = opt(m, "tool_calls") {
-        for c in arr(calls, "upstream tool_calls", UP)? {
-            blocks.push(tool_use_block(obj(c, "upstream tool call", UP)?)?);
-        }
-    }
-    let tools = blocks.iter().any(|b| b["type"] == "tool_use");
-    let stop = match opt_str(choice, "finish_reason", "upstream choice", UP)? {
-        _ if refused => StopReason::Refusal,
-        Some(f) => openai::finish::read(f).given_tools(tools),
-        None => StopReason::EndTurn.given_tools(tools),
-    };
-    let usage = r
-        .get("usage")
-        .and_then(openai::usage::read)
-        .unwrap_or_default();
-    let id = reprefix(r.get("id").and_then(Value::as_str), &["chatcmpl-"], "msg_");
+    blocks.extend(a.calls.into_iter().map(tool_use_block));
+    let id = reprefix(a.id.as_deref(), &["chatcmpl-"], "msg_");
     let out = json!({
         "id": id,
         "type": "message",
         "role": "assistant",
         "model": client_model,
         "content": blocks,
-        "stop_reason": anthropic::stop::word(stop),
+        "stop_reason": anthropic::stop::word(a.stop),
         "stop_sequence": null,
-        "usage": anthropic::usage::write(usage),
+        "usage": anthropic::usage::write(a.usage),
     });
-    Ok((out, usage))
+    Ok((out, a.usage))
 }
 
-fn tool_use_block(c: &Obj) -> Result<Value, ConvertError> {
-    let f = obj(
-        c.get("function").unwrap_or(&Value::Null),
-        "upstream tool call function",
-        UP,
-    )?;
-    let args = opt_str(f, "arguments", "upstream tool call function", UP)?.unwrap_or("");
-    let id = match opt_str(c, "id", "upstream tool call", UP)? {
-        Some(id) if !id.is_empty() => id.to_owned(),
-        _ => format!("toolu_{}", fresh_suffix()),
-    };
-    Ok(json!({
+fn tool_use_block(c: ChatCall) -> Value {
+    let id = c.id.unwrap_or_else(|| format!("toolu_{}", fresh_suffix()));
+    json!({
         "type": "tool_use",
         "id": id,
-        "name": req_str(f, "name", "upstream tool call function", UP)?,
-        "input": parse_arguments(args),
-    }))
-}
-
-/// Tool arguments as an Anthropic `input` object: empty -> `{}`, a JSON object as is, anything
-/// else (invalid or truncated JSON, a non-object) -> `{"_raw": "<the string>"}`.
-pub(crate) fn parse_arguments(args: &str) -> Value {
-    if args.trim().is_empty() {
-        return json!({});
-    }
-    match serde_json::from_str::<Value>(args) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({"_raw": args}),
-    }
+        "name": c.name,
+        "input": parse_arguments(&c.arguments),
+    })
 }
 
 #[cfg(test)]

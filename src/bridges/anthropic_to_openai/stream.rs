@@ -6,6 +6,7 @@
 
 use serde_json::{json, Value};
 
+use crate::bridges::common::chat_chunk;
 use crate::bridges::common::json::{fresh_suffix, reprefix};
 use crate::bridges::common::Side;
 use crate::bridges::emit;
@@ -176,43 +177,25 @@ impl ChatToMessagesStream {
                 self.block_delta(json!({"type": "text_delta", "text": t}), out);
             }
         }
-        let Some(calls) = d.get("tool_calls").and_then(Value::as_array) else {
-            return Ok(());
-        };
-        for (pos, call) in calls.iter().enumerate() {
-            let tool = call
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(pos as u64);
-            let f = call.get("function");
-            let id = call
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty());
-            let same_call = self.open.map(|(_, b)| b) == Some(Block::Tool(tool))
-                && id.is_none_or(|id| id == self.tool_id);
-            if !same_call {
-                let name = f
-                    .and_then(|f| f.get("name"))
-                    .and_then(Value::as_str)
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(|| {
-                        UP.err("tool call fragment for a call that was never started")
-                    })?;
-                let id = id.map_or_else(|| format!("toolu_{}", fresh_suffix()), str::to_owned);
+        for frag in chat_chunk::fragments(d) {
+            let open = match self.open {
+                Some((_, Block::Tool(index))) => Some((index, self.tool_id.as_str())),
+                _ => None,
+            };
+            if !frag.continues(open) {
+                let name = frag.name()?;
+                let id = frag
+                    .id
+                    .map_or_else(|| format!("toolu_{}", fresh_suffix()), str::to_owned);
                 let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
                 self.stop_block(out);
-                self.ensure(Block::Tool(tool), block, out);
+                self.ensure(Block::Tool(frag.index), block, out);
                 self.tool_id = id;
                 self.called = true;
             }
-            let args = f
-                .and_then(|f| f.get("arguments"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !args.is_empty() {
+            if !frag.arguments.is_empty() {
                 self.block_delta(
-                    json!({"type": "input_json_delta", "partial_json": args}),
+                    json!({"type": "input_json_delta", "partial_json": frag.arguments}),
                     out,
                 );
             }

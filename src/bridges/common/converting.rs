@@ -35,6 +35,7 @@ impl Bridge for Converting {
         &self,
         _provider: &dyn Provider,
         _op: Endpoint,
+        _client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         _renamed: bool,

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::side::Side;
 use crate::error::RelayError;
@@ -150,6 +150,18 @@ pub(crate) fn answer_json(body: &[u8]) -> Result<Value, UpstreamError> {
         .map_err(|e| UpstreamError::Invalid(format!("the upstream body is not JSON: {e}")))
 }
 
+/// Tool-call arguments as an object (Anthropic `input`, Gemini `args`): empty -> `{}`, a JSON object as is, anything
+/// else (invalid or truncated JSON, a non-object) -> `{"_raw": "<the string>"}`.
+pub(crate) fn parse_arguments(args: &str) -> Value {
+    if args.trim().is_empty() {
+        return json!({});
+    }
+    match serde_json::from_str::<Value>(args) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({"_raw": args}),
+    }
+}
+
 /// Unix time in seconds (0 if the clock is before 1970).
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
@@ -190,7 +202,6 @@ pub(crate) fn reprefix(id: Option<&str>, strip: &[&str], prefix: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn text_of_accepts_string_parts_and_null() {

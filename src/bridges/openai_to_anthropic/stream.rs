@@ -6,7 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::bridges::common::json::{now_secs, obj, reprefix, req_str};
+use crate::bridges::common::json::{now_secs, obj, reprefix};
+use crate::bridges::common::message_events::{self, Delta, Kind, Start};
 use crate::bridges::common::Side;
 use crate::bridges::emit;
 use crate::error::upstream_event;
@@ -15,7 +16,7 @@ use crate::stream::sse::SseEvent;
 use crate::stream::Transform;
 use crate::upstream::Redactor;
 use crate::wire::ConvertError;
-use crate::wire::{count, SseOut, Usage, WireFormat};
+use crate::wire::{SseOut, Usage, WireFormat};
 use bytes::Bytes;
 use http::HeaderMap;
 use std::sync::Arc;
@@ -29,6 +30,17 @@ enum Block {
     /// A tool_use block, with its OpenAI `tool_calls[].index`.
     Tool(u64),
     Other,
+}
+
+impl Block {
+    fn kind(self) -> Kind {
+        match self {
+            Block::Text => Kind::Text,
+            Block::Thinking => Kind::Thinking,
+            Block::Tool(_) => Kind::Tool,
+            Block::Other => Kind::Other,
+        }
+    }
 }
 
 /// Anthropic SSE events in -> OpenAI chunks out.
@@ -121,7 +133,9 @@ impl MessagesToChatStream {
             }
             "message_delta" => {
                 self.start(&mut out);
-                self.merge_usage(v.get("usage"));
+                if let Some(u) = v.get("usage") {
+                    self.usage = anthropic::usage::merge(self.usage, u);
+                }
                 if let Some(reason) = v
                     .get("delta")
                     .and_then(|d| d.get("stop_reason"))
@@ -182,101 +196,50 @@ impl MessagesToChatStream {
     }
 
     fn block_start(&mut self, v: &Value, out: &mut Vec<SseOut>) -> Result<(), ConvertError> {
-        let index = index_of(v)?;
-        let b = obj(
-            v.get("content_block").unwrap_or(&Value::Null),
-            "content_block",
-            UP,
-        )?;
-        let block = match b.get("type").and_then(Value::as_str) {
-            Some("text") => {
-                self.text(b.get("text"), "content", out);
+        let (index, start) = message_events::block_start(v)?;
+        let block = match start {
+            Start::Text(t) => {
+                self.text(t, "content", out);
                 Block::Text
             }
-            Some("thinking") => {
-                self.text(b.get("thinking"), "reasoning_content", out);
+            Start::Thinking(t) => {
+                self.text(t, "reasoning_content", out);
                 Block::Thinking
             }
-            Some("tool_use") => {
+            Start::ToolUse { id, name, input } => {
                 let tool = self.next_tool;
                 self.next_tool += 1;
-                let (id, name) = (
-                    req_str(b, "id", "tool_use", UP)?,
-                    req_str(b, "name", "tool_use", UP)?,
-                );
-                let args = match b.get("input") {
-                    Some(Value::Object(o)) if !o.is_empty() => Value::Object(o.clone()).to_string(),
-                    _ => String::new(),
-                };
-                let call = json!({"index": tool, "id": id, "type": "function", "function": {"name": name, "arguments": args}});
+                let call = json!({"index": tool, "id": id, "type": "function", "function": {"name": name, "arguments": input}});
                 out.push(self.chunk(json!({"tool_calls": [call]}), None));
                 Block::Tool(tool)
             }
-            _ => Block::Other,
+            Start::Other => Block::Other,
         };
         self.open = Some((index, block));
         Ok(())
     }
 
     fn block_delta(&mut self, v: &Value, out: &mut Vec<SseOut>) -> Result<(), ConvertError> {
-        let index = index_of(v)?;
-        let block = match self.open {
-            Some((i, b)) if i == index => b,
-            _ => return Err(UP.err("content_block_delta for a block that is not open")),
-        };
-        let d = obj(
-            v.get("delta").unwrap_or(&Value::Null),
-            "content_block_delta.delta",
-            UP,
-        )?;
-        match (d.get("type").and_then(Value::as_str), block) {
-            (Some("text_delta"), Block::Text) => self.text(d.get("text"), "content", out),
-            (Some("thinking_delta"), Block::Thinking) => {
-                self.text(d.get("thinking"), "reasoning_content", out)
-            }
-            (Some("input_json_delta"), Block::Tool(tool)) => {
-                let part = d.get("partial_json").and_then(Value::as_str).unwrap_or("");
-                if !part.is_empty() {
+        let open = self.open.map(|(i, b)| (i, b.kind()));
+        match message_events::block_delta(v, open)? {
+            Delta::Text(t) => self.text(t, "content", out),
+            Delta::Thinking(t) => self.text(t, "reasoning_content", out),
+            Delta::Json(part) => {
+                if let (false, Some((_, Block::Tool(tool)))) = (part.is_empty(), self.open) {
                     let call = json!({"index": tool, "function": {"arguments": part}});
                     out.push(self.chunk(json!({"tool_calls": [call]}), None));
                 }
             }
-            (Some("text_delta" | "thinking_delta" | "input_json_delta"), _) => {
-                return Err(UP.err("content_block_delta type does not match its block"));
-            }
-            // signature_delta, citations_delta, deltas of blocks we do not forward.
-            _ => {}
+            Delta::Other => {}
         }
         Ok(())
     }
 
-    /// Emit `{field: text}` if `text` is a non-empty string.
-    fn text(&self, text: Option<&Value>, field: &str, out: &mut Vec<SseOut>) {
-        if let Some(t) = text.and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            out.push(self.chunk(json!({ field: t }), None));
+    /// Emit `{field: text}` if `text` is not empty.
+    fn text(&self, text: &str, field: &str, out: &mut Vec<SseOut>) {
+        if !text.is_empty() {
+            out.push(self.chunk(json!({ field: text }), None));
         }
-    }
-
-    fn merge_usage(&mut self, u: Option<&Value>) {
-        let Some(o) = u.and_then(Value::as_object) else {
-            return;
-        };
-        let mut usage = self.usage.unwrap_or_default();
-        if o.contains_key("input_tokens")
-            || o.contains_key("cache_read_input_tokens")
-            || o.contains_key("cache_creation_input_tokens")
-        {
-            if let Some(full) = anthropic::usage::read(&Value::Object(o.clone())) {
-                usage.prompt_tokens = full.prompt_tokens.max(usage.prompt_tokens);
-                usage.cache_read_tokens = full.cache_read_tokens.max(usage.cache_read_tokens);
-                usage.cache_creation_tokens =
-                    full.cache_creation_tokens.max(usage.cache_creation_tokens);
-            }
-        }
-        if let Some(out) = o.get("output_tokens") {
-            usage.completion_tokens = count(Some(out));
-        }
-        self.usage = Some(usage);
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> SseOut {
@@ -298,12 +261,6 @@ impl MessagesToChatStream {
             data: v.to_string(),
         }
     }
-}
-
-fn index_of(v: &Value) -> Result<u64, ConvertError> {
-    v.get("index")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| UP.err("content block event without an index"))
 }
 
 impl Transform for MessagesToChatStream {

@@ -51,6 +51,7 @@ mod tests {
     fn ask(op: Endpoint, body: Value) -> Request<'static> {
         Request {
             op,
+            client_op: Endpoint::Chat,
             body: Bytes::from(body.to_string()),
             stream: false,
             include_usage: false,
@@ -79,7 +80,15 @@ mod tests {
         assert!(asked.base64_embeddings);
         let answer = Bytes::from_static(br#"{"embeddings":[{"values":[1.0]}]}"#);
         let (body, usage) = b
-            .response_asked(p, Endpoint::BatchEmbedContents, answer, "mine", true, asked)
+            .response_asked(
+                p,
+                Endpoint::BatchEmbedContents,
+                Endpoint::Embeddings,
+                answer,
+                "mine",
+                true,
+                asked,
+            )
             .unwrap();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["data"][0]["embedding"], "AACAPw==");
@@ -89,6 +98,7 @@ mod tests {
             b.response(
                 p,
                 Endpoint::CountTokens,
+                Endpoint::Chat,
                 Bytes::from_static(b"{}"),
                 "m",
                 false

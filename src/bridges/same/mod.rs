@@ -52,6 +52,7 @@ impl Bridge for Same {
         &self,
         provider: &dyn Provider,
         _op: Endpoint,
+        _client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
@@ -86,6 +87,7 @@ mod tests {
         let v: Value = serde_json::from_str(body).unwrap();
         let r = Request {
             op: Endpoint::Chat,
+            client_op: Endpoint::Chat,
             body: Bytes::from(body.to_owned()),
             stream: v["stream"] == true,
             include_usage: v["stream_options"]["include_usage"] == true,
@@ -101,6 +103,7 @@ mod tests {
         let body = r#"{"model":"m","messages":[],"extra":{"kept":true}}"#;
         let r = Request {
             op: Endpoint::Chat,
+            client_op: Endpoint::Chat,
             body: Bytes::from_static(body.as_bytes()),
             stream: false,
             include_usage: false,
@@ -149,6 +152,7 @@ mod tests {
             .response(
                 p,
                 Endpoint::Chat,
+                Endpoint::Chat,
                 Bytes::from_static(body.as_bytes()),
                 "mine",
                 true,
@@ -163,6 +167,7 @@ mod tests {
             .response(
                 p,
                 Endpoint::Chat,
+                Endpoint::Chat,
                 Bytes::from_static(body.as_bytes()),
                 "up/m",
                 false,
@@ -170,7 +175,14 @@ mod tests {
             .unwrap();
         assert_eq!(&out[..], body.as_bytes(), "untouched");
         assert!(matches!(
-            Same.response(p, Endpoint::Chat, Bytes::from_static(b"{\"cut"), "m", false),
+            Same.response(
+                p,
+                Endpoint::Chat,
+                Endpoint::Chat,
+                Bytes::from_static(b"{\"cut"),
+                "m",
+                false
+            ),
             Err(UpstreamError::Invalid(_))
         ));
     }

@@ -30,6 +30,30 @@ pub(crate) fn of(message_or_event: &Value) -> Option<Usage> {
         .and_then(read)
 }
 
+/// The usage so far after a `message_delta`'s `usage`: its output count replaces the one
+/// so far; input counts, which it may repeat or correct, only ever raise those so far.
+pub(crate) fn merge(so_far: Option<Usage>, delta: &Value) -> Option<Usage> {
+    let Some(o) = delta.as_object() else {
+        return so_far;
+    };
+    let mut usage = so_far.unwrap_or_default();
+    if o.contains_key("input_tokens")
+        || o.contains_key("cache_read_input_tokens")
+        || o.contains_key("cache_creation_input_tokens")
+    {
+        if let Some(full) = read(delta) {
+            usage.prompt_tokens = full.prompt_tokens.max(usage.prompt_tokens);
+            usage.cache_read_tokens = full.cache_read_tokens.max(usage.cache_read_tokens);
+            usage.cache_creation_tokens =
+                full.cache_creation_tokens.max(usage.cache_creation_tokens);
+        }
+    }
+    if let Some(out) = o.get("output_tokens") {
+        usage.completion_tokens = count(Some(out));
+    }
+    Some(usage)
+}
+
 /// As an Anthropic `usage` object (`input_tokens` is the uncached input).
 pub(crate) fn write(u: Usage) -> Value {
     json!({
@@ -59,6 +83,16 @@ mod tests {
             }
         );
         assert_eq!(write(u)["input_tokens"], 12);
+    }
+
+    #[test]
+    fn a_delta_replaces_output_and_raises_input() {
+        let start = read(&json!({"input_tokens":10,"output_tokens":1}));
+        let u = merge(start, &json!({"output_tokens":7})).unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (10, 7));
+        let u = merge(Some(u), &json!({"input_tokens":12,"output_tokens":8})).unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (12, 8));
+        assert_eq!(merge(None, &json!(3)), None);
     }
 
     #[test]

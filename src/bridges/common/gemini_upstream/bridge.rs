@@ -86,17 +86,27 @@ impl Bridge for ToGemini {
         &self,
         provider: &dyn Provider,
         op: Endpoint,
+        client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         renamed: bool,
     ) -> Result<(Bytes, Option<Usage>), UpstreamError> {
-        self.response_asked(provider, op, body, client_model, renamed, Asked::default())
+        self.response_asked(
+            provider,
+            op,
+            client_op,
+            body,
+            client_model,
+            renamed,
+            Asked::default(),
+        )
     }
 
     fn response_asked(
         &self,
         _provider: &dyn Provider,
         op: Endpoint,
+        _client_op: Endpoint,
         body: Bytes,
         client_model: &str,
         _renamed: bool,
