@@ -85,6 +85,8 @@ pub enum ProviderKind {
     Anthropic,
     Xai,
     OpenaiCompatible,
+    /// Google's Gemini API (`x-goog-api-key`).
+    Gemini,
 }
 
 impl ProviderKind {
@@ -96,6 +98,7 @@ impl ProviderKind {
             Self::Anthropic => "anthropic",
             Self::Xai => "xai",
             Self::OpenaiCompatible => "openai-compatible",
+            Self::Gemini => "gemini",
         }
     }
 }

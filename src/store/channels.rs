@@ -17,12 +17,7 @@ use std::time::Duration;
 const MAX_KEYS: usize = 64;
 
 pub fn provider_name(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::Openai => "openai",
-        ProviderKind::Anthropic => "anthropic",
-        ProviderKind::Xai => "xai",
-        ProviderKind::OpenaiCompatible => "openai-compatible",
-    }
+    kind.as_str()
 }
 
 fn parse_provider(text: &str) -> Result<ProviderKind, StoreError> {
@@ -464,6 +459,7 @@ mod tests {
             ProviderKind::Anthropic,
             ProviderKind::Xai,
             ProviderKind::OpenaiCompatible,
+            ProviderKind::Gemini,
         ] {
             assert_eq!(parse_provider(provider_name(kind)).unwrap(), kind);
         }

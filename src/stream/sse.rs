@@ -1,7 +1,10 @@
 //! Incremental Server-Sent Events parsing and encoding.
 //!
 //! Owns: turning upstream bytes into events (any chunking, `\n`/`\r\n`/`\r` line ends, comments,
-//! multi-line data) and events into bytes, with one bound on event size.
+//! multi-line data) and events into bytes, with one bound on event size. Google writes its
+//! in-stream errors as bare (pretty-printed) JSON between its `data:` events: a line that
+//! starts with `{` outside an event opens such a block, which ends where its braces balance,
+//! and is delivered as one event's data (its SDK reads them the same way).
 //! Must never: buffer more than one event plus one partial line, or panic on any input.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -27,6 +30,8 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// Inside a bare JSON block: its brace depth so far (its text is in `data`).
+    bare: Option<i64>,
 }
 
 impl SseParser {
@@ -38,6 +43,7 @@ impl SseParser {
             event: None,
             data: String::new(),
             has_data: false,
+            bare: None,
         }
     }
 
@@ -90,6 +96,10 @@ impl SseParser {
     }
 
     fn take_line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        let opens_bare = !self.has_data && self.event.is_none() && line.first() == Some(&b'{');
+        if self.bare.is_some() || opens_bare {
+            return self.take_bare(line, out);
+        }
         if line.is_empty() {
             self.dispatch(out);
             return;
@@ -118,6 +128,22 @@ impl SseParser {
         }
     }
 
+    /// One line of a bare JSON block; the block is an event once its braces balance.
+    fn take_bare(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        let depth = self.bare.unwrap_or(0) + brace_balance(line);
+        if self.has_data {
+            self.data.push('\n');
+        }
+        self.data.push_str(&String::from_utf8_lossy(line));
+        self.has_data = true;
+        if depth <= 0 {
+            self.bare = None;
+            self.dispatch(out);
+        } else {
+            self.bare = Some(depth);
+        }
+    }
+
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
         if self.has_data {
             out.push(SseEvent {
@@ -127,7 +153,24 @@ impl SseParser {
         }
         self.event = None;
         self.has_data = false;
+        self.bare = None;
     }
+}
+
+/// Opening minus closing braces of one JSON line, those inside strings not counted.
+fn brace_balance(line: &[u8]) -> i64 {
+    let (mut depth, mut in_string, mut escaped) = (0, false, false);
+    for &b in line {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'{') => depth += 1,
+            (false, _, b'}') => depth -= 1,
+            _ => {}
+        }
+    }
+    depth
 }
 
 /// Encodes one event; multi-line data becomes several `data:` lines.
