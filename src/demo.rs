@@ -17,7 +17,8 @@ pub const DEMO_TOKEN: &str = "sk-sluice-demo";
 
 /// The models the demo channels serve.
 const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, \
-                      claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini";
+                      claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini, \
+                      gemini-2.5-flash, gemini-2.5-pro, gemini-embedding-001, text-embedding-004";
 
 /// The simulator of demo mode, run in-process for as long as the relay serves.
 pub struct Demo {
@@ -45,6 +46,11 @@ impl Demo {
             "  try:    curl http://{local}/v1/chat/completions -H 'Authorization: Bearer \
              {DEMO_TOKEN}' -H 'Content-Type: application/json' -d '{{\"model\":\"gpt-4o-mini\",\
              \"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+        );
+        let _ = writeln!(
+            b,
+            "  gemini: http://{local}/v1beta/models/gemini-2.5-flash:generateContent with \
+             'x-goog-api-key: {DEMO_TOKEN}' (Google's SDKs: base_url http://{local})"
         );
         if let Some(a) = admin {
             let _ = writeln!(
@@ -89,6 +95,13 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         keys = ["xai-demo"]
         models = ["grok-3", "grok-3-mini"]
 
+        [[channels]]
+        name = "demo-gemini"
+        provider = "gemini"
+        base_url = "{gemini}/v1beta"
+        keys = ["AIzaDemoKey"]
+        models = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-embedding-001", "text-embedding-004"]
+
         [[tokens]]
         name = "demo"
         key = "{DEMO_TOKEN}"
@@ -96,6 +109,7 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         openai = sim.base_url(Provider::OpenAi),
         anthropic = sim.base_url(Provider::Anthropic),
         xai = sim.base_url(Provider::Xai),
+        gemini = sim.base_url(Provider::Gemini),
     );
     // The text above is fixed apart from URLs the simulator made: a parse failure is a bug here.
     match Config::parse(&text) {

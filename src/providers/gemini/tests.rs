@@ -62,7 +62,7 @@ fn serves_gemini_operations_and_no_completions() {
     ] {
         assert_eq!(p.serves(client), op, "{client:?}");
     }
-    assert_eq!(p.stream_usage(Endpoint::GenerateContent, false), None);
+    assert!(p.stream_usage(Endpoint::GenerateContent, false).is_none());
 }
 
 #[test]
