@@ -1,4 +1,4 @@
-"""The official OpenAI and Anthropic Python SDKs, unchanged, against a running sluice.
+"""The official OpenAI, Anthropic and Google Gen AI Python SDKs, unchanged, against a running sluice.
 
 Run through `tests/sdk/run.sh`, which starts the relay in its demo mode (embedded simulator)
 and sets SLUICE_URL and SLUICE_TOKEN.
@@ -10,10 +10,17 @@ import os
 import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 URL = os.environ.get("SLUICE_URL", "http://127.0.0.1:8080")
 TOKEN = os.environ.get("SLUICE_TOKEN", "sk-sluice-demo")
 CHAT_MODELS = ["gpt-4o-mini", "claude-sonnet-4-20250514", "grok-3"]
+# Served by the demo's Gemini channel: natively to Google's SDK, through the bridges to the others.
+GEMINI_MODEL = "gemini-2.5-flash"
+GEMINI_EMBEDDING = "gemini-embedding-001"
+BRIDGED = pytest.param(GEMINI_MODEL, marks=pytest.mark.needs_bridges)
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -188,3 +195,174 @@ def test_anthropic_errors_are_sdk_exceptions(ant):
             messages=[{"role": "user", "content": "x <<sim:status=529>>"}],
         )
     assert e.value.status_code == 529
+
+
+# --- Google Gen AI SDK (google-genai), on the native Gemini routes ------------------------
+
+GEMINI_VERSIONS = ["v1beta", "v1"]
+NO_THINKING = genai_types.ThinkingConfig(thinking_budget=0)
+
+
+_GOOGLE = {}
+
+
+def google(api_version, key=TOKEN):
+    # Kept: a Client closes its HTTP client when it is collected, even with a call in flight.
+    if (api_version, key) not in _GOOGLE:
+        _GOOGLE[(api_version, key)] = new_google(api_version, key)
+    return _GOOGLE[(api_version, key)]
+
+
+def new_google(api_version, key):
+    return genai.Client(
+        api_key=key,
+        http_options=genai_types.HttpOptions(
+            base_url=URL,
+            api_version=api_version,
+            timeout=20_000,
+            retry_options=genai_types.HttpRetryOptions(attempts=1),
+        ),
+    )
+
+
+def short(**kw):
+    return genai_types.GenerateContentConfig(max_output_tokens=6, thinking_config=NO_THINKING, **kw)
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_generate_content(version):
+    r = google(version).models.generate_content(model=GEMINI_MODEL, contents="Hello", config=short())
+    assert r.text
+    assert r.usage_metadata.candidates_token_count == 6
+    assert r.candidates[0].finish_reason == genai_types.FinishReason.MAX_TOKENS
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_generate_content_stream(version):
+    client = google(version)
+    full = client.models.generate_content(model=GEMINI_MODEL, contents="Hello", config=short())
+    chunks = list(
+        client.models.generate_content_stream(model=GEMINI_MODEL, contents="Hello", config=short())
+    )
+    assert len(chunks) > 1
+    assert "".join(c.text or "" for c in chunks) == full.text
+    assert chunks[-1].usage_metadata.candidates_token_count == 6
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_function_calling(version):
+    weather = genai_types.FunctionDeclaration(
+        name="get_weather",
+        description="Weather for a city",
+        parameters_json_schema=WEATHER_TOOL["function"]["parameters"],
+    )
+    r = google(version).models.generate_content(
+        model=GEMINI_MODEL,
+        contents="Weather in Paris?",
+        config=genai_types.GenerateContentConfig(
+            tools=[genai_types.Tool(function_declarations=[weather])],
+            thinking_config=NO_THINKING,
+        ),
+    )
+    call = r.function_calls[0]
+    assert call.name == "get_weather"
+    assert call.args["city"]
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_count_tokens(version):
+    r = google(version).models.count_tokens(model=GEMINI_MODEL, contents="one two three")
+    assert r.total_tokens > 0
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_embed_content(version):
+    r = google(version).models.embed_content(
+        model=GEMINI_EMBEDDING,
+        contents=["a", "b"],
+        config=genai_types.EmbedContentConfig(output_dimensionality=8),
+    )
+    assert len(r.embeddings) == 2
+    assert len(r.embeddings[0].values) == 8
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_models(version):
+    client = google(version)
+    names = {m.name for m in client.models.list()}
+    assert f"models/{GEMINI_MODEL}" in names
+    assert client.models.get(model=GEMINI_MODEL).name == f"models/{GEMINI_MODEL}"
+
+
+def test_google_errors_are_sdk_exceptions():
+    client = google("v1beta")
+    with pytest.raises(genai_errors.ClientError) as e:
+        google("v1beta", key="sk-wrong").models.generate_content(
+            model=GEMINI_MODEL, contents="x", config=short()
+        )
+    assert e.value.code == 401
+    with pytest.raises(genai_errors.ClientError) as e:
+        client.models.generate_content(model="gemini-nope", contents="x", config=short())
+    assert e.value.code == 404
+    with pytest.raises(genai_errors.ClientError) as e:
+        client.models.generate_content(
+            model=GEMINI_MODEL, contents="x <<sim:status=429>>", config=short()
+        )
+    assert e.value.code == 429 and e.value.status == "RESOURCE_EXHAUSTED"
+    with pytest.raises(genai_errors.ServerError) as e:
+        client.models.generate_content(
+            model=GEMINI_MODEL, contents="x <<sim:status=503>>", config=short()
+        )
+    assert e.value.code == 503
+    with pytest.raises(genai_errors.APIError):
+        list(
+            client.models.generate_content_stream(
+                model=GEMINI_MODEL, contents="x <<sim:error-event=1>>", config=short()
+            )
+        )
+
+
+# --- OpenAI and Anthropic SDKs on the Gemini-served model (needs the Gemini bridges) -------
+
+
+@pytest.mark.parametrize("model", [BRIDGED])
+def test_openai_chat_on_gemini(oai, model):
+    test_openai_chat(oai, model)
+    test_openai_chat_stream(oai, model)
+    r = oai.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+    )
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments)["city"]
+
+
+@pytest.mark.needs_bridges
+def test_openai_embeddings_on_gemini(oai):
+    r = oai.embeddings.create(model=GEMINI_EMBEDDING, input=["a", "b"])
+    assert len(r.data) == 2
+    assert all(isinstance(x, float) for x in r.data[0].embedding)
+
+
+@pytest.mark.parametrize("model", [BRIDGED])
+def test_anthropic_on_gemini(ant, model):
+    test_anthropic_messages(ant, model)
+    test_anthropic_stream(ant, model)
+    m = ant.messages.create(
+        model=model,
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[
+            {
+                "name": "get_weather",
+                "description": "Weather",
+                "input_schema": WEATHER_TOOL["function"]["parameters"],
+            }
+        ],
+    )
+    block = next(b for b in m.content if b.type == "tool_use")
+    assert block.name == "get_weather" and block.input["city"]
+    assert m.stop_reason == "tool_use"
