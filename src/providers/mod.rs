@@ -10,7 +10,7 @@
 //!
 //! One folder per upstream: `openai/` (OpenAI and every OpenAI-compatible server: the OpenAI
 //! wire format), `anthropic/` (Anthropic's messages), `xai/` (the OpenAI wire with xAI's quirks),
-//! `gemini/` (Google's Gemini API).
+//! `gemini/` (Google's Gemini API), `vertex/` (Gemini models on Vertex AI, OAuth tokens).
 //! Inside: `request.rs` (paths, auth), `errors.rs` (the error envelope and what its words mean),
 //! `usage.rs`, the stop words, `stream.rs` (a stream passed through) and `replay.rs`.
 
@@ -20,6 +20,7 @@ pub(crate) mod openai;
 pub(crate) mod pass;
 pub(crate) mod replay;
 pub(crate) mod shared;
+pub mod vertex;
 mod xai;
 
 use crate::config::{ChannelConfig, ProviderKind, Secret};
@@ -40,6 +41,8 @@ pub struct Target<'a> {
     pub extra_headers: &'a HeaderMap,
     /// The channel as configured (for a provider's own settings).
     pub channel: &'a ChannelConfig,
+    /// The access token the key was exchanged for, for providers that need one (Vertex AI).
+    pub access: Option<&'a str>,
 }
 
 /// One upstream: what the relay asks of it. Each method's words are the provider's own; what
@@ -110,6 +113,7 @@ pub fn provider_for(kind: ProviderKind) -> &'static dyn Provider {
         ProviderKind::Xai => &xai::XAI,
         ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Gemini => &gemini::Gemini,
+        ProviderKind::Vertex => &vertex::Vertex,
     }
 }
 

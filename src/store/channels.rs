@@ -151,6 +151,10 @@ impl ChannelSpec {
             max_concurrency: self.max_concurrency,
             timeouts: self.timeouts.clone(),
             enabled: self.enabled,
+            // Vertex AI channels are configured in the config file only.
+            project: None,
+            location: None,
+            credentials_file: None,
         };
         validate_channel(&channel)?;
         Ok(channel)
@@ -460,6 +464,7 @@ mod tests {
             ProviderKind::Xai,
             ProviderKind::OpenaiCompatible,
             ProviderKind::Gemini,
+            ProviderKind::Vertex,
         ] {
             assert_eq!(parse_provider(provider_name(kind)).unwrap(), kind);
         }

@@ -31,6 +31,7 @@ fn built(op: Endpoint, stream: bool) -> UpstreamRequest {
         key: &key,
         extra_headers: &headers,
         channel: &c.channels[0],
+        access: None,
     };
     provider_for(ProviderKind::Gemini).build(
         &t,
