@@ -320,3 +320,92 @@ async fn broken_streams_end_with_an_error_chunk_in_googles_shape() {
     }
     h.shutdown().await;
 }
+
+const VERTEX_MODEL: &str = "gemini-2.0-flash-vertex";
+
+#[tokio::test]
+async fn vertex_serves_the_same_routes_with_an_exchanged_token() {
+    let h = Harness::builder()
+        .sim(|s| {
+            let sa = sluice_sim::TestServiceAccount::load();
+            s.google_oauth.service_accounts = vec![sa.key().unwrap()];
+        })
+        .start()
+        .await;
+    let resp = post_google(
+        &h,
+        &format!("/v1beta/models/{VERTEX_MODEL}:generateContent"),
+        &generate("Say hello"),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert!(!text_of(&v).is_empty(), "{v}");
+    let (events, _) = read_sse(
+        post_google(
+            &h,
+            &format!("/v1/models/{VERTEX_MODEL}:streamGenerateContent?alt=sse"),
+            &generate("Say hello"),
+        )
+        .await,
+    )
+    .await;
+    let last: Value = serde_json::from_str(&events.last().unwrap().data).unwrap();
+    assert!(last["candidates"][0]["finishReason"].is_string(), "{last}");
+    let resp = post_google(
+        &h,
+        &format!("/v1beta/models/{VERTEX_MODEL}:countTokens"),
+        &json!({"contents": [{"role": "user", "parts": [{"text": "a b c"}]}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    // One token for all of them: exchanged once (by the refresher or the first request).
+    assert_eq!(h.sim.stats().tokens_issued, 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn vertex_tokens_are_refreshed_before_they_expire() {
+    // Tokens live 2 s: the refresher exchanges a new one at 1.5 s, so requests spread over
+    // 4 s all succeed, none waiting on an expired token.
+    let h = Harness::builder()
+        .sim(|s| s.google_oauth.token_lifetime = std::time::Duration::from_secs(2))
+        .start()
+        .await;
+    let path = format!("/v1beta/models/{VERTEX_MODEL}:generateContent");
+    for _ in 0..8 {
+        let resp = post_google(&h, &path, &generate("hi")).await;
+        assert_eq!(resp.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let issued = h.sim.stats().tokens_issued;
+    assert!((2..=5).contains(&issued), "tokens issued: {issued}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_vertex_credential_is_a_refused_key() {
+    // The token endpoint knows another account only: ours is refused (invalid_grant).
+    let h = Harness::builder()
+        .sim(|s| {
+            let pem = sluice_sim::TestServiceAccount::load().public_key_pem();
+            let other =
+                sluice_sim::ServiceAccountKey::from_pem("other@p.iam.gserviceaccount.com", pem);
+            s.google_oauth.service_accounts = vec![other.unwrap()];
+        })
+        .start()
+        .await;
+    let resp = post_google(
+        &h,
+        &format!("/v1beta/models/{VERTEX_MODEL}:generateContent"),
+        &generate("hi"),
+    )
+    .await;
+    let (status, v) = google_error(resp).await;
+    assert_eq!(status, 502, "{v}");
+    assert!(!v.to_string().contains("PRIVATE KEY"), "{v}");
+    let ch = h.state.routes.channel_snapshot("demo-vertex").unwrap();
+    assert_eq!(ch.keys[0].state, "auth", "{:?}", ch.keys);
+    assert_eq!(h.sim.stats().tokens_issued, 0);
+    h.shutdown().await;
+}
