@@ -15,6 +15,7 @@
 
 mod clients;
 mod errors;
+mod google;
 mod jobs;
 mod shutdown;
 mod streams;
