@@ -248,7 +248,10 @@ fn a_vertex_credentials_file_is_read_as_a_key() {
     std::fs::write(&path, text).unwrap();
     let c = Config::load(&path).unwrap();
     assert_eq!(c.channels[0].keys.len(), 1);
-    assert_eq!(c.channels[0].keys[0].expose(), r#"{"type":"service_account"}"#);
+    assert_eq!(
+        c.channels[0].keys[0].expose(),
+        r#"{"type":"service_account"}"#
+    );
     assert_eq!(
         c.channels[0].api_base().unwrap(),
         "https://us-central1-aiplatform.googleapis.com/v1"

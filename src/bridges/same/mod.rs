@@ -146,6 +146,39 @@ mod tests {
     }
 
     #[test]
+    fn formats_that_name_the_model_in_the_path_get_no_model_member() {
+        for kind in [ProviderKind::Gemini, ProviderKind::Vertex] {
+            let body = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+            let r = Request {
+                op: Endpoint::GenerateContent,
+                body: Bytes::from_static(body.as_bytes()),
+                stream: true,
+                include_usage: false,
+                client_model: "alias",
+                upstream_model: "gemini-2.0-flash",
+            };
+            let out = Same.request(provider_for(kind), r).unwrap();
+            assert_eq!(&out.body[..], body.as_bytes(), "{kind}: untouched");
+            assert!(!out.strip_usage);
+            let answer = r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"model":"x"}}}]}}]}"#;
+            let (back, _) = Same
+                .response(
+                    provider_for(kind),
+                    Endpoint::GenerateContent,
+                    Bytes::from_static(answer.as_bytes()),
+                    "alias",
+                    true,
+                )
+                .unwrap();
+            assert_eq!(
+                &back[..],
+                answer.as_bytes(),
+                "{kind}: a `model` in args is content"
+            );
+        }
+    }
+
+    #[test]
     fn an_answer_passes_with_its_usage_and_the_clients_model_name() {
         let p = provider_for(ProviderKind::Openai);
         let body = r#"{"id":"x","model":"up/m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;

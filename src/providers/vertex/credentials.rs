@@ -1,13 +1,13 @@
 //! The access tokens of every Vertex AI key in the config, and the one supervised job that
 //! keeps them fresh.
 //!
-//! Owns: one [`Credential`] per service-account key of the `vertex` channels (a key used by two
+//! Owns: one `Credential` per service-account key of the `vertex` channels (a key used by two
 //! channels shares its token), the token a request needs ([`Credentials::access`]: the cached
 //! one; only a key's very first token, or one the refresher could not renew in time, is
 //! exchanged on the request path, under the request's deadline), and the refresher
 //! ([`refresh`]): one job for all Vertex keys (the supervisor's one-job-per-credential-kind
 //! bound; its work never depends on request count), which exchanges each token when it is due
-//! (three quarters into its life; after a failure, [`RETRY_AFTER_FAILURE`] later) and sleeps
+//! (three quarters into its life; after a failure, `RETRY_AFTER_FAILURE` later) and sleeps
 //! until the next is due or it is cancelled.
 //! Must never: exchange per request when a valid token is cached, or keep running after its
 //! cancellation.
