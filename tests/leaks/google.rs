@@ -3,8 +3,6 @@
 //! task, connection, stream or token exchange behind.
 
 use super::{all_well_formed, burst, warm, REQUEST, SETTLE};
-use futures_util::future::join_all;
-use futures_util::StreamExt;
 use sluice_test_support::leak::traffic::{self, Outcome, Route, Shape};
 use sluice_test_support::leak::{self, Baseline};
 use sluice_test_support::Harness;
@@ -30,26 +28,11 @@ async fn warm_google(
 
 /// `per_route` streams on each Google route, at once, with `fault`: each a 200 ending `shape`.
 async fn google_streams(h: &Harness, fault: &str, per_route: usize, shape: Shape) -> Vec<Outcome> {
-    let sends = Route::GOOGLE.iter().flat_map(|&route| {
-        (0..per_route).map(move |_| traffic::send(h, route, Some(fault), true, 30, REQUEST))
-    });
-    let outs: Vec<Outcome> = join_all(sends)
-        .await
-        .into_iter()
-        .map(|o| o.expect("every stream ended within its deadline"))
-        .collect();
+    let outs = super::streams_on(h, &Route::GOOGLE, fault, per_route).await;
     for o in &outs {
-        assert_eq!(o.status, 200, "{o:?}");
         assert_eq!(o.shape(), Ok(shape), "{o:?}");
     }
     outs
-}
-
-async fn check(h: Harness, base: Baseline, kind: &str, n: u64) {
-    super::served(&h, kind, n);
-    assert_eq!(base.requests_since(&h), n, "each request counted once");
-    base.assert_returns(&h, SETTLE).await;
-    h.shutdown().await;
 }
 
 #[test]
@@ -97,7 +80,7 @@ fn gemini_stall_mid_stream_does_not_leak_connections() {
             outs.iter().all(|o| o.body.contains("stream_idle")),
             "{outs:?}"
         );
-        check(h, base, "stall-after", 12).await;
+        super::check_served(h, base, "stall-after", 12).await;
     });
 }
 
@@ -107,7 +90,7 @@ fn gemini_upstream_resets_do_not_leak_connections() {
         let (h, base) = warm_google(|_, _| {}).await;
         let outs = burst(&h, &Route::GOOGLE, "reset", 10).await;
         all_well_formed(&outs, 502, Shape::Error);
-        check(h, base, "reset", 20).await;
+        super::check_served(h, base, "reset", 20).await;
     });
 }
 
@@ -116,21 +99,7 @@ fn gemini_client_disconnect_mid_stream_does_not_leak_upstream() {
     // 10 slow streams (400 tokens at 50 ms) read to their first chunk, then dropped.
     leak::run(|| async {
         let (h, base) = warm_google(|_, _| {}).await;
-        let opens = Route::GOOGLE.iter().flat_map(|&route| {
-            let h = &h;
-            (0..5).map(move |_| async move {
-                let body = route.body(Some("drip=50ms"), true, 400);
-                let resp = route.request(h, &body).send().await.unwrap();
-                assert_eq!(resp.status(), 200);
-                let mut body = resp.bytes_stream();
-                let first = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
-                assert!(matches!(first, Ok(Some(Ok(_)))), "first chunk");
-                body
-            })
-        });
-        let held = join_all(opens).await;
-        assert_eq!(h.state.monitor.ledger().counts().open_streams, 10);
-        drop(held);
+        super::clients::leave_mid_stream(&h, &Route::GOOGLE, 5).await;
         base.assert_returns(&h, SETTLE).await;
         assert_eq!(base.requests_since(&h), 10, "each request counted once");
         h.shutdown().await;

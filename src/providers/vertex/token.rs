@@ -186,6 +186,8 @@ impl Credential {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
+        // An exchange is rare (hourly): its connection is closed after it, not pooled.
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         let request = UpstreamRequest {
             method: Method::POST,
             url: account.token_uri.clone(),
