@@ -20,6 +20,7 @@ CHAT_MODELS = ["gpt-4o-mini", "claude-sonnet-4-20250514", "grok-3"]
 # Served by the demo's Gemini channel: natively to Google's SDK, through the bridges to the others.
 GEMINI_MODEL = "gemini-2.5-flash"
 GEMINI_EMBEDDING = "gemini-embedding-001"
+VERTEX_MODEL = "gemini-2.0-flash-vertex"
 BRIDGED = pytest.param(GEMINI_MODEL, marks=pytest.mark.needs_bridges)
 WEATHER_TOOL = {
     "type": "function",
@@ -247,6 +248,19 @@ def test_google_generate_content_stream(version):
     assert len(chunks) > 1
     assert "".join(c.text or "" for c in chunks) == full.text
     assert chunks[-1].usage_metadata.candidates_token_count == 6
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_google_on_vertex(version):
+    # The demo's Vertex AI channel (an exchanged OAuth token upstream), the same native routes.
+    client = google(version)
+    full = client.models.generate_content(model=VERTEX_MODEL, contents="Hello", config=short())
+    assert full.text and full.usage_metadata.candidates_token_count == 6
+    chunks = list(
+        client.models.generate_content_stream(model=VERTEX_MODEL, contents="Hello", config=short())
+    )
+    assert "".join(c.text or "" for c in chunks) == full.text
+    assert client.models.count_tokens(model=VERTEX_MODEL, contents="a b c").total_tokens > 0
 
 
 @pytest.mark.parametrize("version", GEMINI_VERSIONS)
