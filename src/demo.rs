@@ -18,8 +18,8 @@ pub const DEMO_TOKEN: &str = "sk-sluice-demo";
 /// The models the demo channels serve.
 const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, \
                       claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini, \
-                      gemini-2.5-flash, gemini-2.5-pro, gemini-embedding-001, text-embedding-004, \
-                      gemini-2.0-flash-vertex";
+                      gemini-2.5-flash, gemini-2.5-pro, gemini-2.0-flash, gemini-embedding-001, \
+                      text-embedding-004, gemini-2.0-flash-vertex";
 
 /// The simulator of demo mode, run in-process for as long as the relay serves.
 pub struct Demo {
@@ -108,7 +108,8 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         provider = "gemini"
         base_url = "{gemini}/v1beta"
         keys = ["AIzaDemoKey"]
-        models = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-embedding-001", "text-embedding-004"]
+        models = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-embedding-001",
+            "text-embedding-004"]
 
         [[channels]]
         name = "demo-vertex"
