@@ -21,7 +21,7 @@ mod token;
 
 pub use credentials::{Credentials, REFRESHER};
 
-use super::gemini::{self, errors, request};
+use super::gemini::{errors, request, Gemini};
 use super::shared::retry_after;
 use super::{PassOptions, Provider, Target};
 use crate::stream::Transform;
@@ -40,7 +40,7 @@ impl Provider for Vertex {
     }
 
     fn serves(&self, endpoint: Endpoint) -> Option<Endpoint> {
-        gemini::serves(endpoint)
+        Gemini.serves(endpoint)
     }
 
     fn names_model_in_body(&self) -> bool {
@@ -70,8 +70,8 @@ impl Provider for Vertex {
         request::at(target, &root, op, model, stream, auth, body)
     }
 
-    fn stream_usage(&self, _op: Endpoint, _client_asked: bool) -> Option<fn(&mut Value)> {
-        None
+    fn stream_usage(&self, op: Endpoint, client_asked: bool) -> Option<fn(&mut Value)> {
+        Gemini.stream_usage(op, client_asked)
     }
 
     fn fault(
@@ -86,22 +86,21 @@ impl Provider for Vertex {
     }
 
     fn pass_stream(&self, options: PassOptions) -> Box<dyn Transform> {
-        Box::new(gemini::stream::Pass::new(options))
+        Gemini.pass_stream(options)
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, UpstreamError> {
-        gemini::usage_of(body)
+        Gemini.usage_of(body)
     }
 
+    /// Vertex's answers and their error bodies are Gemini's.
     fn replay(
         &self,
         op: Endpoint,
         body: &[u8],
         redactor: &Redactor,
     ) -> Result<Bytes, UpstreamError> {
-        super::replay::replay(self, body, redactor, gemini::replay::is_error, |v, out| {
-            gemini::replay::events(op, v, out)
-        })
+        Gemini.replay(op, body, redactor)
     }
 }
 
