@@ -25,6 +25,11 @@ VERTEX_MODEL = "gemini-2.0-flash-vertex"
 BRIDGED = pytest.param("gemini-2.0-flash", marks=pytest.mark.needs_bridges)
 # Every chat test also runs on the Gemini-served model (through the bridges).
 SDK_CHAT_MODELS = CHAT_MODELS + [BRIDGED]
+# Google's SDK on OpenAI- and Anthropic-served models (through the Gemini-client bridges).
+GOOGLE_ON_OTHERS = [
+    pytest.param(m, marks=pytest.mark.needs_bridges)
+    for m in ["gpt-4o-mini", "claude-sonnet-4-20250514", "grok-3"]
+]
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -337,6 +342,35 @@ def test_google_errors_are_sdk_exceptions():
                 model=GEMINI_MODEL, contents="x <<sim:error-event=1>>", config=short()
             )
         )
+
+
+@pytest.mark.parametrize("model", GOOGLE_ON_OTHERS)
+def test_google_on_other_providers(model):
+    client = google("v1beta")
+    full = client.models.generate_content(model=model, contents="Hello", config=short())
+    assert full.text and full.usage_metadata.candidates_token_count == 6
+    chunks = list(client.models.generate_content_stream(model=model, contents="Hello", config=short()))
+    assert "".join(c.text or "" for c in chunks) == full.text
+    weather = genai_types.FunctionDeclaration(
+        name="get_weather",
+        description="Weather for a city",
+        parameters_json_schema=WEATHER_TOOL["function"]["parameters"],
+    )
+    r = client.models.generate_content(
+        model=model,
+        contents="Weather in Paris?",
+        config=genai_types.GenerateContentConfig(
+            tools=[genai_types.Tool(function_declarations=[weather])]
+        ),
+    )
+    assert r.function_calls[0].name == "get_weather"
+    assert r.function_calls[0].args["city"] == "sim"
+
+
+@pytest.mark.needs_bridges
+def test_google_embed_content_on_openai():
+    r = google("v1beta").models.embed_content(model="text-embedding-3-small", contents=["a", "b"])
+    assert len(r.embeddings) == 2 and r.embeddings[0].values
 
 
 # --- OpenAI and Anthropic SDKs on the Gemini-served model (needs the Gemini bridges) -------
