@@ -1,7 +1,7 @@
 //! Client authentication by API token.
 //!
-//! Owns: the token table, reading the token from `Authorization: Bearer` or `x-api-key`,
-//! and each token's model allowlist.
+//! Owns: the token table, reading the token from `Authorization: Bearer`, `x-api-key` or
+//! `x-goog-api-key` (the Gemini routes move a `?key=` there), and each token's model allowlist.
 //! Must never: log or return a token's value.
 
 use crate::config::Config;
@@ -42,7 +42,8 @@ impl Tokens {
     }
 
     /// The token a request carries, from `Authorization: Bearer` (OpenAI SDKs) or
-    /// `x-api-key` (Anthropic SDKs).
+    /// `x-api-key` (Anthropic SDKs) or `x-goog-api-key` (Google's SDKs; the Gemini routes put a
+    /// `?key=` query parameter there).
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Token>, RelayError> {
         let bearer = headers
             .get(http::header::AUTHORIZATION)
@@ -51,7 +52,11 @@ impl Tokens {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             });
-        let key = bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let key = bearer.or_else(|| {
+            ["x-api-key", "x-goog-api-key"]
+                .into_iter()
+                .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+        });
         key.and_then(|k| self.by_key.get(k.trim()))
             .cloned()
             .ok_or(RelayError::Unauthorized)
@@ -88,6 +93,9 @@ mod tests {
         let tok = t.authenticate(&h).unwrap();
         assert!(tok.allows("m1") && !tok.allows("m2"));
         assert_eq!(tok.name, "sk-***en");
+        let mut h = HeaderMap::new();
+        h.insert("x-goog-api-key", "sk-all".parse().unwrap());
+        assert_eq!(t.authenticate(&h).unwrap().name, "all");
     }
 
     #[test]

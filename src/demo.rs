@@ -6,9 +6,9 @@
 //! Owns: the demo configuration, its token, the simulator it runs and the banner it prints.
 //! Must never: be used when a config file is given.
 
-use crate::config::Config;
+use crate::config::{Config, ProviderKind, Secret};
 use crate::state::StartError;
-use sluice_sim::{Provider, SimConfig, SimHandle};
+use sluice_sim::{Provider, SimConfig, SimHandle, TestServiceAccount};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -17,7 +17,9 @@ pub const DEMO_TOKEN: &str = "sk-sluice-demo";
 
 /// The models the demo channels serve.
 const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, \
-                      claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini";
+                      claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini, \
+                      gemini-2.5-flash, gemini-2.5-pro, gemini-2.0-flash, gemini-embedding-001, \
+                      text-embedding-004, gemini-2.0-flash-vertex";
 
 /// The simulator of demo mode, run in-process for as long as the relay serves.
 pub struct Demo {
@@ -27,7 +29,12 @@ pub struct Demo {
 impl Demo {
     /// Starts the simulator and returns the config whose channels point at it.
     pub async fn start(listen: SocketAddr) -> Result<(Self, Config), StartError> {
-        let sim = sluice_sim::start(SimConfig::default())
+        let mut sim_config = SimConfig::default();
+        // The simulated token endpoint checks the demo service account's signatures.
+        if let Ok(key) = TestServiceAccount::load().key() {
+            sim_config.google_oauth.service_accounts.push(key);
+        }
+        let sim = sluice_sim::start(sim_config)
             .await
             .map_err(StartError::Simulator)?;
         let config = config(&sim, listen);
@@ -45,6 +52,11 @@ impl Demo {
             "  try:    curl http://{local}/v1/chat/completions -H 'Authorization: Bearer \
              {DEMO_TOKEN}' -H 'Content-Type: application/json' -d '{{\"model\":\"gpt-4o-mini\",\
              \"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+        );
+        let _ = writeln!(
+            b,
+            "  gemini: http://{local}/v1beta/models/gemini-2.5-flash:generateContent with \
+             'x-goog-api-key: {DEMO_TOKEN}' (Google's SDKs: base_url http://{local})"
         );
         if let Some(a) = admin {
             let _ = writeln!(
@@ -64,6 +76,8 @@ impl Demo {
 
 /// A config whose channels point at the running simulator.
 pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
+    // Vertex AI's key: the simulator's test-only service account, its token_uri the simulator's.
+    let account = TestServiceAccount::load();
     let text = format!(
         r#"
         listen = "{listen}"
@@ -89,6 +103,24 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         keys = ["xai-demo"]
         models = ["grok-3", "grok-3-mini"]
 
+        [[channels]]
+        name = "demo-gemini"
+        provider = "gemini"
+        base_url = "{gemini}/v1beta"
+        keys = ["AIzaDemoKey"]
+        models = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-embedding-001",
+            "text-embedding-004"]
+
+        [[channels]]
+        name = "demo-vertex"
+        provider = "vertex"
+        base_url = "{vertex}/v1"
+        keys = ["the test-only service account, below"]
+        models = ["gemini-2.0-flash-vertex"]
+        model_mapping = {{ "gemini-2.0-flash-vertex" = "gemini-2.0-flash" }}
+        project = "{project}"
+        location = "us-central1"
+
         [[tokens]]
         name = "demo"
         key = "{DEMO_TOKEN}"
@@ -96,10 +128,20 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         openai = sim.base_url(Provider::OpenAi),
         anthropic = sim.base_url(Provider::Anthropic),
         xai = sim.base_url(Provider::Xai),
+        gemini = sim.base_url(Provider::Gemini),
+        vertex = sim.base_url(Provider::Vertex),
+        project = account.project_id(),
     );
     // The text above is fixed apart from URLs the simulator made: a parse failure is a bug here.
-    match Config::parse(&text) {
+    let mut config = match Config::parse(&text) {
         Ok(c) => c,
         Err(e) => unreachable!("demo config does not parse: {e}"),
+    };
+    let key = Secret::new(account.key_file(&sim.google_token_url()));
+    for ch in &mut config.channels {
+        if ch.provider == ProviderKind::Vertex {
+            ch.keys = vec![key.clone()];
+        }
     }
+    config
 }

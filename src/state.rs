@@ -23,6 +23,8 @@ pub struct AppState {
     pub overload: Overload,
     /// Every background job of this relay runs here; `serve` shuts it down after the drain.
     pub supervisor: Supervisor,
+    /// The access tokens of the Vertex AI keys (refreshed by a supervised job).
+    pub credentials: Arc<crate::providers::vertex::Credentials>,
     draining: AtomicBool,
 }
 
@@ -55,6 +57,7 @@ impl AppState {
         let monitor = Monitor::new(&config.monitor, &channels);
         Ok(Arc::new(Self {
             tokens: Tokens::new(&config),
+            credentials: Arc::new(crate::providers::vertex::Credentials::new(&config)),
             routes: Routes::new(&config)?,
             upstream: Upstream::new(&config, monitor.ledger().clone())?,
             overload: Overload::new(&config.overload),

@@ -15,6 +15,8 @@ fn example_configs_load() {
         "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",
         "XAI_API_KEY",
+        "GEMINI_API_KEY",
+        "VERTEX_SERVICE_ACCOUNT_JSON",
         "SLUICE_TOKEN_BACKEND",
         "SLUICE_ADMIN_TOKEN",
     ] {

@@ -1,5 +1,6 @@
 //! Properties of the whole relay under random traffic: random sequences of requests (endpoint,
-//! provider, native or converted, stream or not, length; OpenAI-format routes also on any
+//! provider, native or converted, Google's native routes on Gemini and Vertex AI, stream or
+//! not, length; OpenAI-format routes also on any
 //! OpenAI-compatible dialect of the simulator, with a mapped model), upstream faults (or none)
 //! and client behaviours (read all, leave at a random byte, read slowly, bursts of concurrent
 //! requests).
@@ -94,7 +95,7 @@ fn req() -> impl Strategy<Value = Req> {
         1 => proptest::sample::select(Dialect::ALL.to_vec()).prop_map(Some),
     ];
     (
-        proptest::sample::select(Route::ALL.to_vec()),
+        proptest::sample::select([&Route::ALL[..], &Route::GOOGLE[..]].concat()),
         dialect,
         any::<bool>(),
         1u32..48,

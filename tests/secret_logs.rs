@@ -56,6 +56,16 @@ async fn logs_metrics_and_admin_state_hold_no_secret() {
 
     let h = relay(KEYS).await;
     echoed_errors(&h, KEYS).await;
+    // Google's clients may send the token as `?key=`: no log may show it either.
+    let body = serde_json::json!({"contents": [{"parts": [{"text": "hi"}]}]});
+    for path in [
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        "/v1beta/models/gemini-2.5-flash:unknownMethod",
+        "/v1beta/nowhere",
+    ] {
+        let url = h.url(&format!("{path}?key={}", sluice_test_support::TOKEN));
+        h.client.post(url).json(&body).send().await.unwrap();
+    }
     let text = logs.text();
     assert!(
         text.contains("sluice::access") && text.contains("upstream key set aside"),

@@ -354,5 +354,15 @@ mod tests {
             op(ProviderKind::OpenaiCompatible, Endpoint::Embeddings).ok(),
             Some(Endpoint::Embeddings)
         );
+        for kind in [ProviderKind::Gemini, ProviderKind::Vertex] {
+            assert_eq!(
+                op(kind, Endpoint::GenerateContent).ok(),
+                Some(Endpoint::GenerateContent)
+            );
+            assert_eq!(
+                op(kind, Endpoint::Completions).err(),
+                Some(Unserved::Endpoint)
+            );
+        }
     }
 }

@@ -85,6 +85,10 @@ pub enum ProviderKind {
     Anthropic,
     Xai,
     OpenaiCompatible,
+    /// Google's Gemini API (`x-goog-api-key`).
+    Gemini,
+    /// Gemini models on Google Cloud's Vertex AI (a service account's OAuth access token).
+    Vertex,
 }
 
 impl ProviderKind {
@@ -96,6 +100,8 @@ impl ProviderKind {
             Self::Anthropic => "anthropic",
             Self::Xai => "xai",
             Self::OpenaiCompatible => "openai-compatible",
+            Self::Gemini => "gemini",
+            Self::Vertex => "vertex",
         }
     }
 }
@@ -142,6 +148,16 @@ pub struct ChannelConfig {
     /// A disabled channel gets no traffic until enabled (config or admin API).
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Vertex AI: the Google Cloud project (required for `vertex` channels).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Vertex AI: the region (`us-central1`, or `global`; required for `vertex` channels).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Vertex AI: a service-account key file (JSON), read at load and used as one more key
+    /// (the keys of a `vertex` channel are service-account key files' contents).
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
 }
 
 impl ChannelConfig {
@@ -150,6 +166,30 @@ impl ChannelConfig {
     pub fn api_base(&self) -> Result<String, ConfigError> {
         base_url::normalize(&self.base_url)
             .map_err(|e| ConfigError::Invalid(format!("channel `{}`: base_url {e}", self.name)))
+    }
+}
+
+impl ChannelConfig {
+    /// A `vertex` channel names its project and location; no other channel does.
+    fn validate_google(&self) -> Result<(), ConfigError> {
+        let named = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let vertex = self.provider == ProviderKind::Vertex;
+        if vertex && !(named(&self.project) && named(&self.location)) {
+            return Err(ConfigError::Invalid(format!(
+                "channel `{}`: a vertex channel needs `project` and `location`",
+                self.name
+            )));
+        }
+        let google_only =
+            self.project.is_some() || self.location.is_some() || self.credentials_file.is_some();
+        if !vertex && google_only {
+            return Err(ConfigError::Invalid(format!(
+                "channel `{}`: `project`, `location` and `credentials_file` are for vertex \
+                 channels only",
+                self.name
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -214,6 +254,7 @@ impl Config {
             other => other,
         })?;
         config.apply_env(|name| std::env::var(name).ok());
+        config.read_credentials_files()?;
         config.validate()?;
         Ok(config)
     }
@@ -238,6 +279,20 @@ impl Config {
                     .collect();
             }
         }
+    }
+
+    /// Each channel's `credentials_file`, read as one more key.
+    fn read_credentials_files(&mut self) -> Result<(), ConfigError> {
+        for ch in &mut self.channels {
+            if let Some(path) = &ch.credentials_file {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                ch.keys.push(Secret::new(text));
+            }
+        }
+        Ok(())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -293,6 +348,7 @@ impl Config {
             }
             ch.timeouts.validate(&ch.name)?;
             ch.api_base()?;
+            ch.validate_google()?;
         }
         if self.tokens.is_empty() {
             return Err(ConfigError::Invalid(

@@ -223,3 +223,39 @@ fn client_deadlines_and_admin_listen_have_defaults_and_are_validated() {
     let err = Config::parse(&text).unwrap().validate().unwrap_err();
     assert!(err.to_string().contains("max_h2_streams"), "{err}");
 }
+
+#[test]
+fn a_vertex_credentials_file_is_read_as_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("sa.json");
+    std::fs::write(&sa, r#"{"type":"service_account"}"#).unwrap();
+    let text = format!(
+        r#"
+        [[channels]]
+        name = "v"
+        provider = "vertex"
+        base_url = "https://us-central1-aiplatform.googleapis.com/v1"
+        models = ["gemini-2.0-flash"]
+        project = "p"
+        location = "us-central1"
+        credentials_file = "{}"
+        [[tokens]]
+        key = "sk-t"
+        "#,
+        sa.display()
+    );
+    let path = dir.path().join("sluice.toml");
+    std::fs::write(&path, text).unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.channels[0].keys.len(), 1);
+    assert_eq!(
+        c.channels[0].keys[0].expose(),
+        r#"{"type":"service_account"}"#
+    );
+    assert_eq!(
+        c.channels[0].api_base().unwrap(),
+        "https://us-central1-aiplatform.googleapis.com/v1"
+    );
+    std::fs::remove_file(&sa).unwrap();
+    assert!(matches!(Config::load(&path), Err(ConfigError::Read { .. })));
+}

@@ -9,7 +9,8 @@
 //! let a provider's words out of its folder: the rest of the relay sees neutral types only.
 //!
 //! One folder per upstream: `openai/` (OpenAI and every OpenAI-compatible server: the OpenAI
-//! wire format), `anthropic/` (Anthropic's messages), `xai/` (the OpenAI wire with xAI's quirks).
+//! wire format), `anthropic/` (Anthropic's messages), `xai/` (the OpenAI wire with xAI's quirks),
+//! `gemini/` (Google's Gemini API), `vertex/` (Gemini models on Vertex AI, OAuth tokens).
 //! Inside: `request.rs` (paths, auth), `errors.rs` (the error envelope and what its words mean),
 //! `usage.rs`, the stop words, `stream.rs` (a stream passed through) and `replay.rs`.
 
@@ -19,6 +20,7 @@ pub(crate) mod openai;
 pub(crate) mod pass;
 pub(crate) mod replay;
 pub(crate) mod shared;
+pub mod vertex;
 mod xai;
 
 use crate::config::{ChannelConfig, ProviderKind, Secret};
@@ -39,6 +41,8 @@ pub struct Target<'a> {
     pub extra_headers: &'a HeaderMap,
     /// The channel as configured (for a provider's own settings).
     pub channel: &'a ChannelConfig,
+    /// The access token the key was exchanged for, for providers that need one (Vertex AI).
+    pub access: Option<&'a str>,
 }
 
 /// One upstream: what the relay asks of it. Each method's words are the provider's own; what
@@ -50,6 +54,12 @@ pub trait Provider: Send + Sync {
     /// The upstream operation that serves a client endpoint (directly, or through the bridge
     /// from the client's format), or `None` if this provider cannot serve it.
     fn serves(&self, endpoint: Endpoint) -> Option<Endpoint>;
+
+    /// Whether its bodies name the model (a `model` member: a mapping puts the upstream's name
+    /// there, and the client's back into the answer); `false` when the path names it (Gemini).
+    fn names_model_in_body(&self) -> bool {
+        true
+    }
 
     /// The request for one of its operations (`op`, from [`Provider::serves`]) on the upstream
     /// `model` (formats that name it in the path need it), its body already in this provider's
@@ -102,6 +112,8 @@ pub fn provider_for(kind: ProviderKind) -> &'static dyn Provider {
         ProviderKind::Openai | ProviderKind::OpenaiCompatible => &openai::OPENAI,
         ProviderKind::Xai => &xai::XAI,
         ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Gemini => &gemini::Gemini,
+        ProviderKind::Vertex => &vertex::Vertex,
     }
 }
 

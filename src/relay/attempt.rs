@@ -95,21 +95,34 @@ pub(super) async fn attempts(
                 upstream_model: &selected.upstream_model,
             },
         )?;
-        let request = provider.build(
-            &selected.lease.target(),
-            route.op,
-            &selected.upstream_model,
-            ask.headers,
-            outgoing.body,
-            ask.peek.stream(),
-        );
         let total = ask.started + ch.timeouts.total.unwrap_or(timeouts.total);
         let first_byte = ch.timeouts.first_byte.unwrap_or(timeouts.first_byte);
         record.upstream_sent();
-        let sent = state
-            .upstream
-            .send_within(request, provider, total, first_byte)
+        // The key's access token where the provider needs one (cached; exchanged only for the
+        // first): a refused credential fails this attempt as a refused key would.
+        let access = state
+            .credentials
+            .access(ch.kind, selected.lease.target().key, &state.upstream, total)
             .await;
+        let sent = match access {
+            Ok(access) => {
+                let mut target = selected.lease.target();
+                target.access = access.as_deref();
+                let request = provider.build(
+                    &target,
+                    route.op,
+                    &selected.upstream_model,
+                    ask.headers,
+                    outgoing.body,
+                    ask.peek.stream(),
+                );
+                state
+                    .upstream
+                    .send_within(request, provider, total, first_byte)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         record.upstream_answered();
         match sent {
             Ok(response) => {

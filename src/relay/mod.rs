@@ -15,7 +15,7 @@ mod plan;
 mod record;
 
 pub(crate) use outcome::Outcome;
-pub(crate) use plan::Peek;
+pub(crate) use plan::{FromPath, Peek};
 pub(crate) use record::Record;
 
 use crate::auth::Token;
@@ -34,10 +34,12 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-/// Relays one authenticated request whose body has been read.
+/// Relays one authenticated request whose body has been read (`path`: what its path names,
+/// for formats that name the model there).
 pub(crate) async fn relay(
     state: &AppState,
     endpoint: Endpoint,
+    path: Option<FromPath>,
     token: &Token,
     headers: &HeaderMap,
     body: Bytes,
@@ -45,7 +47,7 @@ pub(crate) async fn relay(
 ) -> Response {
     let format = endpoint.client_format();
     record.token = Some(token.name.clone());
-    match run(state, endpoint, token, headers, body, &mut record).await {
+    match run(state, endpoint, path, token, headers, body, &mut record).await {
         Ok(Answer::Full(bytes)) => {
             record.finish_ok();
             json_response(bytes)
@@ -92,6 +94,7 @@ struct StreamParts {
 async fn run(
     state: &AppState,
     endpoint: Endpoint,
+    path: Option<FromPath>,
     token: &Token,
     headers: &HeaderMap,
     body: Bytes,
@@ -99,7 +102,7 @@ async fn run(
 ) -> Result<Answer, RelayError> {
     let started = Instant::now();
     // What is asked: the model and whether to stream, read without building the body.
-    let peek = Peek::parse(&body)?;
+    let peek = Peek::parse(&body)?.with_path(path);
     let model = peek.model()?.to_owned();
     record.model = Some(model.clone());
     record.stream = peek.stream();

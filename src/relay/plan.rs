@@ -1,7 +1,9 @@
 //! What a request asks for.
 //!
 //! Owns: reading the few fields routing needs (model, stream, include_usage) without building
-//! the body, and refusing a body that is not a JSON object. (What the upstream is sent is its
+//! the body, or taking them from the path where the client's format names them there
+//! ([`FromPath`]: Gemini's `models/{model}:streamGenerateContent`), and refusing a body that is
+//! not a JSON object. (What the upstream is sent is its
 //! bridge's: `crate::bridges`.)
 //! Must never: do I/O.
 
@@ -24,7 +26,24 @@ pub(crate) struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
+/// What the path of a request says, where its format names the model there (Gemini): it wins
+/// over the body.
+#[derive(Clone, Debug)]
+pub(crate) struct FromPath {
+    pub model: String,
+    pub stream: bool,
+}
+
 impl Peek {
+    /// The request as the path names it, when it does.
+    pub(crate) fn with_path(mut self, path: Option<FromPath>) -> Self {
+        if let Some(p) = path {
+            self.model = Some(p.model);
+            self.stream = Some(p.stream);
+        }
+        self
+    }
+
     pub(crate) fn parse(body: &[u8]) -> Result<Self, RelayError> {
         // serde reads a struct from a JSON array too (`["gpt-4o"]`): only an object is a request.
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -76,5 +95,13 @@ mod tests {
         assert!(Peek::parse(b" \n{\"model\":\"m\"}").is_ok());
         let p = Peek::parse(b"{\"messages\":[]}").unwrap();
         assert!(matches!(p.model(), Err(RelayError::BadRequest(_))));
+        let from_path = FromPath {
+            model: "gemini-2.5-flash".into(),
+            stream: true,
+        };
+        let p = Peek::parse(br#"{"model":"other","contents":[]}"#)
+            .unwrap()
+            .with_path(Some(from_path));
+        assert_eq!((p.model().unwrap(), p.stream()), ("gemini-2.5-flash", true));
     }
 }

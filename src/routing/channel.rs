@@ -371,6 +371,7 @@ impl Lease {
             key: &self.key,
             extra_headers: &self.channel.headers,
             channel: &self.channel.config,
+            access: None,
         }
     }
 

@@ -13,7 +13,7 @@ use super::held;
 use crate::config::Config;
 use crate::error::RelayError;
 use crate::monitor::TimeoutKind;
-use crate::relay::{self, Record};
+use crate::relay::{self, FromPath, Record};
 use crate::state::AppState;
 use crate::wire::{Endpoint, WireFormat};
 use axum::body::Body;
@@ -27,22 +27,29 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 pub(super) async fn chat(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Chat, h, b).await
+    handle(&s, Endpoint::Chat, None, h, b).await
 }
 
 pub(super) async fn completions(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Completions, h, b).await
+    handle(&s, Endpoint::Completions, None, h, b).await
 }
 
 pub(super) async fn embeddings(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Embeddings, h, b).await
+    handle(&s, Endpoint::Embeddings, None, h, b).await
 }
 
 pub(super) async fn messages(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Messages, h, b).await
+    handle(&s, Endpoint::Messages, None, h, b).await
 }
 
-async fn handle(state: &AppState, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
+/// One relayed request; `path` is what its path names (the Gemini routes').
+pub(super) async fn handle(
+    state: &AppState,
+    endpoint: Endpoint,
+    path: Option<FromPath>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let format = endpoint.client_format();
     #[cfg(feature = "canary")]
     crate::canary::detached_task();
@@ -61,7 +68,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, headers: HeaderMap, body: 
     };
     match admitted.await {
         Ok((token, body, permit)) => {
-            let resp = relay::relay(state, endpoint, &token, &headers, body, record).await;
+            let resp = relay::relay(state, endpoint, path, &token, &headers, body, record).await;
             held::until_sent(resp, permit)
         }
         Err(e) => {
@@ -134,8 +141,14 @@ pub(super) fn request_id(headers: &HeaderMap) -> String {
 }
 
 pub(super) async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    let google = headers.contains_key("x-goog-api-key")
+        || ["/v1beta/", "/v1alpha/"]
+            .iter()
+            .any(|p| uri.path().starts_with(p));
     let format = if headers.contains_key("anthropic-version") {
         WireFormat::Anthropic
+    } else if google {
+        WireFormat::Gemini
     } else {
         WireFormat::OpenAi
     };

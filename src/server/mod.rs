@@ -4,7 +4,7 @@
 //! listener's); tests call both without a socket. The layer stack, read top to bottom: request
 //! id (the client's when safe, else a generated one), panic catch, the listener's name, then
 //! routes: on the public listener the relay
-//! endpoints and the model list; on both the health endpoint; the admin surfaces (channels API,
+//! endpoints (Google's native ones in `gemini_routes`) and the model list; on both the health endpoint; the admin surfaces (channels API,
 //! `/metrics`) behind `access::guard` wherever `access::placement` serves them, and a 404 saying
 //! where they are everywhere else.
 //! Must never: contain relay logic (handlers call `relay`), or serve an admin surface outside
@@ -14,6 +14,7 @@ mod access;
 mod admin;
 mod client_deadlines;
 mod conn;
+mod gemini_routes;
 mod handlers;
 mod health;
 mod held;
@@ -57,9 +58,9 @@ fn router(state: Arc<AppState>, listener: Listener) -> Router {
             .route("/v1/chat/completions", post(handlers::chat))
             .route("/v1/completions", post(handlers::completions))
             .route("/v1/embeddings", post(handlers::embeddings))
-            .route("/v1/messages", post(handlers::messages))
-            .route("/v1/models", get(models::list))
-            .route("/v1/models/{id}", get(models::one));
+            .route("/v1/messages", post(handlers::messages));
+        // `/v1/models` and `/v1/models/{id}` (GET) with Google's `POST .../{model}:{method}`.
+        routes = gemini_routes::routes(routes);
     }
     routes = routes.route(HEALTH_PATH, get(health::health));
     routes = match access::placement(&state.config, listener) {

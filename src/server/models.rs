@@ -1,14 +1,17 @@
 //! `GET /v1/models`: the models this token may use and an enabled channel serves, in OpenAI's
-//! shape, or Anthropic's when the client sends `anthropic-version` (Anthropic SDKs do).
+//! shape, Anthropic's when the client sends `anthropic-version` (Anthropic SDKs do), or
+//! Google's when it sends its key as Google's clients do (`x-goog-api-key`, `?key=`); the
+//! Gemini routes' `/v1beta/models` always in Google's.
 //!
 //! Owns: the model listing. Must never: list a model the token may not use, or one that only
 //! disabled channels serve (a client would be refused it).
 
+use super::gemini_routes;
 use crate::error::RelayError;
 use crate::state::AppState;
 use crate::wire::WireFormat;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -18,6 +21,8 @@ use std::sync::Arc;
 fn format_of(headers: &HeaderMap) -> WireFormat {
     if headers.contains_key("anthropic-version") {
         WireFormat::Anthropic
+    } else if gemini_routes::speaks_google(headers) {
+        WireFormat::Gemini
     } else {
         WireFormat::OpenAi
     }
@@ -58,13 +63,32 @@ fn entry(format: WireFormat, id: &str, owner: &str) -> Value {
     }
 }
 
-pub(super) async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    mut headers: HeaderMap,
+) -> Response {
+    gemini_routes::key_from_query(&mut headers, &uri);
+    let format = format_of(&headers);
+    list_as(&state, &headers, format)
+}
+
+/// `GET /v1beta/models` (and `/v1alpha`): Google's shape whatever the client sends.
+pub(super) async fn list_gemini(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    mut headers: HeaderMap,
+) -> Response {
+    gemini_routes::key_from_query(&mut headers, &uri);
+    list_as(&state, &headers, WireFormat::Gemini)
+}
+
+fn list_as(state: &AppState, headers: &HeaderMap, format: WireFormat) -> Response {
     let _in_flight = state
         .monitor
         .ledger()
         .in_flight(crate::wire::Family::Models);
-    let format = format_of(&headers);
-    match visible(&state, &headers) {
+    match visible(state, headers) {
         Err(e) => e.into_response_for(format),
         Ok(models) => {
             let data: Vec<Value> = models.iter().map(|(id, o)| entry(format, id, o)).collect();
@@ -86,18 +110,40 @@ pub(super) async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap)
 pub(super) async fn one(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    uri: Uri,
+    mut headers: HeaderMap,
 ) -> Response {
+    gemini_routes::key_from_query(&mut headers, &uri);
+    let format = format_of(&headers);
+    one_as(&state, &id, &headers, format)
+}
+
+/// `GET /v1beta/models/{model}` (and `/v1alpha`): Google's shape whatever the client sends.
+pub(super) async fn one_gemini(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    uri: Uri,
+    mut headers: HeaderMap,
+) -> Response {
+    gemini_routes::key_from_query(&mut headers, &uri);
+    one_as(&state, &id, &headers, WireFormat::Gemini)
+}
+
+fn one_as(state: &AppState, id: &str, headers: &HeaderMap, format: WireFormat) -> Response {
+    // Google's clients may name it `models/{id}`.
+    let id = match format {
+        WireFormat::Gemini => id.strip_prefix("models/").unwrap_or(id),
+        WireFormat::OpenAi | WireFormat::Anthropic => id,
+    };
     let _in_flight = state
         .monitor
         .ledger()
         .in_flight(crate::wire::Family::Models);
-    let format = format_of(&headers);
-    match visible(&state, &headers) {
+    match visible(state, headers) {
         Err(e) => e.into_response_for(format),
-        Ok(models) => match models.get(&id) {
-            Some(owner) => Json(entry(format, &id, owner)).into_response(),
-            None => RelayError::ModelNotFound(id).into_response_for(format),
+        Ok(models) => match models.get(id) {
+            Some(owner) => Json(entry(format, id, owner)).into_response(),
+            None => RelayError::ModelNotFound(id.to_owned()).into_response_for(format),
         },
     }
 }

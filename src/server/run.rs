@@ -123,6 +123,18 @@ pub async fn serve(
     state.supervisor.spawn_critical("sampler", move |cancel| {
         crate::monitor::sampler::run(monitor.clone(), cancel)
     })?;
+    if !state.credentials.is_empty() {
+        let (credentials, upstream) = (state.credentials.clone(), state.upstream.clone());
+        state
+            .supervisor
+            .spawn_critical(crate::providers::vertex::REFRESHER, move |cancel| {
+                crate::providers::vertex::credentials::refresh(
+                    credentials.clone(),
+                    upstream.clone(),
+                    cancel,
+                )
+            })?;
+    }
     let mut public = Door::new(Some(listeners.public), Listener::Public, app(state.clone()));
     let mut admin = Door::new(listeners.admin, Listener::Admin, admin_app(state.clone()));
     tokio::pin!(shutdown);

@@ -17,12 +17,7 @@ use std::time::Duration;
 const MAX_KEYS: usize = 64;
 
 pub fn provider_name(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::Openai => "openai",
-        ProviderKind::Anthropic => "anthropic",
-        ProviderKind::Xai => "xai",
-        ProviderKind::OpenaiCompatible => "openai-compatible",
-    }
+    kind.as_str()
 }
 
 fn parse_provider(text: &str) -> Result<ProviderKind, StoreError> {
@@ -156,6 +151,10 @@ impl ChannelSpec {
             max_concurrency: self.max_concurrency,
             timeouts: self.timeouts.clone(),
             enabled: self.enabled,
+            // Vertex AI channels are configured in the config file only.
+            project: None,
+            location: None,
+            credentials_file: None,
         };
         validate_channel(&channel)?;
         Ok(channel)
@@ -464,6 +463,8 @@ mod tests {
             ProviderKind::Anthropic,
             ProviderKind::Xai,
             ProviderKind::OpenaiCompatible,
+            ProviderKind::Gemini,
+            ProviderKind::Vertex,
         ] {
             assert_eq!(parse_provider(provider_name(kind)).unwrap(), kind);
         }

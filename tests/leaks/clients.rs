@@ -50,26 +50,32 @@ fn client_disconnect_mid_stream_does_not_leak_upstream() {
     // 20 slow streams (400 tokens at 50 ms: 20 s each) read to their first chunk, then dropped.
     leak::run(|| async {
         let (h, base) = warm(|_, _| {}).await;
-        let opens = Route::MAIN.iter().flat_map(|&route| {
-            let h = &h;
-            (0..5).map(move |_| async move {
-                let body = route.body(Some("drip=50ms"), true, 400);
-                let resp = route.request(h, &body).send().await.unwrap();
-                assert_eq!(resp.status(), 200);
-                let mut body = resp.bytes_stream();
-                let first = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
-                assert!(matches!(first, Ok(Some(Ok(_)))), "first chunk");
-                body
-            })
-        });
-        let held = join_all(opens).await;
-        assert_eq!(h.state.monitor.ledger().counts().open_streams, 20);
-        assert!(h.sim.stats().connections_open >= 20);
-        drop(held);
+        leave_mid_stream(&h, &Route::MAIN, 5).await;
         base.assert_returns(&h, SETTLE).await;
         assert_eq!(base.requests_since(&h), 20, "each request counted once");
         h.shutdown().await;
     });
+}
+
+/// `per_route` slow streams on each of `routes` (400 tokens at 50 ms), read to their first
+/// chunk, all open at once, then dropped.
+pub(super) async fn leave_mid_stream(h: &Harness, routes: &[Route], per_route: usize) {
+    let opens = routes.iter().flat_map(|&route| {
+        (0..per_route).map(move |_| async move {
+            let body = route.body(Some("drip=50ms"), true, 400);
+            let resp = route.request(h, &body).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.bytes_stream();
+            let first = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
+            assert!(matches!(first, Ok(Some(Ok(_)))), "first chunk");
+            body
+        })
+    });
+    let held = join_all(opens).await;
+    let n = routes.len() * per_route;
+    assert_eq!(h.state.monitor.ledger().counts().open_streams, n as u64);
+    assert!(h.sim.stats().connections_open >= n as u64);
+    drop(held);
 }
 
 /// Opens a raw HTTP/1.1 connection with a tiny receive buffer, sends a streaming request, and

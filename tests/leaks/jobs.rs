@@ -16,8 +16,8 @@ fn live_tasks() -> u64 {
 
 #[test]
 fn relay_start_and_shutdown_leaves_no_job_and_no_task() {
-    // The relay's jobs (its sampler, and one registered after start as the store's writer will
-    // be) run while it serves, are visible by name, and are cancelled, awaited (the writer gets
+    // The relay's jobs (its sampler, the Vertex AI token refresher of the demo's Vertex
+    // channel, and one registered after start as the store's writer will be) run while it serves, are visible by name, and are cancelled, awaited (the writer gets
     // to flush) and gone once `shutdown` returns; then no task of the relay or the simulator is
     // left on the runtime.
     leak::run(|| async {
@@ -37,10 +37,14 @@ fn relay_start_and_shutdown_leaves_no_job_and_no_task() {
             .unwrap();
         let ledger = h.state.monitor.ledger().clone();
         // Counted from its first poll, on a worker thread.
-        eventually(SETTLE, "the sampler and the writer counted", || {
-            let n = ledger.counts().background_jobs;
-            async move { n == 2 }
-        })
+        eventually(
+            SETTLE,
+            "the sampler, the refresher and the writer counted",
+            || {
+                let n = ledger.counts().background_jobs;
+                async move { n == 3 }
+            },
+        )
         .await;
         let (_, health) = h.health().await;
         let names: Vec<(&str, bool)> = health["jobs"]
@@ -49,11 +53,18 @@ fn relay_start_and_shutdown_leaves_no_job_and_no_task() {
             .iter()
             .map(|j| (j["name"].as_str().unwrap(), j["running"].as_bool().unwrap()))
             .collect();
-        assert_eq!(names, vec![("sampler", true), ("test_writer", true)]);
+        assert_eq!(
+            names,
+            vec![
+                ("sampler", true),
+                (sluice::providers::vertex::REFRESHER, true),
+                ("test_writer", true)
+            ]
+        );
         let metrics = h.admin_get("/metrics").await.text().await.unwrap();
         assert!(
             metrics.contains("sluice_background_job_running{job=\"sampler\"} 1")
-                && metrics.contains("sluice_background_jobs 2"),
+                && metrics.contains("sluice_background_jobs 3"),
             "{metrics}"
         );
 

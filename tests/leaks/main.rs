@@ -15,6 +15,7 @@
 
 mod clients;
 mod errors;
+mod google;
 mod jobs;
 mod shutdown;
 mod streams;
@@ -61,6 +62,32 @@ async fn burst(h: &Harness, routes: &[Route], fault: &str, per_route: usize) -> 
         .into_iter()
         .map(|o| o.expect("every request answered within its deadline"))
         .collect()
+}
+
+/// `per_route` streams on each of `routes`, at once, each with `fault`: every one a 200 with a
+/// well-formed end.
+async fn streams_on(h: &Harness, routes: &[Route], fault: &str, per_route: usize) -> Vec<Outcome> {
+    let sends = routes.iter().flat_map(|&route| {
+        (0..per_route).map(move |_| traffic::send(h, route, Some(fault), true, 30, REQUEST))
+    });
+    let outs: Vec<Outcome> = join_all(sends)
+        .await
+        .into_iter()
+        .map(|o| o.expect("every stream ended within its deadline"))
+        .collect();
+    for o in &outs {
+        assert_eq!(o.status, 200, "{o:?}");
+        o.shape().unwrap();
+    }
+    outs
+}
+
+/// The fault `kind` was served `n` times to as many requests, and every count came back.
+async fn check_served(h: Harness, base: Baseline, kind: &str, n: u64) {
+    served(&h, kind, n);
+    assert_eq!(base.requests_since(&h), n, "each request counted once");
+    base.assert_returns(&h, SETTLE).await;
+    h.shutdown().await;
 }
 
 /// Every outcome has `status` and is well-formed in the client's format.

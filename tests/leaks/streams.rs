@@ -1,9 +1,8 @@
 //! Streams that go wrong after the 200 went out: the relay ends them with one error event and
 //! must drop the upstream at once, whatever state its connection is in.
 
-use super::{warm, REQUEST, SETTLE};
-use futures_util::future::join_all;
-use sluice_test_support::leak::traffic::{self, Outcome, Route, Shape};
+use super::warm;
+use sluice_test_support::leak::traffic::{Outcome, Route, Shape};
 use sluice_test_support::leak::{self, Baseline};
 use sluice_test_support::Harness;
 use std::time::Duration;
@@ -20,26 +19,11 @@ async fn streams(h: &Harness, fault: &str, per_route: usize, shape: Shape) -> Ve
 
 /// Like [`streams`], accepting any well-formed end.
 async fn streams_any(h: &Harness, fault: &str, per_route: usize) -> Vec<Outcome> {
-    let sends = Route::MAIN.iter().flat_map(|&route| {
-        (0..per_route).map(move |_| traffic::send(h, route, Some(fault), true, 30, REQUEST))
-    });
-    let outs: Vec<Outcome> = join_all(sends)
-        .await
-        .into_iter()
-        .map(|o| o.expect("every stream ended within its deadline"))
-        .collect();
-    for o in &outs {
-        assert_eq!(o.status, 200, "{o:?}");
-        o.shape().unwrap();
-    }
-    outs
+    super::streams_on(h, &Route::MAIN, fault, per_route).await
 }
 
 async fn check(h: Harness, base: Baseline, kind: &str, n: u64) {
-    super::served(&h, kind, n);
-    assert_eq!(base.requests_since(&h), n, "each request counted once");
-    base.assert_returns(&h, SETTLE).await;
-    h.shutdown().await;
+    super::check_served(h, base, kind, n).await;
 }
 
 #[test]

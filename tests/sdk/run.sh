@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the official OpenAI and Anthropic Python SDKs against a relay started in demo mode.
+# Runs the official OpenAI, Anthropic and Google Gen AI Python SDKs against a relay started in demo mode.
 # Usage: tests/sdk/run.sh            (builds sluice, installs the SDKs into .venv if missing)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import openai, anthropic, pytest' 2>/dev/null; then
+if ! "$PY" -c 'import openai, anthropic, pytest, google.genai' 2>/dev/null; then
   "$PY" -m venv .venv
   PY=.venv/bin/python
   "$PY" -m pip install -q -r tests/sdk/requirements.txt

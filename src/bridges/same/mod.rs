@@ -5,6 +5,7 @@
 //! (its provider says how); the answer passed through with its usage read by the provider and,
 //! under a mapping, the client's model name in its `model` member (the rest of its bytes as
 //! they came); the stream passed through by the provider's reader.
+//! A format that names the model in the path (Gemini) has no `model` member to set or restore.
 //! Must never: build a body it does not change, or know a format's words (the provider does).
 
 use super::common::json::{request_bytes, request_json};
@@ -26,7 +27,8 @@ impl Bridge for Same {
             .stream
             .then(|| provider.stream_usage(r.op, r.include_usage))
             .flatten();
-        if r.client_model == r.upstream_model && ask_usage.is_none() {
+        let rename = r.client_model != r.upstream_model && provider.names_model_in_body();
+        if !rename && ask_usage.is_none() {
             return Ok(Outgoing {
                 body: r.body,
                 strip_usage: false,
@@ -38,7 +40,9 @@ impl Bridge for Same {
                 "the request body must be a JSON object".to_owned(),
             ));
         };
-        o.insert("model".into(), Value::from(r.upstream_model));
+        if rename {
+            o.insert("model".into(), Value::from(r.upstream_model));
+        }
         if let Some(ask) = ask_usage {
             ask(&mut v);
         }
@@ -58,7 +62,7 @@ impl Bridge for Same {
         renamed: bool,
     ) -> Result<(Bytes, Option<Usage>), UpstreamError> {
         let usage = provider.usage_of(&body)?;
-        let named = renamed
+        let named = (renamed && provider.names_model_in_body())
             .then(|| std::str::from_utf8(&body).ok())
             .flatten()
             .and_then(|text| {
@@ -142,6 +146,41 @@ mod tests {
             (Some("b"), None)
         );
         assert!(!strip, "Anthropic streams always report usage");
+    }
+
+    #[test]
+    fn formats_that_name_the_model_in_the_path_get_no_model_member() {
+        for kind in [ProviderKind::Gemini, ProviderKind::Vertex] {
+            let body = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+            let r = Request {
+                op: Endpoint::GenerateContent,
+                client_op: Endpoint::GenerateContent,
+                body: Bytes::from_static(body.as_bytes()),
+                stream: true,
+                include_usage: false,
+                client_model: "alias",
+                upstream_model: "gemini-2.0-flash",
+            };
+            let out = Same.request(provider_for(kind), r).unwrap();
+            assert_eq!(&out.body[..], body.as_bytes(), "{kind}: untouched");
+            assert!(!out.strip_usage);
+            let answer = r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"model":"x"}}}]}}]}"#;
+            let (back, _) = Same
+                .response(
+                    provider_for(kind),
+                    Endpoint::GenerateContent,
+                    Endpoint::GenerateContent,
+                    Bytes::from_static(answer.as_bytes()),
+                    "alias",
+                    true,
+                )
+                .unwrap();
+            assert_eq!(
+                &back[..],
+                answer.as_bytes(),
+                "{kind}: a `model` in args is content"
+            );
+        }
     }
 
     #[test]

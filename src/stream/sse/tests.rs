@@ -113,3 +113,17 @@ proptest! {
         for e in out { prop_assert!(e.data.len() <= 128); }
     }
 }
+
+#[test]
+fn googles_bare_json_error_between_events_is_one_event() {
+    let text = b"data: {\"a\": 1}\r\n\r\n{\n  \"error\": {\n    \"code\": 503,\n    \"message\": \"a } in {text\"\n  }\n}\ndata: {\"b\": 2}\n\n";
+    for split in [1usize, 7, 19, text.len()] {
+        let chunks: Vec<&[u8]> = text.chunks(split).collect();
+        let out = parse_all(&chunks, 1024).unwrap();
+        assert_eq!(out.len(), 3, "{split}: {out:?}");
+        let v: serde_json::Value = serde_json::from_str(&out[1].data).unwrap();
+        assert_eq!(v["error"]["code"], 503);
+        assert_eq!(out[2], ev(None, "{\"b\": 2}"));
+    }
+    assert!(parse_all(&[b"{\n\"x\": \"", &[b'y'; 64], b"\"\n"], 32).is_err());
+}

@@ -25,6 +25,11 @@ pub enum Route {
     ClaudeMessages,
     /// `/v1/messages` on an OpenAI channel (converted both ways).
     GptViaMessages,
+    /// Google's `/v1beta/models/{model}:generateContent` (`:streamGenerateContent?alt=sse`) on
+    /// the Gemini channel (native).
+    GeminiGenerate,
+    /// The same on the Vertex AI channel (native, with an exchanged token).
+    VertexGenerate,
 }
 
 impl Route {
@@ -45,12 +50,33 @@ impl Route {
         Route::GptViaMessages,
     ];
 
+    /// Google's routes, native on Gemini and on Vertex AI.
+    pub const GOOGLE: [Route; 2] = [Route::GeminiGenerate, Route::VertexGenerate];
+
+    /// The path of a non-streamed request (Google's routes name the stream in theirs:
+    /// [`Self::path_for`]).
     pub fn path(self) -> &'static str {
-        match self {
-            Route::OpenAiChat | Route::ClaudeViaChat | Route::GrokChat => "/v1/chat/completions",
-            Route::Completions => "/v1/completions",
-            Route::Embeddings => "/v1/embeddings",
-            Route::ClaudeMessages | Route::GptViaMessages => "/v1/messages",
+        self.path_for(false)
+    }
+
+    pub fn path_for(self, stream: bool) -> &'static str {
+        match (self, stream) {
+            (Route::OpenAiChat | Route::ClaudeViaChat | Route::GrokChat, _) => {
+                "/v1/chat/completions"
+            }
+            (Route::Completions, _) => "/v1/completions",
+            (Route::Embeddings, _) => "/v1/embeddings",
+            (Route::ClaudeMessages | Route::GptViaMessages, _) => "/v1/messages",
+            (Route::GeminiGenerate, false) => "/v1beta/models/gemini-2.5-flash:generateContent",
+            (Route::GeminiGenerate, true) => {
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+            }
+            (Route::VertexGenerate, false) => {
+                "/v1beta/models/gemini-2.0-flash-vertex:generateContent"
+            }
+            (Route::VertexGenerate, true) => {
+                "/v1beta/models/gemini-2.0-flash-vertex:streamGenerateContent?alt=sse"
+            }
         }
     }
 
@@ -61,7 +87,14 @@ impl Route {
             Route::GrokChat => "grok-3",
             Route::Completions => "gpt-3.5-turbo-instruct",
             Route::Embeddings => "text-embedding-3-small",
+            Route::GeminiGenerate => "gemini-2.5-flash",
+            Route::VertexGenerate => "gemini-2.0-flash-vertex",
         }
+    }
+
+    /// The client speaks Google's format (errors as `{"error":{code,message,status}}`).
+    pub fn google_client(self) -> bool {
+        matches!(self, Route::GeminiGenerate | Route::VertexGenerate)
     }
 
     /// The client speaks Anthropic's format (errors as `{"type":"error",...}`).
@@ -84,6 +117,11 @@ impl Route {
             Route::Completions => json!({"model": self.model(), "prompt": prompt,
                 "stream": stream, "max_tokens": max_tokens}),
             Route::Embeddings => json!({"model": self.model(), "input": prompt}),
+            // The stream is in the path: `request` reads `stream` from here and sends the rest.
+            Route::GeminiGenerate | Route::VertexGenerate => json!({"stream": stream,
+                "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+                "generationConfig": {"maxOutputTokens": max_tokens,
+                    "thinkingConfig": {"thinkingBudget": 0}}}),
             _ => json!({"model": self.model(), "stream": stream, "max_tokens": max_tokens,
                 "messages": [{"role": "user", "content": prompt}]}),
         }
@@ -91,6 +129,18 @@ impl Route {
 
     /// The request, authenticated as this route's client does it.
     pub fn request(self, h: &Harness, body: &Value) -> reqwest::RequestBuilder {
+        if self.google_client() {
+            let stream = body["stream"] == true;
+            let mut body = body.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.remove("stream");
+            }
+            return h
+                .client
+                .post(h.url(self.path_for(stream)))
+                .header("x-goog-api-key", TOKEN)
+                .json(&body);
+        }
         let req = h.client.post(h.url(self.path())).json(body);
         if self.anthropic_client() {
             req.header("x-api-key", TOKEN)
@@ -198,6 +248,7 @@ impl Outcome {
             Route::ClaudeMessages | Route::GptViaMessages => {
                 v["type"] == "message" && v["content"].is_array()
             }
+            Route::GeminiGenerate | Route::VertexGenerate => v["candidates"].is_array(),
         };
         if ok {
             Ok(Shape::Answer)
@@ -252,6 +303,16 @@ impl Outcome {
                 }
                 _ => fail("an Anthropic stream not ending with message_stop or an error event"),
             }
+        } else if self.route.google_client() {
+            // No terminator: the last chunk gives the finish reason, or is Google's error.
+            let v: Value = serde_json::from_str(&last.data).unwrap_or(Value::Null);
+            if v["candidates"][0]["finishReason"].is_string() {
+                Ok(Shape::Answer)
+            } else if v["error"]["message"].is_string() && v["error"]["status"].is_string() {
+                Ok(Shape::Error)
+            } else {
+                fail("a Gemini stream not ending with a finishReason or an error chunk")
+            }
         } else if last.data == "[DONE]" {
             Ok(Shape::Answer)
         } else {
@@ -269,7 +330,9 @@ impl Outcome {
 }
 
 fn is_error(route: Route, v: &Value) -> bool {
-    if route.anthropic_client() {
+    if route.google_client() {
+        v["error"]["message"].is_string() && v["error"]["status"].is_string()
+    } else if route.anthropic_client() {
         v["type"] == "error" && v["error"]["message"].is_string() && v["error"]["type"].is_string()
     } else {
         v["error"]["message"].is_string()
