@@ -1,7 +1,8 @@
 //! Client authentication by API token.
 //!
-//! Owns: the token table, reading the token from `Authorization: Bearer` or `x-api-key`,
-//! and each token's model allowlist.
+//! Owns: the config file's token table (used when no store is configured), reading the key
+//! from `Authorization: Bearer` or `x-api-key` (for the store's table too), and each file
+//! token's model allowlist.
 //! Must never: log or return a token's value.
 
 use crate::config::Config;
@@ -44,18 +45,24 @@ impl Tokens {
     /// The token a request carries, from `Authorization: Bearer` (OpenAI SDKs) or
     /// `x-api-key` (Anthropic SDKs).
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Token>, RelayError> {
-        let bearer = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
-        let key = bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-        key.and_then(|k| self.by_key.get(k.trim()))
+        client_key(headers)
+            .and_then(|k| self.by_key.get(k.trim()))
             .cloned()
             .ok_or(RelayError::Unauthorized)
     }
+}
+
+/// The client key a request carries: `Authorization: Bearer` (OpenAI SDKs) or `x-api-key`
+/// (Anthropic SDKs). Whether it is valid is the token table's (or the store's) to say.
+pub(crate) fn client_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
 }
 
 #[cfg(test)]

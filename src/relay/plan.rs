@@ -1,6 +1,7 @@
 //! What a request asks for.
 //!
-//! Owns: reading the few fields routing needs (model, stream, include_usage) without building
+//! Owns: reading the few fields routing and admission need (model, stream, include_usage,
+//! max_tokens) without building
 //! the body, and refusing a body that is not a JSON object. (What the upstream is sent is its
 //! bridge's: `crate::bridges`.)
 //! Must never: do I/O.
@@ -16,6 +17,13 @@ pub(crate) struct Peek {
     pub stream: Option<bool>,
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
+    /// The answer's length bound (OpenAI, Anthropic), for the quota and TPM estimate.
+    /// Read leniently (a value that is not a whole number counts as unset: the upstream judges it).
+    #[serde(default)]
+    pub max_tokens: Option<serde_json::Value>,
+    /// OpenAI's newer name for it.
+    #[serde(default)]
+    pub max_completion_tokens: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +55,12 @@ impl Peek {
 
     pub(crate) fn stream(&self) -> bool {
         self.stream.unwrap_or(false)
+    }
+
+    /// The answer's length bound the request sets, if any.
+    pub(crate) fn max_tokens(&self) -> Option<u64> {
+        let whole = |v: &Option<serde_json::Value>| v.as_ref().and_then(serde_json::Value::as_u64);
+        whole(&self.max_completion_tokens).or_else(|| whole(&self.max_tokens))
     }
 
     pub(crate) fn include_usage(&self) -> bool {

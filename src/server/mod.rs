@@ -5,7 +5,7 @@
 //! id (the client's when safe, else a generated one), panic catch, the listener's name, then
 //! routes: on the public listener the relay
 //! endpoints and the model list; on both the health endpoint; the admin surfaces (channels API,
-//! `/metrics`) behind `access::guard` wherever `access::placement` serves them, and a 404 saying
+//! the store's API when a store is configured, `/metrics`) behind `access::guard` wherever `access::placement` serves them, and a 404 saying
 //! where they are everywhere else.
 //! Must never: contain relay logic (handlers call `relay`), or serve an admin surface outside
 //! the guard.
@@ -103,7 +103,11 @@ fn drop_unsafe_request_id<B>(mut req: http::Request<B>) -> http::Request<B> {
 
 /// Every admin surface, each behind the guard.
 fn admin_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
+    let store = match &state.metered {
+        Some(m) => store_api::router(m.api.clone()),
+        None => Router::new(),
+    };
+    store
         .route("/api/channels", get(admin::list))
         .route("/api/channels/{name}/enable", post(admin::enable))
         .route("/api/channels/{name}/disable", post(admin::disable))

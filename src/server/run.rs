@@ -157,7 +157,7 @@ pub async fn serve(
             }
         };
         match door {
-            Ok(((tcp, _peer), door)) => door.admit(tcp, &state, &builder),
+            Ok(((tcp, peer), door)) => door.admit(tcp, peer, &state, &builder),
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
@@ -192,6 +192,7 @@ impl Door {
     fn admit(
         &mut self,
         tcp: TcpStream,
+        peer: SocketAddr,
         state: &Arc<AppState>,
         builder: &auto::Builder<TokioExecutor>,
     ) {
@@ -209,7 +210,14 @@ impl Door {
         #[cfg(feature = "canary")]
         crate::canary::held_inbound(&tcp);
         let counted = state.monitor.ledger().inbound_connection();
-        let served = conn::serve(tcp, self.router.clone(), builder, state, self.stop.clone());
+        let served = conn::serve(
+            tcp,
+            peer,
+            self.router.clone(),
+            builder,
+            state,
+            self.stop.clone(),
+        );
         self.conns.spawn(async move {
             let _counted = counted;
             served.await;
