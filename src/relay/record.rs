@@ -357,3 +357,38 @@ impl Drop for Record {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    #[tokio::test]
+    async fn a_panicking_request_marks_its_record_and_the_panic_goes_on() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let fut = marking_panics(flag.clone(), async {
+            tokio::task::yield_now().await;
+            panic!("boom");
+        });
+        let caught = AssertUnwindSafe(fut).catch_unwind().await;
+        assert!(caught.is_err(), "the panic reaches the panic layer");
+        assert!(flag.load(Ordering::Acquire));
+        let quiet = Arc::new(AtomicBool::new(false));
+        assert_eq!(marking_panics(quiet.clone(), async { 7 }).await, 7);
+        assert!(!quiet.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn every_ending_has_its_ledger_word() {
+        assert_eq!(
+            usage_outcome(Outcome::ClientGone),
+            UsageOutcome::ClientAbort
+        );
+        assert_eq!(usage_outcome(Outcome::Internal), UsageOutcome::Panic);
+        assert_eq!(
+            usage_outcome(Outcome::QuotaExceeded),
+            UsageOutcome::QuotaExceeded
+        );
+        assert_eq!(usage_outcome(Outcome::Deadline), UsageOutcome::Deadline);
+    }
+}

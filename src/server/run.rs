@@ -8,7 +8,7 @@
 //! accepting on the public listener, let its in-flight requests finish within the grace period
 //! while the admin listener still answers (health says `draining`), close the admin listener
 //! and cancel what is left, then shut the supervisor down (every background job cancelled,
-//! given the grace period again to flush, the rest aborted).
+//! given the grace period again to flush, the rest aborted), then close the store's connections.
 //! Must never: leave a connection task or background job running after `serve` returns.
 
 use super::access::Listener;
@@ -170,6 +170,10 @@ pub async fn serve(
     public.conns.shutdown().await;
     admin.conns.shutdown().await;
     state.supervisor.shutdown(grace).await;
+    // The usage writer has flushed (to the database, else the spool): close the connections.
+    if let Some(m) = &state.metered {
+        m.store.close().await;
+    }
     Ok(())
 }
 
