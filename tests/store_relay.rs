@@ -533,3 +533,52 @@ async fn postgres_outage_of_thirty_seconds_mid_load_loses_nothing() {
     }
     outage(Duration::from_secs(30)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_fails_metered_tokens_closed_and_serves_them_again_once_drained() {
+    let db = TestSqlite::new();
+    let mut config = db.config();
+    config.usage.spool_max_bytes = 8 * 1024;
+    config.usage.spool_segment_bytes = 4 * 1024;
+    let h = relay(config).await;
+    let (_, metered) = token(
+        &h,
+        TokenSpec {
+            quota_limit: Some(1_000_000_000),
+            ..named("metered")
+        },
+    )
+    .await;
+    let (_, free) = token(&h, named("free")).await;
+    let sink = h.state.sink().unwrap().clone();
+    // The database refuses writes: batches go to the (small) spool until it is full.
+    let lock = db.lock_writes().await;
+    let mut refused = None;
+    for _ in 0..200 {
+        let r = send(&h, &metered, &chat("hello", false)).await;
+        if r.status() == 503 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let r = refused.expect("a 503 once the spool is full");
+    assert!(r.headers().contains_key("retry-after"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "service_unavailable", "{v}");
+    assert!(sink.snapshot().spool_full);
+    // A token without a quota spends nothing unrecorded: it is still served.
+    assert_eq!(send(&h, &free, &chat("hello", false)).await.status(), 200);
+    drop(lock);
+    eventually(WITHIN, "the spool drains", || {
+        let s = sink.snapshot();
+        async move { s.spool_bytes == 0 && !s.spool_full }
+    })
+    .await;
+    assert_eq!(
+        send(&h, &metered, &chat("hello", false)).await.status(),
+        200
+    );
+    h.shutdown().await;
+}
