@@ -16,7 +16,7 @@ use crate::server::store_api::StoreApi;
 use crate::store::usage::{self, CommitListener};
 use crate::store::{merge_channels, Store, StoreError, UsageSink};
 use crate::supervisor::Supervisor;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +29,8 @@ pub struct Metered {
     pub sink: UsageSink,
     /// The store's admin API state (tokens, stored channels, usage).
     pub api: Arc<StoreApi>,
+    /// The stored channels' revisions loaded at start (for the routes refresher).
+    loaded: Loaded,
 }
 
 impl Metered {
@@ -53,7 +55,8 @@ impl Metered {
         let limits = Limits::new(table.clone(), prices, Some(sink.clone()));
         let file_channels: HashSet<String> =
             config.channels.iter().map(|c| c.name.clone()).collect();
-        config.channels = merged(&store, &config.channels, true).await?;
+        let (channels, loaded) = merged(&store, &config.channels, true).await?;
+        config.channels = channels;
         let api = Arc::new(StoreApi {
             store: store.clone(),
             tokens: Some(table),
@@ -64,6 +67,7 @@ impl Metered {
             limits,
             sink,
             api,
+            loaded,
         };
         Ok(Some((metered, writer)))
     }
@@ -91,6 +95,7 @@ impl Metered {
             table.clone().run_refresher(cancel)
         })?;
         let (store, file) = (self.store.clone(), self.api.file_channels.clone());
+        let loaded = self.loaded.clone();
         let file_configs: Arc<[ChannelConfig]> = config
             .channels
             .iter()
@@ -103,6 +108,7 @@ impl Metered {
                 file_configs.clone(),
                 file.clone(),
                 routes.clone(),
+                loaded.clone(),
                 cancel,
             )
         })?;
@@ -110,19 +116,28 @@ impl Metered {
     }
 }
 
+/// The stored channels' names and revisions as last loaded.
+type Loaded = HashMap<String, i64>;
+
 /// The file's channels and the stored ones the file does not shadow (each shadowed name logged
-/// when `log` is set); a stored channel whose keys cannot be read is left out and logged.
+/// when `log` is set), and the stored channels' revisions; a stored channel whose keys cannot be
+/// read is left out and logged.
 async fn merged(
     store: &Store,
     file: &[ChannelConfig],
     log: bool,
-) -> Result<Vec<ChannelConfig>, StoreError> {
+) -> Result<(Vec<ChannelConfig>, Loaded), StoreError> {
+    let listed = store.list_channels().await?;
+    let loaded: Loaded = listed
+        .iter()
+        .map(|c| (c.name.clone(), c.revision))
+        .collect();
     let mut stored = Vec::new();
-    for (name, config) in store.channel_configs().await? {
-        match config {
-            Ok(c) => stored.push(c),
+    for c in listed {
+        match c.to_config(store.secrets()) {
+            Ok(config) => stored.push(config),
             Err(e) => {
-                tracing::warn!(target: "sluice::store", channel = %name, error = %e, "stored channel not loaded")
+                tracing::warn!(target: "sluice::store", channel = %c.name, error = %e, "stored channel not loaded")
             }
         }
     }
@@ -136,15 +151,18 @@ async fn merged(
             );
         }
     }
-    Ok(all)
+    Ok((all, loaded))
 }
 
-/// Follows the store's revision and rebuilds the channel list on every change, until `cancel`.
+/// Follows the store's revision until `cancel`: when a stored channel changed (its revision, or
+/// the set of names), rebuilds the channel list. Unchanged channels, the file's and the stored
+/// ones, keep their state (breaker, keys, counts); changed ones start afresh.
 async fn refresh_routes(
     store: Store,
     file: Arc<[ChannelConfig]>,
-    keep: HashSet<String>,
+    file_names: HashSet<String>,
     routes: Arc<Routes>,
+    mut loaded: Loaded,
     cancel: CancellationToken,
 ) {
     let mut revision = store.subscribe_revision();
@@ -156,9 +174,17 @@ async fn refresh_routes(
                     return;
                 }
                 match merged(&store, &file, false).await {
-                    Ok(all) => {
+                    Ok((_, now)) if now == loaded => {}
+                    Ok((all, now)) => {
+                        let mut keep = file_names.clone();
+                        keep.extend(
+                            now.iter()
+                                .filter(|(name, rev)| loaded.get(*name) == Some(*rev))
+                                .map(|(name, _)| name.clone()),
+                        );
                         let n = routes.replace(&all, &keep);
                         tracing::info!(target: "sluice::store", channels = n, "channels reloaded");
+                        loaded = now;
                     }
                     Err(e) => tracing::warn!(target: "sluice::store", error = %e, "channel reload failed; serving the last list"),
                 }
