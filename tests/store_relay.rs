@@ -227,7 +227,7 @@ async fn postgres_every_request_is_recorded_exactly_once_under_mixed_load() {
 async fn quota_holds_under_parallel_requests(config: StoreConfig) {
     let h = relay(config).await;
     // Slow answers: all 50 are in flight at once, none settled before the others are admitted.
-    let body = chat("<<sim:delay=500ms>> hello there", false);
+    let body = chat("<<sim:delay=2s>> hello there", false);
     let bytes = serde_json::to_vec(&body).unwrap().len();
     let limits = &h.state.metered.as_ref().unwrap().limits;
     let cost = limits.prices().estimate(MODEL, bytes, Some(16), 0).cost;
