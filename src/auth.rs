@@ -1,7 +1,8 @@
 //! Client authentication by API token.
 //!
-//! Owns: the token table, reading the token from `Authorization: Bearer`, `x-api-key` or
-//! `x-goog-api-key` (the Gemini routes move a `?key=` there), and each token's model allowlist.
+//! Owns: the config file's token table (used when no store is configured), reading the key
+//! from `Authorization: Bearer`, `x-api-key` or `x-goog-api-key` (the Gemini routes move a
+//! `?key=` there; for the store's table too), and each file token's model allowlist.
 //! Must never: log or return a token's value.
 
 use crate::config::Config;
@@ -45,22 +46,29 @@ impl Tokens {
     /// `x-api-key` (Anthropic SDKs) or `x-goog-api-key` (Google's SDKs; the Gemini routes put a
     /// `?key=` query parameter there).
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Token>, RelayError> {
-        let bearer = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
-        let key = bearer.or_else(|| {
-            ["x-api-key", "x-goog-api-key"]
-                .into_iter()
-                .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
-        });
-        key.and_then(|k| self.by_key.get(k.trim()))
+        client_key(headers)
+            .and_then(|k| self.by_key.get(k.trim()))
             .cloned()
             .ok_or(RelayError::Unauthorized)
     }
+}
+
+/// The client key a request carries: `Authorization: Bearer` (OpenAI SDKs), `x-api-key`
+/// (Anthropic SDKs) or `x-goog-api-key` (Google's SDKs; the Gemini routes put a `?key=` query
+/// parameter there). Whether it is valid is the token table's (or the store's) to say.
+pub(crate) fn client_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer.or_else(|| {
+        ["x-api-key", "x-goog-api-key"]
+            .into_iter()
+            .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+    })
 }
 
 #[cfg(test)]

@@ -3,14 +3,16 @@
 //!
 //! Only with the `demo` feature (on by default): a relay built without it links no simulator.
 //!
-//! Owns: the demo configuration, its token, the simulator it runs and the banner it prints.
+//! Owns: the demo configuration, its token, the simulator it runs, its temporary SQLite store
+//! (a directory under the system's temp dir, removed at stop) and the banner it prints.
 //! Must never: be used when a config file is given.
 
-use crate::config::{Config, ProviderKind, Secret};
+use crate::config::{Config, ProviderKind, Secret, StoreConfig};
 use crate::state::StartError;
 use sluice_sim::{Provider, SimConfig, SimHandle, TestServiceAccount};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// The client token the demo accepts.
 pub const DEMO_TOKEN: &str = "sk-sluice-demo";
@@ -24,6 +26,8 @@ const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo
 /// The simulator of demo mode, run in-process for as long as the relay serves.
 pub struct Demo {
     sim: SimHandle,
+    /// The demo's temporary store (SQLite and spool), removed at stop.
+    data_dir: PathBuf,
 }
 
 impl Demo {
@@ -37,8 +41,14 @@ impl Demo {
         let sim = sluice_sim::start(sim_config)
             .await
             .map_err(StartError::Simulator)?;
-        let config = config(&sim, listen);
-        Ok((Self { sim }, config))
+        let mut config = config(&sim, listen);
+        let data_dir = std::env::temp_dir().join(format!(
+            "sluice-demo-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        config.store = Some(StoreConfig::in_dir(&data_dir));
+        Ok((Self { sim, data_dir }, config))
     }
 
     /// What the demo prints at start: where to send requests, with which token and models.
@@ -71,6 +81,9 @@ impl Demo {
     /// Stops the simulator (after the relay has stopped).
     pub async fn stop(self) {
         self.sim.shutdown().await;
+        if let Err(e) = std::fs::remove_dir_all(&self.data_dir) {
+            tracing::debug!(dir = %self.data_dir.display(), error = %e, "demo store not removed");
+        }
     }
 }
 

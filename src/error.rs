@@ -7,6 +7,7 @@
 //! nothing rewrites a status after this mapping.
 //! Must never: return a 2xx for an error, leak a provider key, or panic on odd upstream bodies.
 
+use crate::limits::LimitError;
 use crate::relay::Outcome;
 use crate::upstream::{Deadline, Redactor, UpstreamError};
 use crate::wire::{ConvertError, FaultKind, SseOut, UpstreamFault, WireFormat};
@@ -81,6 +82,10 @@ pub enum RelayError {
     /// The relay failed (a handler panicked): 500, never the client's fault.
     #[error("internal relay error")]
     Internal,
+    /// The store's token refused the request (unknown, disabled, a model or address it may
+    /// not use, a rate limit, its quota) or could not be checked: 401, 403, 429 or 503.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 impl From<ConvertError> for RelayError {
@@ -110,6 +115,7 @@ impl RelayError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Limit(e) => e.status(),
         }
     }
 
@@ -122,6 +128,17 @@ impl RelayError {
             Self::Unavailable { .. } => Outcome::NoChannel,
             Self::Overloaded { .. } => Outcome::Shed,
             Self::Internal => Outcome::Internal,
+            Self::Limit(e) => match e {
+                LimitError::RateLimited(_) => Outcome::RateLimited,
+                LimitError::QuotaExceeded(_) => Outcome::QuotaExceeded,
+                LimitError::SpoolFull | LimitError::Unavailable => Outcome::Shed,
+                LimitError::Unknown
+                | LimitError::Revoked
+                | LimitError::Disabled
+                | LimitError::Expired
+                | LimitError::ModelNotAllowed(_)
+                | LimitError::IpNotAllowed => Outcome::ClientError,
+            },
             Self::Unauthorized
             | Self::BadRequest(_)
             | Self::BodyTooLarge(_)
@@ -147,6 +164,14 @@ impl RelayError {
                 }
                 upstream_body(format, fault, status)
             }
+            Self::Limit(e) => {
+                for (name, value) in e.headers() {
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        headers.insert(name, v);
+                    }
+                }
+                limit_body(format, status, e)
+            }
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
         if let Some(d) = self.retry_after() {
@@ -167,6 +192,7 @@ impl RelayError {
         let status = client_status(format, self.status());
         let body = match self {
             Self::Upstream(UpstreamError::Status(fault)) => upstream_body(format, fault, status),
+            Self::Limit(e) => limit_body(format, status, e),
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
         let event = framed(format, &body);
@@ -200,6 +226,7 @@ impl RelayError {
             Self::NotFound(_) => Some("not_found"),
             Self::Internal => Some("internal_error"),
             Self::Unbridged { .. } => Some("unsupported_format"),
+            Self::Limit(e) => Some(e.code()),
             Self::BadRequest(_) | Self::ModelNotAllowed(_) | Self::EndpointNotSupported { .. } => {
                 None
             }
@@ -296,6 +323,30 @@ fn own_body(
         google: (status.as_u16(), google_status(status)),
     };
     envelope(format, message, words)
+}
+
+/// A token's refusal in the client's format: a spent quota is `insufficient_quota` for OpenAI
+/// clients (as OpenAI says it), the rest follow their status.
+fn limit_body(format: WireFormat, status: StatusCode, e: &LimitError) -> Value {
+    let openai_type = match e {
+        LimitError::QuotaExceeded(_) => "insufficient_quota",
+        LimitError::Unknown
+        | LimitError::Revoked
+        | LimitError::Disabled
+        | LimitError::Expired
+        | LimitError::ModelNotAllowed(_)
+        | LimitError::IpNotAllowed
+        | LimitError::RateLimited(_)
+        | LimitError::SpoolFull
+        | LimitError::Unavailable => openai_type(status),
+    };
+    let words = Words {
+        openai_type,
+        code: Some(e.code()),
+        anthropic_type: anthropic_type(status),
+        google: (status.as_u16(), google_status(status)),
+    };
+    envelope(format, &e.to_string(), words)
 }
 
 /// An upstream error answer in the client's format (a refused key is the relay's own 502,

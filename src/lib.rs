@@ -36,4 +36,4 @@ compile_error!("the `canary` feature plants leaks on purpose: never in a release
 
 pub use config::Config;
 pub use server::{app, serve, Server};
-pub use state::{AppState, StartError};
+pub use state::{AppState, Metered, StartError};

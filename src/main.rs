@@ -1,5 +1,6 @@
 //! The `sluice` command line: `sluice serve [--config FILE]`, `sluice check-config FILE`,
-//! `sluice monitor [URL] [--once]`.
+//! `sluice monitor [URL] [--once]`, `sluice token create|list|show|update|revoke`,
+//! `sluice migrate [--check]`.
 
 use clap::{Parser, Subcommand};
 #[cfg(feature = "demo")]
@@ -51,6 +52,11 @@ enum Command {
     /// Watch a running relay's health: gauges, trends, status. With --once, print one sample
     /// and exit 0 (ok or warn), 2 (critical) or 1 (unreachable).
     Monitor(sluice::monitor::cli::Args),
+    /// Client tokens in the store: create (the key is printed once), list, show, update,
+    /// revoke.
+    Token(sluice::store::cli::TokenArgs),
+    /// Run the store's migrations; with --check, report them without changing anything.
+    Migrate(sluice::store::cli::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,8 @@ fn main() -> ExitCode {
         Command::Monitor(args) => {
             return ExitCode::from(runtime.block_on(sluice::monitor::cli::run(args)));
         }
+        Command::Token(args) => return runtime.block_on(sluice::store::cli::run_token(args)),
+        Command::Migrate(args) => return runtime.block_on(sluice::store::cli::run_migrate(args)),
         Command::Serve {
             config,
             listen,
@@ -128,7 +136,7 @@ async fn serve(
     };
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     config.admin_listen = admin_addr.or(config.admin_listen);
-    let state = AppState::new(config)?;
+    let state = AppState::open(config).await?;
     tracing::info!(%local, admin = ?admin_addr, "sluice listening");
     if let Some(d) = &demo {
         print!("{}", d.banner(local, admin_addr));

@@ -1,8 +1,13 @@
 //! The relay's shared state: built once at start, read by every request.
 //!
 //! Owns: config, token table, channels, the upstream client, the overload counters, the
-//! supervisor of background jobs, and whether the relay is draining (shutdown has begun).
+//! supervisor of background jobs, the store when one is configured (`metered`), and whether the
+//! relay is draining (shutdown has begun).
 //! Must never: hold per-request data.
+
+mod metered;
+
+pub use metered::Metered;
 
 use crate::auth::Tokens;
 use crate::config::{Config, ConfigError};
@@ -16,8 +21,12 @@ use std::sync::Arc;
 
 pub struct AppState {
     pub config: Config,
+    /// The config file's `[[tokens]]` (the request path's tokens when no store is configured).
     pub tokens: Tokens,
-    pub routes: Routes,
+    /// The store, its limits and its usage sink: `Some` when `[store]` is configured (or in
+    /// demo mode); then it authenticates every request.
+    pub metered: Option<Metered>,
+    pub routes: Arc<Routes>,
     pub upstream: Upstream,
     pub monitor: Arc<Monitor>,
     pub overload: Overload,
@@ -48,24 +57,64 @@ pub enum StartError {
     NoDemo,
     #[error("cannot start a background job: {0}")]
     Job(#[from] SupervisorError),
+    #[error("the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("invalid price table: {0}")]
+    Prices(#[from] globset::Error),
+    #[error("[store] is configured: build the relay's state with AppState::open")]
+    StoreNeedsOpen,
 }
 
 impl AppState {
+    /// The state of a relay without a store (`[store]` unset); with one, use [`AppState::open`].
     pub fn new(config: Config) -> Result<Arc<Self>, StartError> {
+        if config.store.is_some() {
+            return Err(StartError::StoreNeedsOpen);
+        }
         config.validate()?;
+        Ok(Arc::new(Self::build(config, None)?))
+    }
+
+    /// The state of any relay: with `[store]` set, the store is opened (and migrated), the
+    /// config file's tokens synced to it, its channels merged with the file's, and its jobs
+    /// started on the state's supervisor.
+    pub async fn open(mut config: Config) -> Result<Arc<Self>, StartError> {
+        config.validate()?;
+        let Some((metered, writer)) = Metered::open(&mut config).await? else {
+            return Ok(Arc::new(Self::build(config, None)?));
+        };
+        let state = Self::build(config, Some(metered))?;
+        if let Some(m) = &state.metered {
+            m.start_jobs(
+                &state.config,
+                writer,
+                state.routes.clone(),
+                &state.supervisor,
+            )?;
+        }
+        Ok(Arc::new(state))
+    }
+
+    fn build(config: Config, metered: Option<Metered>) -> Result<Self, StartError> {
         let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
         let monitor = Monitor::new(&config.monitor, &channels);
-        Ok(Arc::new(Self {
+        Ok(Self {
             tokens: Tokens::new(&config),
             credentials: Arc::new(crate::providers::vertex::Credentials::new(&config)),
-            routes: Routes::new(&config)?,
+            metered,
+            routes: Arc::new(Routes::new(&config)?),
             upstream: Upstream::new(&config, monitor.ledger().clone())?,
             overload: Overload::new(&config.overload),
             supervisor: Supervisor::new(monitor.ledger().clone(), supervisor::MAX_JOBS),
             monitor,
             config,
             draining: AtomicBool::new(false),
-        }))
+        })
+    }
+
+    /// The usage sink, when a store is configured.
+    pub fn sink(&self) -> Option<&crate::store::UsageSink> {
+        self.metered.as_ref().map(|m| &m.sink)
     }
 
     /// Shutdown has begun: health answers `draining` (503) from now on.

@@ -72,8 +72,11 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
     pub monitor: MonitorConfig,
+    /// The store (tokens, channels, usage): on when the `[store]` section is present (its
+    /// defaults: SQLite under `sluice-data/`); off, the relay authenticates from `[[tokens]]`
+    /// alone and records usage in the access log only.
     #[serde(default)]
-    pub store: StoreConfig,
+    pub store: Option<StoreConfig>,
     #[serde(default)]
     pub prices: PricesConfig,
 }
@@ -350,16 +353,18 @@ impl Config {
             ch.api_base()?;
             ch.validate_google()?;
         }
-        if self.tokens.is_empty() {
+        if self.tokens.is_empty() && self.store.is_none() {
             return Err(ConfigError::Invalid(
-                "no [[tokens]]: clients could not authenticate".to_owned(),
+                "no [[tokens]] and no [store]: clients could not authenticate".to_owned(),
             ));
         }
         self.limits.validate()?;
         self.timeouts.validate()?;
         self.routing.validate()?;
         self.overload.validate()?;
-        self.store.validate()?;
+        if let Some(store) = &self.store {
+            store.validate()?;
+        }
         self.prices.validate()?;
         Ok(())
     }

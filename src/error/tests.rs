@@ -490,3 +490,125 @@ async fn gemini_clients_get_google_rpc_status() {
     let ev = upstream_event(WireFormat::Gemini, &fault);
     assert_eq!(ev.event, None, "Gemini streams name no events");
 }
+
+/// A token's refusals in every client format: status, shape, code and headers.
+#[tokio::test]
+async fn limit_refusals_have_their_status_shape_and_headers_in_every_format() {
+    use crate::limits::{QuotaExceeded, RateInfo, RateKind, RateLimited};
+    use std::time::Duration;
+    let rate = || {
+        LimitError::RateLimited(RateLimited {
+            kind: RateKind::Requests,
+            retry_after: Duration::from_millis(1500),
+            info: RateInfo {
+                limit: 2,
+                remaining: 0,
+                reset: Duration::from_millis(1500),
+            },
+        })
+    };
+    let quota = || {
+        LimitError::QuotaExceeded(QuotaExceeded {
+            limit: 10,
+            used: 10,
+            estimate: 3,
+        })
+    };
+    let cases: Vec<(LimitError, u16, &str, &str, &str)> = vec![
+        (
+            LimitError::Unknown,
+            401,
+            "invalid_request_error",
+            "authentication_error",
+            "UNAUTHENTICATED",
+        ),
+        (
+            LimitError::Revoked,
+            401,
+            "invalid_request_error",
+            "authentication_error",
+            "UNAUTHENTICATED",
+        ),
+        (
+            LimitError::Disabled,
+            401,
+            "invalid_request_error",
+            "authentication_error",
+            "UNAUTHENTICATED",
+        ),
+        (
+            LimitError::Expired,
+            401,
+            "invalid_request_error",
+            "authentication_error",
+            "UNAUTHENTICATED",
+        ),
+        (
+            LimitError::ModelNotAllowed("m".into()),
+            403,
+            "invalid_request_error",
+            "permission_error",
+            "PERMISSION_DENIED",
+        ),
+        (
+            LimitError::IpNotAllowed,
+            403,
+            "invalid_request_error",
+            "permission_error",
+            "PERMISSION_DENIED",
+        ),
+        (
+            rate(),
+            429,
+            "rate_limit_error",
+            "rate_limit_error",
+            "RESOURCE_EXHAUSTED",
+        ),
+        (
+            quota(),
+            429,
+            "insufficient_quota",
+            "rate_limit_error",
+            "RESOURCE_EXHAUSTED",
+        ),
+        (
+            LimitError::SpoolFull,
+            503,
+            "server_error",
+            "overloaded_error",
+            "UNAVAILABLE",
+        ),
+        (
+            LimitError::Unavailable,
+            503,
+            "server_error",
+            "overloaded_error",
+            "UNAVAILABLE",
+        ),
+    ];
+    for (e, status, openai, anthropic, google) in cases {
+        let code = e.code();
+        let (s, h, v) =
+            body_of(RelayError::Limit(e.clone()).into_response_for(WireFormat::OpenAi)).await;
+        assert_eq!(s.as_u16(), status, "{e:?}");
+        assert_eq!(v["error"]["type"], openai, "{e:?}: {v}");
+        assert_eq!(v["error"]["code"], code, "{e:?}: {v}");
+        for (name, value) in e.headers() {
+            assert_eq!(h[name], value.as_str(), "{e:?}: {name}");
+        }
+        let (s, _, v) =
+            body_of(RelayError::Limit(e.clone()).into_response_for(WireFormat::Anthropic)).await;
+        assert_eq!(s.as_u16(), status);
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], anthropic, "{e:?}: {v}");
+        let (s, _, v) =
+            body_of(RelayError::Limit(e.clone()).into_response_for(WireFormat::Gemini)).await;
+        assert_eq!(s.as_u16(), status);
+        assert_eq!(v["error"]["code"], status, "{e:?}: {v}");
+        assert_eq!(v["error"]["status"], google, "{e:?}: {v}");
+    }
+    let (_, h, _) = body_of(RelayError::Limit(rate()).into_response_for(WireFormat::OpenAi)).await;
+    assert_eq!(h["retry-after"], "2");
+    assert_eq!(h["x-ratelimit-limit-requests"], "2");
+    assert_eq!(h["x-ratelimit-remaining-requests"], "0");
+}

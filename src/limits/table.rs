@@ -171,11 +171,19 @@ impl TokenTable {
                 return Err(LimitError::Unavailable);
             }
         };
+        // One entry per token, whoever waited on the read: an entry of its own per waiter would
+        // give each its own quota counters (and let them jointly overspend).
+        let mut m = self.misses();
+        if let Some(e) = self.snapshot.load().by_hash.get(&hash) {
+            return Ok(e.clone());
+        }
+        if let Some(e) = m.late.get(&hash) {
+            return Ok(e.clone());
+        }
         let previous = self.by_id(token.id);
         let entry = TokenEntry::build(&token, previous.as_deref(), Instant::now())
             .map(Arc::new)
             .map_err(|_| LimitError::Unavailable)?;
-        let mut m = self.misses();
         if m.late.len() < LATE_CAPACITY {
             m.late.insert(hash, entry.clone());
         }

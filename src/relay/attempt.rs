@@ -79,6 +79,7 @@ pub(super) async fn attempts(
         record.attempts += 1;
         let ch = selected.channel().clone();
         record.channel = Some(ch.name.clone());
+        record.upstream_model = Some(selected.upstream_model.clone());
         let provider = ch.provider;
         let route = ch
             .route(ask.endpoint)

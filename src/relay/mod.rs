@@ -1,7 +1,8 @@
 //! The spine: one request's journey from channel choice through the bridge, the provider and
 //! the upstream call to the response sent back.
 //!
-//! Owns: the order of the phases (peek -> authorize model -> attempts: route, bridge the
+//! Owns: the order of the phases (peek -> admit (the token's model rules, limits and quota
+//! reservation) -> attempts: route, bridge the
 //! request, build and send it -> answer whole or stream, through the same bridge), the access
 //! record's life, and the channel's lease until the answer is known (a stream's body holds it
 //! to its end).
@@ -9,16 +10,17 @@
 //! to a stream before the upstream answered with one (a JSON answer to a stream request is
 //! replayed as a stream, a JSON error is an error before any 200).
 
+mod admit;
 mod attempt;
 mod outcome;
 mod plan;
 mod record;
 
+pub(crate) use admit::{authenticate, identify, Caller};
 pub(crate) use outcome::Outcome;
 pub(crate) use plan::{FromPath, Peek};
-pub(crate) use record::Record;
+pub(crate) use record::{marking_panics, Record};
 
-use crate::auth::Token;
 use crate::bridges::StreamSetup;
 use crate::error::RelayError;
 use crate::routing::{classify, Lease};
@@ -40,14 +42,15 @@ pub(crate) async fn relay(
     state: &AppState,
     endpoint: Endpoint,
     path: Option<FromPath>,
-    token: &Token,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Bytes,
     mut record: Record,
 ) -> Response {
     let format = endpoint.client_format();
-    record.token = Some(token.name.clone());
-    match run(state, endpoint, path, token, headers, body, &mut record).await {
+    let ran = run(state, endpoint, path, caller, headers, body, &mut record).await;
+    let rate = record.rate_headers();
+    let mut resp = match ran {
         Ok(Answer::Full(bytes)) => {
             record.finish_ok();
             json_response(bytes)
@@ -72,7 +75,13 @@ pub(crate) async fn relay(
             record.fail(&e);
             e.into_response_for(format)
         }
+    };
+    for (name, value) in rate {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().entry(name).or_insert(v);
+        }
     }
+    resp
 }
 
 enum Answer {
@@ -95,7 +104,7 @@ async fn run(
     state: &AppState,
     endpoint: Endpoint,
     path: Option<FromPath>,
-    token: &Token,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Bytes,
     record: &mut Record,
@@ -106,10 +115,15 @@ async fn run(
     let model = peek.model()?.to_owned();
     record.model = Some(model.clone());
     record.stream = peek.stream();
-    // Whether this token may ask it (limits and a quota reservation belong here).
-    if !token.allows(&model) {
-        return Err(RelayError::ModelNotAllowed(model));
-    }
+    // Whether this token may ask it: its model rules, then (a store token) its address rules,
+    // rate limits and a quota reservation, which the record settles or releases at its end.
+    let ask = admit::Ask {
+        model: &model,
+        prompt_bytes: body.len(),
+        max_tokens: peek.max_tokens(),
+        client_ip: record.client_ip(),
+    };
+    admit::admit(state, caller, &ask, record)?;
     // Attempts: route, bridge the request, build and send it; fail over while nothing was sent.
     let ask = attempt::Ask {
         endpoint,

@@ -19,8 +19,10 @@ pub(crate) enum Outcome {
     ClientGone,
     /// No channel could take it now.
     NoChannel,
-    /// Every channel of its model was rate limited.
+    /// Every channel of its model was rate limited, or its token's rate limit refused it.
     RateLimited,
+    /// Its token's quota is used up.
+    QuotaExceeded,
     /// Shed by overload protection.
     Shed,
     /// The relay itself failed.
@@ -38,6 +40,7 @@ impl Outcome {
             Self::ClientGone => "client_gone",
             Self::NoChannel => "no_channel",
             Self::RateLimited => "rate_limited",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::Shed => "shed",
             Self::Internal => "internal_error",
         }

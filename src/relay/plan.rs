@@ -1,9 +1,9 @@
 //! What a request asks for.
 //!
-//! Owns: reading the few fields routing needs (model, stream, include_usage) without building
-//! the body, or taking them from the path where the client's format names them there
-//! ([`FromPath`]: Gemini's `models/{model}:streamGenerateContent`), and refusing a body that is
-//! not a JSON object. (What the upstream is sent is its
+//! Owns: reading the few fields routing and admission need (model, stream, include_usage,
+//! max_tokens) without building the body, or taking them from the path where the client's
+//! format names them there ([`FromPath`]: Gemini's `models/{model}:streamGenerateContent`), and
+//! refusing a body that is not a JSON object. (What the upstream is sent is its
 //! bridge's: `crate::bridges`.)
 //! Must never: do I/O.
 
@@ -18,6 +18,16 @@ pub(crate) struct Peek {
     pub stream: Option<bool>,
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
+    /// The answer's length bound (OpenAI, Anthropic), for the quota and TPM estimate.
+    /// Read leniently (a value that is not a whole number counts as unset: the upstream judges it).
+    #[serde(default)]
+    pub max_tokens: Option<serde_json::Value>,
+    /// OpenAI's newer name for it.
+    #[serde(default)]
+    pub max_completion_tokens: Option<serde_json::Value>,
+    /// Gemini's `generationConfig` (its `maxOutputTokens` is the bound), read leniently.
+    #[serde(default, rename = "generationConfig", alias = "generation_config")]
+    pub generation_config: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +78,19 @@ impl Peek {
         self.stream.unwrap_or(false)
     }
 
+    /// The answer's length bound the request sets, if any.
+    pub(crate) fn max_tokens(&self) -> Option<u64> {
+        let whole = |v: &Option<serde_json::Value>| v.as_ref().and_then(serde_json::Value::as_u64);
+        let gemini = self.generation_config.as_ref().and_then(|g| {
+            g.get("maxOutputTokens")
+                .or_else(|| g.get("max_output_tokens"))
+                .and_then(serde_json::Value::as_u64)
+        });
+        whole(&self.max_completion_tokens)
+            .or_else(|| whole(&self.max_tokens))
+            .or(gemini)
+    }
+
     pub(crate) fn include_usage(&self) -> bool {
         self.stream_options
             .as_ref()
@@ -79,6 +102,25 @@ impl Peek {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_bound_is_read_in_every_format() {
+        let bound = |b: &str| Peek::parse(b.as_bytes()).unwrap().max_tokens();
+        assert_eq!(
+            bound(r#"{"max_completion_tokens":5,"max_tokens":9}"#),
+            Some(5)
+        );
+        assert_eq!(bound(r#"{"max_tokens":9}"#), Some(9));
+        assert_eq!(
+            bound(r#"{"generationConfig":{"maxOutputTokens":7}}"#),
+            Some(7)
+        );
+        assert_eq!(
+            bound(r#"{"generation_config":{"max_output_tokens":8}}"#),
+            Some(8)
+        );
+        assert_eq!(bound(r#"{"generationConfig":"odd"}"#), None);
+    }
 
     #[test]
     fn bad_json_and_missing_model_are_client_errors() {

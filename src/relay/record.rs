@@ -1,21 +1,33 @@
 //! The access record of one request: written exactly once, when the request's work ends.
 //!
 //! Owns: the request's identity (id, token, model, channel), its outcome, usage and timings,
-//! its in-flight count, and reporting all of it: one structured access-log event and the
-//! ledger's counters and histograms, both from `Drop`.
-//! Must never: be reported twice or not at all (if nobody set an outcome, the client left); or
-//! log a value from the client unescaped or unbounded.
+//! its in-flight count, its token's admission (quota reservation, TPM hold) when a store is
+//! configured, and reporting all of it from `Drop`: one structured access-log event, the
+//! ledger's counters and histograms, and (for a store token) exactly one usage record, keyed by
+//! the relay's usage id, settled on the admission and handed to the usage sink. A request whose
+//! usage the upstream did not report (a hang-up, a deadline, a broken stream) is billed the
+//! prompt estimate plus the events already streamed, marked `estimated`.
+//! Must never: be reported twice or not at all (if nobody set an outcome, the client left); wait
+//! on the database; or log a value from the client unescaped or unbounded.
 
 use super::Outcome;
 use crate::client_text::{clip, MAX_LOGGED};
 use crate::error::RelayError;
+use crate::limits::Admission;
 use crate::monitor::{ErrorKind, Guard, Ledger, TimeoutKind};
+use crate::store::usage::{Outcome as UsageOutcome, UsageRecord, UsageSource};
+use crate::store::UsageSink;
 use crate::upstream::UpstreamError;
 use crate::wire::Endpoint;
 use crate::wire::Usage;
+use std::future::Future;
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 /// Longest error text logged (it may quote what the client sent, e.g. a model name).
 const MAX_LOGGED_ERROR: usize = 1024;
@@ -33,6 +45,15 @@ pub(crate) struct Record {
     pub usage: Option<Usage>,
     /// Upstream attempts made (0: none, the request failed before routing).
     pub attempts: u32,
+    /// The model the upstream was asked for (the channel's mapping).
+    pub upstream_model: Option<String>,
+    /// Events streamed to the client so far (a stream's completion estimate if it ends early).
+    pub streamed: u64,
+    /// The key of this request's usage record (made by the relay, never the client's).
+    pub usage_id: Uuid,
+    metered: Option<Metering>,
+    /// Set when the request's handler panicked ([`marking_panics`]).
+    panicked: Arc<AtomicBool>,
     ledger: Arc<Ledger>,
     _in_flight: Guard,
     started: Instant,
@@ -56,6 +77,11 @@ impl Record {
             error: None,
             usage: None,
             attempts: 0,
+            upstream_model: None,
+            streamed: 0,
+            usage_id: Uuid::now_v7(),
+            metered: None,
+            panicked: Arc::new(AtomicBool::new(false)),
             _in_flight: ledger.in_flight(endpoint.family()),
             ledger: ledger.clone(),
             started: Instant::now(),
@@ -64,6 +90,42 @@ impl Record {
             upstream_done: None,
             first_token: None,
         }
+    }
+
+    /// The flag [`marking_panics`] sets for this record.
+    pub(crate) fn panic_flag(&self) -> Arc<AtomicBool> {
+        self.panicked.clone()
+    }
+
+    /// The request's token is the store's: from now on it yields one usage record.
+    pub(crate) fn meter(&mut self, sink: UsageSink, token_id: i64, client_ip: Option<IpAddr>) {
+        self.metered = Some(Metering {
+            sink,
+            token_id,
+            client_ip,
+            admission: None,
+        });
+    }
+
+    /// The token's limits admitted the request: what it holds is settled when the record ends.
+    pub(crate) fn admitted(&mut self, admission: Admission) {
+        if let Some(m) = &mut self.metered {
+            m.admission = Some(admission);
+        }
+    }
+
+    /// The client's address, for a store token's address rules.
+    pub(crate) fn client_ip(&self) -> Option<IpAddr> {
+        self.metered.as_ref().and_then(|m| m.client_ip)
+    }
+
+    /// The rate-limit headers an admitted request's answer carries.
+    pub(crate) fn rate_headers(&self) -> Vec<(&'static str, String)> {
+        self.metered
+            .as_ref()
+            .and_then(|m| m.admission.as_ref())
+            .map(|a| a.headers.pairs())
+            .unwrap_or_default()
     }
 
     /// The request is about to go upstream.
@@ -163,6 +225,98 @@ impl Record {
     }
 }
 
+/// Polls a request's future, marking its record (`flag`) when it panics; the panic goes on to
+/// the panic layer, which answers 500. (The record is dropped after the panic was caught, so
+/// it cannot tell by itself.)
+pub(crate) async fn marking_panics<F: Future>(flag: Arc<AtomicBool>, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                flag.store(true, Ordering::Release);
+                std::panic::resume_unwind(payload)
+            }
+        }
+    })
+    .await
+}
+
+/// A store token's side of the record.
+struct Metering {
+    sink: UsageSink,
+    token_id: i64,
+    client_ip: Option<IpAddr>,
+    admission: Option<Admission>,
+}
+
+impl Record {
+    /// The usage record of this request, priced and settled on its admission, handed to the
+    /// sink (never waits).
+    fn submit_usage(&mut self, panicked: bool) {
+        let Some(mut m) = self.metered.take() else {
+            return;
+        };
+        let model = self.model.as_deref().unwrap_or("-");
+        let mut u = UsageRecord::new(&self.request_id, self.endpoint.family().as_str(), model);
+        u.usage_id = self.usage_id;
+        u.token_id = Some(m.token_id);
+        u.channel = self.channel.clone();
+        u.upstream_model = self.upstream_model.clone();
+        u.outcome = if panicked {
+            UsageOutcome::Panic
+        } else {
+            usage_outcome(self.outcome)
+        };
+        u.status = if self.status == 0 { 499 } else { self.status };
+        u.stream = self.stream;
+        u.ttft_ms = self.first_token.map(millis);
+        u.latency_ms = millis(self.started.elapsed());
+        u.client_ip = m.client_ip;
+        let estimate = m.admission.as_ref().map(|a| a.estimate);
+        match (self.usage, estimate) {
+            (Some(usage), _) => {
+                u.usage_source = UsageSource::Upstream;
+                u.prompt_tokens = usage.prompt_tokens;
+                u.completion_tokens = usage.completion_tokens;
+                u.cached_tokens = usage.cache_read_tokens;
+            }
+            // The upstream took the request and did not say what it used (the client left, a
+            // deadline, a broken stream): the prompt plus what was streamed, estimated.
+            (None, Some(e)) if self.upstream_headers.is_some() => {
+                u.usage_source = UsageSource::Estimated;
+                u.prompt_tokens = e.prompt_tokens;
+                u.completion_tokens = self.streamed;
+            }
+            (None, _) => u.usage_source = UsageSource::Estimated,
+        }
+        if let Some(a) = m.admission.take() {
+            a.finish(&mut u);
+        }
+        m.sink.submit(u);
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The ledger's word for how a request ended.
+fn usage_outcome(o: Outcome) -> UsageOutcome {
+    match o {
+        Outcome::Ok => UsageOutcome::Ok,
+        Outcome::ClientError => UsageOutcome::ClientError,
+        Outcome::UpstreamError => UsageOutcome::UpstreamError,
+        Outcome::Deadline => UsageOutcome::Deadline,
+        Outcome::ClientGone => UsageOutcome::ClientAbort,
+        Outcome::NoChannel => UsageOutcome::NoChannel,
+        Outcome::RateLimited => UsageOutcome::RateLimited,
+        Outcome::QuotaExceeded => UsageOutcome::QuotaExceeded,
+        Outcome::Shed => UsageOutcome::Shed,
+        Outcome::Internal => UsageOutcome::Panic,
+    }
+}
+
 /// A value for a log field: `-` when unknown, clipped to a bound (it may be the client's). Given
 /// to `tracing` as `&str`, which the formatters quote and escape (`%value` would not).
 fn field(value: Option<&str>) -> &str {
@@ -171,11 +325,19 @@ fn field(value: Option<&str>) -> &str {
 
 impl Drop for Record {
     fn drop(&mut self) {
+        let panicked = std::thread::panicking() || self.panicked.load(Ordering::Acquire);
+        if panicked {
+            self.outcome = Outcome::Internal;
+            self.status = 500;
+        }
         self.report();
+        let usage_id = self.metered.is_some().then_some(self.usage_id);
+        self.submit_usage(panicked);
         let usage = self.usage.unwrap_or_default();
         tracing::info!(
             target: "sluice::access",
             request_id = field(Some(&self.request_id)),
+            usage_id = usage_id.map(tracing::field::display),
             endpoint = self.endpoint.family().as_str(),
             token = field(self.token.as_deref()),
             model = field(self.model.as_deref()),
@@ -193,5 +355,40 @@ impl Drop for Record {
             error = self.error.as_deref().map(|e| clip(e, MAX_LOGGED_ERROR)),
             "request"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    #[tokio::test]
+    async fn a_panicking_request_marks_its_record_and_the_panic_goes_on() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let fut = marking_panics(flag.clone(), async {
+            tokio::task::yield_now().await;
+            panic!("boom");
+        });
+        let caught = AssertUnwindSafe(fut).catch_unwind().await;
+        assert!(caught.is_err(), "the panic reaches the panic layer");
+        assert!(flag.load(Ordering::Acquire));
+        let quiet = Arc::new(AtomicBool::new(false));
+        assert_eq!(marking_panics(quiet.clone(), async { 7 }).await, 7);
+        assert!(!quiet.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn every_ending_has_its_ledger_word() {
+        assert_eq!(
+            usage_outcome(Outcome::ClientGone),
+            UsageOutcome::ClientAbort
+        );
+        assert_eq!(usage_outcome(Outcome::Internal), UsageOutcome::Panic);
+        assert_eq!(
+            usage_outcome(Outcome::QuotaExceeded),
+            UsageOutcome::QuotaExceeded
+        );
+        assert_eq!(usage_outcome(Outcome::Deadline), UsageOutcome::Deadline);
     }
 }

@@ -22,15 +22,17 @@ pub use keys::{KeySnapshot, SetAside};
 pub use outcome::{classify, Verdict};
 pub(crate) use refusal::not_served;
 
-use crate::config::{Config, ConfigError, RoutingConfig};
+use crate::config::{ChannelConfig, Config, ConfigError, RoutingConfig};
 use crate::error::RelayError;
 use crate::wire::Endpoint;
+use arc_swap::ArcSwap;
 use budget::RetryBudget;
 use channel::{Admission, Cooling, Readiness};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use selection::Candidate;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
 
@@ -56,7 +58,9 @@ pub enum Pick {
 }
 
 pub struct Routes {
-    channels: Vec<Arc<Channel>>,
+    /// Swapped whole when channels change at run time ([`Routes::replace`]); a request keeps
+    /// the channel it leased (in-flight requests finish on the old settings).
+    channels: ArcSwap<Vec<Arc<Channel>>>,
     policy: RoutingConfig,
     rng: Mutex<SmallRng>,
     budget: Mutex<RetryBudget>,
@@ -80,13 +84,13 @@ impl Routes {
             .channels
             .iter()
             .map(|c| Channel::from_config(c, &config.routing.breaker, now).map(Arc::new))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let rng = match config.routing.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => SmallRng::from_os_rng(),
         };
         Ok(Self {
-            channels,
+            channels: ArcSwap::from_pointee(channels),
             policy: config.routing.clone(),
             rng: Mutex::new(rng),
             budget: Mutex::new(RetryBudget::new(&config.routing, now)),
@@ -97,8 +101,38 @@ impl Routes {
         &self.policy
     }
 
-    pub fn channels(&self) -> &[Arc<Channel>] {
-        &self.channels
+    /// The channels now (a snapshot: a later [`Routes::replace`] does not change it).
+    pub fn channels(&self) -> Arc<Vec<Arc<Channel>>> {
+        self.channels.load_full()
+    }
+
+    /// Makes `configs` the channel list. A channel named in `keep` that exists already is kept
+    /// as it is (its breaker, keys and counts: the config file's channels never change at run
+    /// time); every other channel is built anew. A channel that does not build is left out and
+    /// logged. Returns how many channels there are now.
+    pub fn replace(&self, configs: &[ChannelConfig], keep: &HashSet<String>) -> usize {
+        let now = Instant::now();
+        let old = self.channels.load_full();
+        let next: Vec<Arc<Channel>> = configs
+            .iter()
+            .filter_map(|c| {
+                if keep.contains(&c.name) {
+                    if let Some(ch) = old.iter().find(|ch| ch.name == c.name) {
+                        return Some(ch.clone());
+                    }
+                }
+                match Channel::from_config(c, &self.policy.breaker, now) {
+                    Ok(ch) => Some(Arc::new(ch)),
+                    Err(e) => {
+                        tracing::warn!(channel = %c.name, error = %e, "channel not loaded");
+                        None
+                    }
+                }
+            })
+            .collect();
+        let n = next.len();
+        self.channels.store(Arc::new(next));
+        n
     }
 
     /// Picks a channel for the model and endpoint, avoiding the channels in `tried` while
@@ -112,16 +146,14 @@ impl Routes {
         tried: &[usize],
         now: Instant,
     ) -> Result<Pick, RelayError> {
-        let idx = self.serving(model, endpoint)?;
-        let states: Vec<Readiness> = idx
-            .iter()
-            .map(|&i| self.channels[i].readiness(now))
-            .collect();
+        let channels = self.channels.load_full();
+        let idx = serving(&channels, model, endpoint)?;
+        let states: Vec<Readiness> = idx.iter().map(|&i| channels[i].readiness(now)).collect();
         let mut cands: Vec<Candidate> = idx
             .iter()
             .zip(&states)
             .map(|(&i, state)| {
-                let ch = &self.channels[i];
+                let ch = &channels[i];
                 Candidate {
                     priority: ch.priority,
                     weight: ch.weight,
@@ -137,7 +169,7 @@ impl Routes {
             let Some(k) = selection::choose(&cands, &mut *lock(&self.rng)) else {
                 break;
             };
-            if let Some(s) = self.start(model, idx[k], now, Admission::Normal) {
+            if let Some(s) = start(&channels, model, idx[k], now, Admission::Normal) {
                 return Ok(Pick::Go(s));
             }
             cands[k].eligible = false;
@@ -146,7 +178,11 @@ impl Routes {
             Some((t, Cooling::Overloaded))
                 if t.saturating_duration_since(now) > self.policy.max_retry_wait =>
             {
-                return Err(refusal::unavailable(model, &self.named(&idx, &states), now));
+                return Err(refusal::unavailable(
+                    model,
+                    &named(&channels, &idx, &states),
+                    now,
+                ));
             }
             Some((t, _)) => return Ok(Pick::WaitUntil(t)),
             None => {}
@@ -155,56 +191,17 @@ impl Routes {
             .into_iter()
             .filter(|&k| !tried.contains(&idx[k]));
         for k in untried {
-            if let Some(s) = self.start(model, idx[k], now, Admission::Panic) {
-                let channel = &self.channels[idx[k]].name;
+            if let Some(s) = start(&channels, model, idx[k], now, Admission::Panic) {
+                let channel = &channels[idx[k]].name;
                 tracing::debug!(%channel, "panic mode: an attempt past an open circuit");
                 return Ok(Pick::Go(s));
             }
         }
-        Err(refusal::unavailable(model, &self.named(&idx, &states), now))
-    }
-
-    /// Indexes of the channels that serve the model on the endpoint, or why there are none.
-    fn serving(&self, model: &str, endpoint: Endpoint) -> Result<Vec<usize>, RelayError> {
-        let mut why = None;
-        let mut idx = Vec::new();
-        for (i, ch) in self.channels.iter().enumerate() {
-            if ch.serves(model) {
-                match ch.route(endpoint) {
-                    Ok(_) => idx.push(i),
-                    // A refused pair of formats says more than an endpoint not offered.
-                    Err(w) => why = Some(why.map_or(w, |seen| refusal::telling(seen, w))),
-                }
-            }
-        }
-        match why {
-            _ if !idx.is_empty() => Ok(idx),
-            Some(why) => Err(not_served(model, endpoint, why)),
-            None => Err(RelayError::ModelNotFound(model.to_owned())),
-        }
-    }
-
-    fn start(
-        &self,
-        model: &str,
-        index: usize,
-        now: Instant,
-        how: Admission,
-    ) -> Option<Box<Selected>> {
-        let ch = &self.channels[index];
-        let lease = ch.try_start(now, how)?;
-        Some(Box::new(Selected {
-            upstream_model: ch.upstream_model(model).to_owned(),
-            lease,
-            index,
-        }))
-    }
-
-    fn named<'a>(&'a self, idx: &[usize], states: &[Readiness]) -> Vec<(&'a str, Readiness)> {
-        idx.iter()
-            .zip(states)
-            .map(|(&i, s)| (self.channels[i].name.as_str(), *s))
-            .collect()
+        Err(refusal::unavailable(
+            model,
+            &named(&channels, &idx, &states),
+            now,
+        ))
     }
 
     /// A client request reached the attempt loop (for the retry budget).
@@ -217,8 +214,12 @@ impl Routes {
         lock(&self.budget).try_retry(now)
     }
 
-    fn find(&self, name: &str) -> Option<&Arc<Channel>> {
-        self.channels.iter().find(|c| c.name == name)
+    fn find(&self, name: &str) -> Option<Arc<Channel>> {
+        self.channels
+            .load()
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
     }
 
     /// Enables a channel, restores its keys and closes its circuit. False if unknown.
@@ -236,7 +237,12 @@ impl Routes {
     pub fn snapshot(&self) -> RoutesSnapshot {
         let now = Instant::now();
         RoutesSnapshot {
-            channels: self.channels.iter().map(|c| c.snapshot(now)).collect(),
+            channels: self
+                .channels
+                .load()
+                .iter()
+                .map(|c| c.snapshot(now))
+                .collect(),
             retry_budget: lock(&self.budget).snapshot(now),
         }
     }
@@ -244,6 +250,57 @@ impl Routes {
     pub fn channel_snapshot(&self, name: &str) -> Option<ChannelSnapshot> {
         self.find(name).map(|c| c.snapshot(Instant::now()))
     }
+}
+
+/// Indexes of the channels that serve the model on the endpoint, or why there are none.
+fn serving(
+    channels: &[Arc<Channel>],
+    model: &str,
+    endpoint: Endpoint,
+) -> Result<Vec<usize>, RelayError> {
+    let mut why = None;
+    let mut idx = Vec::new();
+    for (i, ch) in channels.iter().enumerate() {
+        if ch.serves(model) {
+            match ch.route(endpoint) {
+                Ok(_) => idx.push(i),
+                // A refused pair of formats says more than an endpoint not offered.
+                Err(w) => why = Some(why.map_or(w, |seen| refusal::telling(seen, w))),
+            }
+        }
+    }
+    match why {
+        _ if !idx.is_empty() => Ok(idx),
+        Some(why) => Err(not_served(model, endpoint, why)),
+        None => Err(RelayError::ModelNotFound(model.to_owned())),
+    }
+}
+
+fn start(
+    channels: &[Arc<Channel>],
+    model: &str,
+    index: usize,
+    now: Instant,
+    how: Admission,
+) -> Option<Box<Selected>> {
+    let ch = &channels[index];
+    let lease = ch.try_start(now, how)?;
+    Some(Box::new(Selected {
+        upstream_model: ch.upstream_model(model).to_owned(),
+        lease,
+        index,
+    }))
+}
+
+fn named<'a>(
+    channels: &'a [Arc<Channel>],
+    idx: &[usize],
+    states: &[Readiness],
+) -> Vec<(&'a str, Readiness)> {
+    idx.iter()
+        .zip(states)
+        .map(|(&i, s)| (channels[i].name.as_str(), *s))
+        .collect()
 }
 
 #[cfg(test)]

@@ -289,3 +289,46 @@ fn a_long_overload_cool_down_is_a_503_and_a_rate_limit_is_a_wait() {
         Ok(Pick::WaitUntil(_))
     ));
 }
+
+#[test]
+fn replace_keeps_the_named_channels_and_rebuilds_the_rest() {
+    let r = routes();
+    let before = r.channels();
+    let configs: Vec<ChannelConfig> = Config::parse(
+        r#"
+        [[channels]]
+        name = "a"
+        provider = "anthropic"
+        base_url = "http://127.0.0.1:1/"
+        keys = ["k1"]
+        models = ["claude-x"]
+        [[channels]]
+        name = "o"
+        provider = "openai"
+        base_url = "http://127.0.0.1:2/v1"
+        keys = ["o1"]
+        models = ["emb"]
+        [[channels]]
+        name = "new"
+        provider = "openai"
+        base_url = "http://127.0.0.1:3/v1"
+        keys = ["n1"]
+        models = ["fresh"]
+        [[tokens]]
+        key = "t"
+    "#,
+    )
+    .unwrap()
+    .channels;
+    let keep: HashSet<String> = ["a".to_owned()].into();
+    assert_eq!(r.replace(&configs, &keep), 3);
+    let after = r.channels();
+    assert!(Arc::ptr_eq(&before[0], &after[0]), "kept as it was");
+    assert!(!Arc::ptr_eq(&before[1], &after[1]), "rebuilt");
+    assert!(after[1].serves("emb") && !after[1].serves("shared"));
+    assert!(after[2].serves("fresh"));
+    // A request that leased the old channel keeps it: the old list is still whole.
+    assert!(before[1].serves("shared"));
+    assert_eq!(r.replace(&configs[..1], &keep), 1);
+    assert!(r.channel_snapshot("o").is_none());
+}

@@ -1,7 +1,8 @@
 //! The admin API for channels: `GET /api/channels` (states), `POST /api/channels/{name}/enable`
 //! and `.../disable`.
 //!
-//! Owns: the channel switches and the listing. Who may call them is `server::access` (every
+//! Owns: the channel switches (a stored channel's persisted through the store, a config-file
+//! channel's in memory) and the listing. Who may call them is `server::access` (every
 //! route here sits behind its guard).
 //! Must never: show a key's value (snapshots carry hints).
 
@@ -30,17 +31,27 @@ pub(super) async fn enable(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Response {
-    switch(&state, &name, true)
+    switch(&state, &name, true).await
 }
 
 pub(super) async fn disable(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Response {
-    switch(&state, &name, false)
+    switch(&state, &name, false).await
 }
 
-fn switch(state: &AppState, name: &str, on: bool) -> Response {
+async fn switch(state: &AppState, name: &str, on: bool) -> Response {
+    // A stored channel is switched in the store (persisted; the routes refresher applies it
+    // here and on every instance); a config-file channel in memory, until restart.
+    if let Some(m) = &state.metered {
+        if !m.api.file_channels.contains(name) {
+            return match m.api.set_channel_enabled(name, on).await {
+                Ok(resp) => resp,
+                Err(e) => e.into_response(),
+            };
+        }
+    }
     let found = if on {
         state.routes.enable(name)
     } else {

@@ -19,6 +19,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -28,10 +29,16 @@ use tower::ServiceExt;
 /// deadline passed.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// The address of the client a request came from (a request extension): for a store token's
+/// address rules only, never for trust (behind a same-host proxy every client is loopback).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerAddr(pub SocketAddr);
+
 /// Serves `tcp` until it closes or a deadline passes; asks it to finish gracefully once `stop`
 /// is cancelled.
 pub(super) fn serve(
     tcp: TcpStream,
+    peer: SocketAddr,
     router: Router,
     builder: &auto::Builder<TokioExecutor>,
     state: &AppState,
@@ -46,7 +53,8 @@ pub(super) fn serve(
     let activity = Activity::new();
     let io = Watched::new(WriteDeadline::new(tcp, t.stream_idle), activity.clone());
     let counted = activity.clone();
-    let service = tower::service_fn(move |req: http::Request<Incoming>| {
+    let service = tower::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(PeerAddr(peer));
         let busy = counted.begin(req.version() == http::Version::HTTP_2);
         let answer = router.clone().oneshot(req);
         async move {

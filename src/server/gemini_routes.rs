@@ -98,6 +98,7 @@ fn wants_sse(uri: &Uri) -> bool {
 async fn call(
     State(state): State<Arc<AppState>>,
     Path(segment): Path<String>,
+    peer: handlers::Peer,
     uri: Uri,
     mut headers: HeaderMap,
     body: Body,
@@ -125,7 +126,7 @@ async fn call(
         model: model.to_owned(),
         stream,
     };
-    handlers::handle(&state, endpoint, Some(path), headers, body).await
+    handlers::handle(&state, endpoint, Some(path), peer, headers, body).await
 }
 
 #[cfg(test)]

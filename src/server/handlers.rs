@@ -9,6 +9,7 @@
 //! Turning auth failures into the endpoint's error shape.
 //! Must never: route, convert or call upstream.
 
+use super::conn::PeerAddr;
 use super::held;
 use crate::config::Config;
 use crate::error::RelayError;
@@ -20,33 +21,58 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use axum::Extension;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Body as _;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-pub(super) async fn chat(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Chat, None, h, b).await
+pub(super) async fn chat(
+    State(s): State<Arc<AppState>>,
+    p: Peer,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    handle(&s, Endpoint::Chat, None, p, h, b).await
 }
 
-pub(super) async fn completions(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Completions, None, h, b).await
+pub(super) async fn completions(
+    State(s): State<Arc<AppState>>,
+    p: Peer,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    handle(&s, Endpoint::Completions, None, p, h, b).await
 }
 
-pub(super) async fn embeddings(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Embeddings, None, h, b).await
+pub(super) async fn embeddings(
+    State(s): State<Arc<AppState>>,
+    p: Peer,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    handle(&s, Endpoint::Embeddings, None, p, h, b).await
 }
 
-pub(super) async fn messages(State(s): State<Arc<AppState>>, h: HeaderMap, b: Body) -> Response {
-    handle(&s, Endpoint::Messages, None, h, b).await
+pub(super) async fn messages(
+    State(s): State<Arc<AppState>>,
+    p: Peer,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    handle(&s, Endpoint::Messages, None, p, h, b).await
 }
+
+/// The client's address (set by `conn` for every request; absent in socket-less tests).
+pub(super) type Peer = Option<Extension<PeerAddr>>;
 
 /// One relayed request; `path` is what its path names (the Gemini routes').
 pub(super) async fn handle(
     state: &AppState,
     endpoint: Endpoint,
     path: Option<FromPath>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -57,7 +83,13 @@ pub(super) async fn handle(
     let admitted = async {
         // Full already: refused before its body is read (and without taking anything).
         state.overload.has_room()?;
-        let token = state.tokens.authenticate(&headers)?;
+        let token = relay::authenticate(state, &headers).await?;
+        relay::identify(
+            state,
+            &token,
+            peer.map(|Extension(p)| p.0.ip()),
+            &mut record,
+        );
         let body = read_body(body, &state.config).await.inspect_err(|e| {
             if matches!(e, RelayError::ClientTimeout(_)) {
                 state.monitor.ledger().timeout(TimeoutKind::ClientBody);
@@ -68,7 +100,9 @@ pub(super) async fn handle(
     };
     match admitted.await {
         Ok((token, body, permit)) => {
-            let resp = relay::relay(state, endpoint, path, &token, &headers, body, record).await;
+            let flag = record.panic_flag();
+            let relayed = relay::relay(state, endpoint, path, &token, &headers, body, record);
+            let resp = relay::marking_panics(flag, relayed).await;
             held::until_sent(resp, permit)
         }
         Err(e) => {

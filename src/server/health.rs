@@ -10,6 +10,7 @@ use super::access::{self, Listener};
 use crate::monitor::{health_response, metrics_response, prometheus, status_only};
 use crate::routing::{BreakerState, ChannelSnapshot, RoutesSnapshot};
 use crate::state::AppState;
+use crate::store::{StoreSnapshot, StoreStatus};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,9 @@ pub(super) async fn health(
     body["channels"] = serde_json::to_value(state.routes.snapshot()).unwrap_or_default();
     body["overload"] = serde_json::to_value(state.overload.snapshot()).unwrap_or_default();
     body["jobs"] = serde_json::to_value(state.supervisor.jobs()).unwrap_or_default();
+    if let Some(sink) = state.sink() {
+        body["store"] = serde_json::to_value(sink.snapshot()).unwrap_or_default();
+    }
     (status, Json(body)).into_response()
 }
 
@@ -41,6 +45,9 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.monitor.render_prometheus();
     prometheus::render_jobs(&mut text, &state.supervisor.jobs());
     render_routes(&mut text, &state.routes.snapshot());
+    if let Some(sink) = state.sink() {
+        render_store(&mut text, &sink.snapshot());
+    }
     let o = state.overload.snapshot();
     family(
         &mut text,
@@ -61,6 +68,108 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         o.refused_connections
     );
     metrics_response(text)
+}
+
+/// The store's usage pipeline: status (one-hot), queue, spool, writes and their latency.
+fn render_store(out: &mut String, s: &StoreSnapshot) {
+    family(
+        out,
+        "sluice_store_status",
+        "gauge",
+        "The store's state (1 for the current one).",
+    );
+    for st in [StoreStatus::Ok, StoreStatus::Degraded, StoreStatus::Down] {
+        let on = u8::from(s.status == st);
+        let _ = writeln!(
+            out,
+            "sluice_store_status{{status=\"{}\"}} {on}",
+            st.as_str()
+        );
+    }
+    let gauges: [(&str, &str, u64); 5] = [
+        (
+            "sluice_usage_queue_depth",
+            "Usage records waiting for the writer.",
+            s.queue_depth as u64,
+        ),
+        (
+            "sluice_usage_queue_capacity",
+            "The usage queue's bound.",
+            s.queue_capacity as u64,
+        ),
+        (
+            "sluice_usage_spool_bytes",
+            "Bytes in the usage spool.",
+            s.spool_bytes,
+        ),
+        (
+            "sluice_usage_spool_segments",
+            "Segments in the usage spool.",
+            s.spool_segments,
+        ),
+        (
+            "sluice_usage_spool_full",
+            "1 while the spool is full (metered tokens fail closed).",
+            u64::from(s.spool_full),
+        ),
+    ];
+    for (name, help, v) in gauges {
+        family(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {v}");
+    }
+    let counters: [(&str, &str, u64); 8] = [
+        (
+            "sluice_usage_rows_written_total",
+            "Usage rows new to the ledger.",
+            s.rows_written,
+        ),
+        (
+            "sluice_usage_rows_duplicate_total",
+            "Usage rows offered again (a replay) and already there.",
+            s.rows_duplicate,
+        ),
+        (
+            "sluice_usage_batches_total",
+            "Usage batches committed.",
+            s.batches_written,
+        ),
+        (
+            "sluice_usage_write_errors_total",
+            "Usage batch writes that failed.",
+            s.write_failures,
+        ),
+        (
+            "sluice_usage_spooled_total",
+            "Usage records put in the spool.",
+            s.records_spooled,
+        ),
+        (
+            "sluice_usage_replayed_total",
+            "Usage records replayed from the spool.",
+            s.records_replayed,
+        ),
+        (
+            "sluice_usage_dropped_total",
+            "Usage records lost (the spool was full).",
+            s.records_dropped,
+        ),
+        (
+            "sluice_usage_write_micros_total",
+            "Time spent in committed usage batch writes (µs).",
+            s.write_micros_sum,
+        ),
+    ];
+    for (name, help, v) in counters {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {v}");
+    }
+    family(
+        out,
+        "sluice_usage_write_micros_max",
+        "gauge",
+        "Longest usage batch write (µs).",
+    );
+    let _ = writeln!(out, "sluice_usage_write_micros_max {}", s.write_micros_max);
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

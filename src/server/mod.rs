@@ -4,7 +4,8 @@
 //! listener's); tests call both without a socket. The layer stack, read top to bottom: request
 //! id (the client's when safe, else a generated one), panic catch, the listener's name, then
 //! routes: on the public listener the relay
-//! endpoints (Google's native ones in `gemini_routes`) and the model list; on both the health endpoint; the admin surfaces (channels API,
+//! endpoints (Google's native ones in `gemini_routes`) and the model list; on both the health
+//! endpoint; the admin surfaces (channels API, the store's API when a store is configured,
 //! `/metrics`) behind `access::guard` wherever `access::placement` serves them, and a 404 saying
 //! where they are everywhere else.
 //! Must never: contain relay logic (handlers call `relay`), or serve an admin surface outside
@@ -104,7 +105,11 @@ fn drop_unsafe_request_id<B>(mut req: http::Request<B>) -> http::Request<B> {
 
 /// Every admin surface, each behind the guard.
 fn admin_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
+    let store = match &state.metered {
+        Some(m) => store_api::router(m.api.clone()),
+        None => Router::new(),
+    };
+    store
         .route("/api/channels", get(admin::list))
         .route("/api/channels/{name}/enable", post(admin::enable))
         .route("/api/channels/{name}/disable", post(admin::disable))

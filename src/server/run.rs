@@ -8,7 +8,7 @@
 //! accepting on the public listener, let its in-flight requests finish within the grace period
 //! while the admin listener still answers (health says `draining`), close the admin listener
 //! and cancel what is left, then shut the supervisor down (every background job cancelled,
-//! given the grace period again to flush, the rest aborted).
+//! given the grace period again to flush, the rest aborted), then close the store's connections.
 //! Must never: leave a connection task or background job running after `serve` returns.
 
 use super::access::Listener;
@@ -169,7 +169,7 @@ pub async fn serve(
             }
         };
         match door {
-            Ok(((tcp, _peer), door)) => door.admit(tcp, &state, &builder),
+            Ok(((tcp, peer), door)) => door.admit(tcp, peer, &state, &builder),
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
@@ -182,6 +182,10 @@ pub async fn serve(
     public.conns.shutdown().await;
     admin.conns.shutdown().await;
     state.supervisor.shutdown(grace).await;
+    // The usage writer has flushed (to the database, else the spool): close the connections.
+    if let Some(m) = &state.metered {
+        m.store.close().await;
+    }
     Ok(())
 }
 
@@ -204,6 +208,7 @@ impl Door {
     fn admit(
         &mut self,
         tcp: TcpStream,
+        peer: SocketAddr,
         state: &Arc<AppState>,
         builder: &auto::Builder<TokioExecutor>,
     ) {
@@ -221,7 +226,14 @@ impl Door {
         #[cfg(feature = "canary")]
         crate::canary::held_inbound(&tcp);
         let counted = state.monitor.ledger().inbound_connection();
-        let served = conn::serve(tcp, self.router.clone(), builder, state, self.stop.clone());
+        let served = conn::serve(
+            tcp,
+            peer,
+            self.router.clone(),
+            builder,
+            state,
+            self.stop.clone(),
+        );
         self.conns.spawn(async move {
             let _counted = counted;
             served.await;

@@ -33,7 +33,7 @@ pub struct StoreApi {
 
 /// `/api/tokens…`, `/api/channels` (create) and `/api/channels/{name}` (read, change,
 /// delete), `/api/usage` and `/api/usage/events`.
-pub fn router(api: Arc<StoreApi>) -> Router {
+pub fn router<S: Clone + Send + Sync + 'static>(api: Arc<StoreApi>) -> Router<S> {
     Router::new()
         .route("/api/tokens", get(list_tokens).post(create_token))
         .route(

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 pub struct StoreLocation {
     /// Config file whose `[store]` section names the database (default: SQLite under
     /// ./sluice-data).
-    #[arg(long, short, env = "SLUICE_CONFIG")]
+    #[arg(long, short, env = "SLUICE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]

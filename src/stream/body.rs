@@ -113,6 +113,7 @@ impl RelayStream {
         }
         self.scratch = events;
         self.scratch.clear();
+        self.record.streamed += self.out.len() as u64;
         self.pending.extend(self.out.drain(..));
     }
 

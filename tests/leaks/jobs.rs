@@ -112,3 +112,61 @@ fn relay_start_and_shutdown_leaves_no_job_and_no_task() {
         );
     });
 }
+
+#[test]
+fn store_jobs_stop_on_shutdown_and_leave_no_task_fd_or_connection() {
+    // A relay with a SQLite store runs its four store jobs (usage writer, revision poll, token
+    // refresher, routes refresher) beside the sampler and the harness's Vertex AI token
+    // refresher; after traffic and shutdown none is
+    // running, the ledger counts no job, every usage record was flushed, and live tasks and fds
+    // (database connections, spool files) are back to before the relay started.
+    leak::run(|| async {
+        let tasks_before = live_tasks();
+        let fds_before = procfs::open_fds().expect("/proc/self/fd");
+        let db = sluice_test_support::db::TestSqlite::new();
+        let store = db.config();
+        let (h, _) = warm(move |c, _| c.store = Some(store)).await;
+        let ledger = h.state.monitor.ledger().clone();
+        eventually(
+            SETTLE,
+            "the sampler, the Vertex refresher and the four store jobs counted",
+            || {
+                let n = ledger.counts().background_jobs;
+                async move { n == 6 }
+            },
+        )
+        .await;
+        let sink = h.state.sink().expect("a store").clone();
+        let Harness {
+            sim, relay, state, ..
+        } = h;
+        relay.shutdown().await;
+        assert_eq!(
+            ledger.counts().background_jobs,
+            0,
+            "{:?}",
+            state.supervisor.jobs()
+        );
+        assert!(state.supervisor.jobs().iter().all(|j| !j.running));
+        let snap = sink.snapshot();
+        assert_eq!(snap.queue_depth, 0, "flushed at shutdown: {snap:?}");
+        assert!(snap.rows_written > 0, "the warm-up was recorded: {snap:?}");
+        drop((state, sink));
+        sim.shutdown().await;
+        eventually(
+            SETTLE,
+            "live tasks back to before the relay started",
+            || {
+                let n = live_tasks();
+                async move { n <= tasks_before }
+            },
+        )
+        .await;
+        eventually(SETTLE, "open fds back to before the relay started", || {
+            let n = procfs::open_fds().unwrap_or(u64::MAX);
+            async move { n <= fds_before }
+        })
+        .await;
+        drop(db);
+    });
+}

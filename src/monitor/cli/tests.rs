@@ -163,3 +163,22 @@ fn parses_intervals() {
     assert!(parse_duration("0s").is_err());
     assert!(parse_duration("soon").is_err());
 }
+
+#[test]
+fn the_store_line_shows_status_queue_spool_and_writes() {
+    let mut v = snapshot("ok");
+    v["store"] = json!({
+        "status": "degraded", "backend": "postgres", "queue_depth": 3, "queue_capacity": 16384,
+        "spool_bytes": 2048, "spool_full": false, "batches_written": 4, "write_micros_sum": 400,
+        "write_micros_max": 250, "write_failures": 2, "records_dropped": 0,
+    });
+    let text = render(&v, "http://x", false);
+    let line = text.lines().find(|l| l.starts_with("store ")).expect(&text);
+    assert!(line.contains("postgres degraded"), "{line}");
+    assert!(line.contains("queue 3/16384"), "{line}");
+    assert!(
+        line.contains("mean 100µs") && line.contains("failures 2"),
+        "{line}"
+    );
+    assert!(!render(&snapshot("ok"), "http://x", false).contains("\nstore "));
+}

@@ -1,6 +1,7 @@
 //! The text view of one health snapshot, as `sluice monitor` draws it.
 //!
-//! Owns: layout, units (bytes as KiB/MiB/GiB), colors by level.
+//! Owns: layout, units (bytes as KiB/MiB/GiB), colors by level; the store's line (status, queue,
+//! spool, write latency and failures) when the relay has a store.
 //! Must never: fail on a snapshot it does not fully know; missing fields show as `-` or 0.
 
 use serde_json::Value;
@@ -91,6 +92,33 @@ pub fn render(v: &Value, url: &str, color: bool) -> String {
             parts.join("  ")
         };
         let _ = writeln!(out, "tcp sockets: {parts}");
+    }
+    if let Some(st) = v["store"].as_object() {
+        let n = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let state = st.get("status").and_then(Value::as_str).unwrap_or("?");
+        let level = match state {
+            "ok" => "ok",
+            "degraded" => "warn",
+            _ => "critical",
+        };
+        let batches = n("batches_written");
+        let mean = n("write_micros_sum")
+            .checked_div(batches)
+            .map_or_else(|| "-".to_owned(), |m| format!("{m}µs"));
+        let _ = writeln!(
+            out,
+            "store {} {}  queue {}/{}  spool {}{}  writes {} (mean {mean}, max {}µs)  failures {}  dropped {}",
+            st.get("backend").and_then(Value::as_str).unwrap_or("?"),
+            paint(level, state.to_owned()),
+            n("queue_depth"),
+            n("queue_capacity"),
+            amount(n("spool_bytes") as f64, true),
+            if st.get("spool_full").and_then(Value::as_bool) == Some(true) { " FULL" } else { "" },
+            batches,
+            n("write_micros_max"),
+            n("write_failures"),
+            n("records_dropped"),
+        );
     }
     let _ = writeln!(
         out,

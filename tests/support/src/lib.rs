@@ -172,7 +172,7 @@ impl HarnessBuilder {
         for t in self.tweaks {
             t(&mut config, &sim);
         }
-        let state = AppState::new(config).expect("relay config");
+        let state = AppState::open(config).await.expect("relay config");
         let relay = Server::start(state.clone()).await.expect("relay start");
         let client = reqwest::Client::builder()
             .no_proxy()

@@ -1,5 +1,6 @@
 //! `sluice-load bench`: the same closed-loop load direct to the simulator and through the relay,
-//! alternately, in one run; 1,000 slow streams for RSS per open stream; the targets as pass/fail
+//! alternately, in one run; through the relay with the store, quota and limits on vs off
+//! (`store`); 1,000 slow streams for RSS per open stream; the targets as pass/fail
 //! lines. Layout on 2 cores: the relay pinned to one CPU, the simulator (in-process) and the load
 //! generator (this process) pinned to the other, for the direct runs too.
 //!
@@ -8,6 +9,7 @@
 
 mod driver;
 mod report;
+mod store;
 
 use crate::client::{self, Auth, Call};
 use crate::probe::Probe;
@@ -61,6 +63,9 @@ pub struct Args {
     /// Run only the scenarios whose name contains this text (e.g. `c=32`).
     #[arg(long)]
     pub only: Option<String>,
+    /// Skip the store on vs off comparison (a second relay with a SQLite store, a metered token).
+    #[arg(long)]
+    pub no_store: bool,
 }
 
 /// Pins this process (the load generator and the in-process simulator) to `--load-cpu` before
@@ -320,6 +325,17 @@ pub async fn run(args: Args) -> Result<bool, String> {
             });
         }
     }
+    let store = if args.no_store {
+        Vec::new()
+    } else {
+        let picked: Vec<_> = scen
+            .iter()
+            .filter(|s| s.name == "non-streaming c=32" || s.name.starts_with("streaming c=64 ("))
+            .filter(|s| args.only.as_deref().is_none_or(|o| s.name.contains(o)))
+            .map(|s| (s.name, s.concurrency, s.stream, s.body.clone()))
+            .collect();
+        store::compare(&args, &bin, sim.addr(), &tuning, &relay, &picked).await?
+    };
     let load_after = loadavg();
     stop_watch.store(true, Ordering::SeqCst);
     while watch.join_next().await.is_some() {}
@@ -330,6 +346,7 @@ pub async fn run(args: Args) -> Result<bool, String> {
         args: &args,
         layout,
         pairs,
+        store,
         slow,
         rss_fresh,
         rss_idle,

@@ -11,6 +11,8 @@ pub struct Report<'a> {
     pub args: &'a Args,
     pub layout: String,
     pub pairs: Vec<Pair>,
+    /// Through the relay with the store, quota and limits on vs off.
+    pub store: Vec<super::store::StorePair>,
     pub slow: Slow,
     pub rss_fresh: u64,
     pub rss_idle: u64,
@@ -79,6 +81,16 @@ impl Report<'_> {
             name: format!("idle RSS {idle:.1} MiB (target < 20 MiB)"),
             held: Some(idle < 20.0),
         });
+        for p in &self.store {
+            let (r, a) = (p.ratio(), p.added_p99());
+            t.push(Target {
+                name: format!(
+                    "{}: store, quota and limits on vs off: throughput {r:.3} (target >= 0.95), added p99 {a:.3} ms (target < 0.2 ms)",
+                    p.name
+                ),
+                held: Some(r >= 0.95 && a < 0.2),
+            });
+        }
         t
     }
 
@@ -223,7 +235,12 @@ impl Report<'_> {
             .into_iter()
             .map(|t| json!({"target": t.name, "held": t.held}))
             .collect();
-        json!({"layout": self.layout, "scenarios": pairs, "slow_streams": self.slow,
+        let store: Vec<_> = self
+            .store
+            .iter()
+            .map(super::store::StorePair::json)
+            .collect();
+        json!({"layout": self.layout, "scenarios": pairs, "store_on_vs_off": store, "slow_streams": self.slow,
                "rss_fresh_bytes": self.rss_fresh, "rss_idle_bytes": self.rss_idle,
                "rss_peak_bytes": self.rss_peak, "targets": targets, "stop": self.stop,
                "loadavg_before_after": [self.loadavg.0, self.loadavg.1]})
