@@ -15,6 +15,7 @@ use super::response::tool_id;
 use crate::bridges::common::gemini_upstream::read::is_error;
 use crate::bridges::common::gemini_upstream::{read, Piece};
 use crate::bridges::common::json::reprefix;
+use crate::bridges::common::message_blocks::{event, Blocks};
 use crate::bridges::common::Side;
 use crate::bridges::emit;
 use crate::error::upstream_event;
@@ -33,6 +34,7 @@ const UP: Side = Side::Upstream;
 enum Block {
     Text,
     Thinking,
+    Tool,
 }
 
 /// Gemini chunks in -> Anthropic SSE events out.
@@ -43,9 +45,8 @@ pub(crate) struct GeminiToMessagesStream {
     started: bool,
     done: bool,
     failed: bool,
-    /// The open text or thinking block: (index, kind).
-    open: Option<(u64, Block)>,
-    next_block: u64,
+    /// The text, thinking and tool_use blocks (a tool call arrives whole).
+    blocks: Blocks<Block>,
     called: bool,
     finish: Option<StopReason>,
     usage: Option<Usage>,
@@ -61,8 +62,7 @@ impl GeminiToMessagesStream {
             started: false,
             done: false,
             failed: false,
-            open: None,
-            next_block: 0,
+            blocks: Blocks::new(),
             called: false,
             finish: None,
             usage: None,
@@ -114,35 +114,24 @@ impl GeminiToMessagesStream {
         for p in r.pieces {
             match p {
                 Piece::Text(t) => {
-                    self.ensure(Block::Text, json!({"type": "text", "text": ""}), &mut out);
-                    self.delta(json!({"type": "text_delta", "text": t}), &mut out);
+                    self.blocks
+                        .ensure(Block::Text, json!({"type": "text", "text": ""}), &mut out);
+                    self.blocks
+                        .delta(json!({"type": "text_delta", "text": t}), &mut out);
                 }
                 Piece::Thought(t) => {
                     let start = json!({"type": "thinking", "thinking": "", "signature": ""});
-                    self.ensure(Block::Thinking, start, &mut out);
-                    self.delta(json!({"type": "thinking_delta", "thinking": t}), &mut out);
+                    self.blocks.ensure(Block::Thinking, start, &mut out);
+                    self.blocks
+                        .delta(json!({"type": "thinking_delta", "thinking": t}), &mut out);
                 }
                 Piece::Call { name, args, id } => {
-                    self.stop_block(&mut out);
                     self.called = true;
-                    let index = self.next_block;
-                    self.next_block += 1;
                     let block = json!({"type": "tool_use", "id": tool_id(id.as_deref()),
                         "name": name, "input": {}});
-                    out.push(event(
-                        "content_block_start",
-                        json!({"type": "content_block_start", "index": index, "content_block": block}),
-                    ));
                     let delta =
                         json!({"type": "input_json_delta", "partial_json": args.to_string()});
-                    out.push(event(
-                        "content_block_delta",
-                        json!({"type": "content_block_delta", "index": index, "delta": delta}),
-                    ));
-                    out.push(event(
-                        "content_block_stop",
-                        json!({"type": "content_block_stop", "index": index}),
-                    ));
+                    self.blocks.whole(Block::Tool, block, delta, &mut out);
                 }
             }
         }
@@ -162,7 +151,7 @@ impl GeminiToMessagesStream {
         let Some(stop) = self.finish else {
             return Err(UP.err("upstream stream ended without a finishReason"));
         };
-        self.stop_block(&mut out);
+        self.blocks.stop(&mut out);
         let stop = anthropic::stop::word(stop.given_tools(self.called));
         let usage = anthropic::usage::write(self.usage.unwrap_or_default());
         out.push(event(
@@ -173,46 +162,6 @@ impl GeminiToMessagesStream {
         out.push(event("message_stop", json!({"type": "message_stop"})));
         self.done = true;
         Ok(out)
-    }
-
-    /// Make `kind` the open block, closing any other one first.
-    fn ensure(&mut self, kind: Block, content_block: Value, out: &mut Vec<SseOut>) {
-        if self.open.map(|(_, b)| b) == Some(kind) {
-            return;
-        }
-        self.stop_block(out);
-        let index = self.next_block;
-        self.next_block += 1;
-        self.open = Some((index, kind));
-        out.push(event(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": content_block}),
-        ));
-    }
-
-    fn delta(&self, delta: Value, out: &mut Vec<SseOut>) {
-        if let Some((index, _)) = self.open {
-            out.push(event(
-                "content_block_delta",
-                json!({"type": "content_block_delta", "index": index, "delta": delta}),
-            ));
-        }
-    }
-
-    fn stop_block(&mut self, out: &mut Vec<SseOut>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(event(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": index}),
-            ));
-        }
-    }
-}
-
-fn event(name: &'static str, data: Value) -> SseOut {
-    SseOut {
-        event: Some(name),
-        data: data.to_string(),
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::bridges::common::chat_chunk;
 use crate::bridges::common::json::{fresh_suffix, reprefix};
+use crate::bridges::common::message_blocks::{event, Blocks};
 use crate::bridges::common::Side;
 use crate::bridges::emit;
 use crate::error::upstream_event;
@@ -38,9 +39,8 @@ pub struct ChatToMessagesStream {
     model: String,
     started: bool,
     done: bool,
-    /// The open content block: (Anthropic index, kind).
-    open: Option<(u64, Block)>,
-    next_block: u64,
+    /// The content blocks, the open one and the next index.
+    blocks: Blocks<Block>,
     /// Upstream id of the open tool_use block (a different id at the same index starts a new call).
     tool_id: String,
     /// A `refusal` delta was seen: the stop reason becomes `refusal`.
@@ -63,8 +63,7 @@ impl ChatToMessagesStream {
             model: client_model.to_owned(),
             started: false,
             done: false,
-            open: None,
-            next_block: 0,
+            blocks: Blocks::new(),
             tool_id: String::new(),
             refused: false,
             called: false,
@@ -163,23 +162,26 @@ impl ChatToMessagesStream {
     fn delta(&mut self, d: &Value, out: &mut Vec<SseOut>) -> Result<(), ConvertError> {
         let reasoning = d.get("reasoning_content").or_else(|| d.get("reasoning"));
         if let Some(t) = reasoning.and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            self.ensure(
+            self.blocks.ensure(
                 Block::Thinking,
                 json!({"type": "thinking", "thinking": "", "signature": ""}),
                 out,
             );
-            self.block_delta(json!({"type": "thinking_delta", "thinking": t}), out);
+            self.blocks
+                .delta(json!({"type": "thinking_delta", "thinking": t}), out);
         }
         for key in ["content", "refusal"] {
             if let Some(t) = d.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
                 self.refused |= key == "refusal";
-                self.ensure(Block::Text, json!({"type": "text", "text": ""}), out);
-                self.block_delta(json!({"type": "text_delta", "text": t}), out);
+                self.blocks
+                    .ensure(Block::Text, json!({"type": "text", "text": ""}), out);
+                self.blocks
+                    .delta(json!({"type": "text_delta", "text": t}), out);
             }
         }
         for frag in chat_chunk::fragments(d) {
-            let open = match self.open {
-                Some((_, Block::Tool(index))) => Some((index, self.tool_id.as_str())),
+            let open = match self.blocks.open_kind() {
+                Some(Block::Tool(index)) => Some((index, self.tool_id.as_str())),
                 _ => None,
             };
             if !frag.continues(open) {
@@ -188,13 +190,13 @@ impl ChatToMessagesStream {
                     .id
                     .map_or_else(|| format!("toolu_{}", fresh_suffix()), str::to_owned);
                 let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
-                self.stop_block(out);
-                self.ensure(Block::Tool(frag.index), block, out);
+                self.blocks.stop(out);
+                self.blocks.ensure(Block::Tool(frag.index), block, out);
                 self.tool_id = id;
                 self.called = true;
             }
             if !frag.arguments.is_empty() {
-                self.block_delta(
+                self.blocks.delta(
                     json!({"type": "input_json_delta", "partial_json": frag.arguments}),
                     out,
                 );
@@ -203,43 +205,10 @@ impl ChatToMessagesStream {
         Ok(())
     }
 
-    /// Make `kind` the open block, closing any other one first.
-    fn ensure(&mut self, kind: Block, content_block: Value, out: &mut Vec<SseOut>) {
-        if self.open.map(|(_, b)| b) == Some(kind) {
-            return;
-        }
-        self.stop_block(out);
-        let index = self.next_block;
-        self.next_block += 1;
-        self.open = Some((index, kind));
-        out.push(event(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": content_block}),
-        ));
-    }
-
-    fn block_delta(&self, delta: Value, out: &mut Vec<SseOut>) {
-        if let Some((index, _)) = self.open {
-            out.push(event(
-                "content_block_delta",
-                json!({"type": "content_block_delta", "index": index, "delta": delta}),
-            ));
-        }
-    }
-
-    fn stop_block(&mut self, out: &mut Vec<SseOut>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(event(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": index}),
-            ));
-        }
-    }
-
     /// Close the message: open block, `message_delta` (stop reason, usage), `message_stop`.
     fn close(&mut self, out: &mut Vec<SseOut>) {
         self.start(out);
-        self.stop_block(out);
+        self.blocks.stop(out);
         let usage = match self.usage {
             Some(u) => anthropic::usage::write(u),
             None => json!({"output_tokens": 0}),
@@ -259,13 +228,6 @@ impl ChatToMessagesStream {
         ));
         out.push(event("message_stop", json!({"type": "message_stop"})));
         self.done = true;
-    }
-}
-
-fn event(name: &'static str, data: Value) -> SseOut {
-    SseOut {
-        event: Some(name),
-        data: data.to_string(),
     }
 }
 
