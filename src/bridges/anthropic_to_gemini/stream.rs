@@ -9,23 +9,21 @@
 //! `error.rs` as `event: error`; an end without a finish reason is the upstream's error.
 //! Must never buffer content: the state is a handful of scalars.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::response::tool_id;
-use crate::bridges::common::gemini_upstream::read::is_error;
-use crate::bridges::common::gemini_upstream::{read, Piece};
+use crate::bridges::common::gemini_upstream::read::{chunk, Chunk};
+use crate::bridges::common::gemini_upstream::Piece;
 use crate::bridges::common::json::reprefix;
 use crate::bridges::common::message_blocks::{event, Blocks};
 use crate::bridges::common::Side;
 use crate::bridges::emit;
-use crate::error::upstream_event;
-use crate::providers::{anthropic, gemini};
+use crate::providers::anthropic;
 use crate::stream::sse::SseEvent;
 use crate::stream::Transform;
 use crate::upstream::Redactor;
 use crate::wire::{ConvertError, SseOut, StopReason, Usage, WireFormat};
 use bytes::Bytes;
-use http::HeaderMap;
 use std::sync::Arc;
 
 const UP: Side = Side::Upstream;
@@ -83,17 +81,15 @@ impl GeminiToMessagesStream {
         if self.done || data.is_empty() {
             return Ok(out);
         }
-        let v: Value =
-            serde_json::from_str(data).map_err(|_| UP.err("stream chunk is not JSON"))?;
-        if is_error(&v) {
-            let fault =
-                gemini::errors::read(None, &HeaderMap::new(), data.as_bytes(), &self.redactor);
-            out.push(upstream_event(WireFormat::Anthropic, &fault));
-            self.done = true;
-            self.failed = true;
-            return Ok(out);
-        }
-        let r = read(&v)?;
+        let r = match chunk(data, WireFormat::Anthropic, &self.redactor)? {
+            Chunk::Read(r) => r,
+            Chunk::Error(e) => {
+                out.push(e);
+                self.done = true;
+                self.failed = true;
+                return Ok(out);
+            }
+        };
         if let Some(u) = r.usage {
             self.usage = Some(u);
         }

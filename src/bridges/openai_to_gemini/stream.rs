@@ -11,19 +11,17 @@
 use serde_json::{json, Value};
 
 use super::response::call_id;
-use crate::bridges::common::gemini_upstream::read::is_error;
-use crate::bridges::common::gemini_upstream::{read, Piece};
+use crate::bridges::common::gemini_upstream::read::{chunk, Chunk};
+use crate::bridges::common::gemini_upstream::Piece;
 use crate::bridges::common::json::{now_secs, reprefix};
 use crate::bridges::common::Side;
 use crate::bridges::emit;
-use crate::error::upstream_event;
-use crate::providers::{gemini, openai};
+use crate::providers::openai;
 use crate::stream::sse::SseEvent;
 use crate::stream::Transform;
 use crate::upstream::Redactor;
 use crate::wire::{ConvertError, SseOut, Usage, WireFormat};
 use bytes::Bytes;
-use http::HeaderMap;
 use std::sync::Arc;
 
 const UP: Side = Side::Upstream;
@@ -78,17 +76,15 @@ impl GeminiToChatStream {
         if self.done || data.is_empty() {
             return Ok(out);
         }
-        let v: Value =
-            serde_json::from_str(data).map_err(|_| UP.err("stream chunk is not JSON"))?;
-        if is_error(&v) {
-            let fault =
-                gemini::errors::read(None, &HeaderMap::new(), data.as_bytes(), &self.redactor);
-            out.push(upstream_event(WireFormat::OpenAi, &fault));
-            self.done = true;
-            self.failed = true;
-            return Ok(out);
-        }
-        let r = read(&v)?;
+        let r = match chunk(data, WireFormat::OpenAi, &self.redactor)? {
+            Chunk::Read(r) => r,
+            Chunk::Error(e) => {
+                out.push(e);
+                self.done = true;
+                self.failed = true;
+                return Ok(out);
+            }
+        };
         if let Some(u) = r.usage {
             self.usage = Some(u);
         }

@@ -12,8 +12,11 @@ use serde_json::{json, Value};
 
 use crate::bridges::common::json::{arr, obj, req_str};
 use crate::bridges::common::Side;
+use crate::error::upstream_event;
 use crate::providers::gemini;
-use crate::wire::{ConvertError, StopReason, Usage};
+use crate::upstream::Redactor;
+use crate::wire::{ConvertError, SseOut, StopReason, Usage, WireFormat};
+use http::HeaderMap;
 
 const UP: Side = Side::Upstream;
 
@@ -120,8 +123,30 @@ pub(crate) fn read(v: &Value) -> Result<Reading, ConvertError> {
     Ok(out)
 }
 
+/// One streamed chunk's data, read: its pieces, or, for an error chunk, the error it carries as
+/// an error event in the `client`'s format (redacted by `redactor`).
+pub(crate) enum Chunk {
+    Read(Reading),
+    Error(SseOut),
+}
+
+/// Reads one streamed chunk's data (already trimmed, not empty).
+pub(crate) fn chunk(
+    data: &str,
+    client: WireFormat,
+    redactor: &Redactor,
+) -> Result<Chunk, ConvertError> {
+    let v: Value =
+        serde_json::from_str(data).map_err(|_| Side::Upstream.err("stream chunk is not JSON"))?;
+    if is_error(&v) {
+        let fault = gemini::errors::read(None, &HeaderMap::new(), data.as_bytes(), redactor);
+        return Ok(Chunk::Error(upstream_event(client, &fault)));
+    }
+    read(&v).map(Chunk::Read)
+}
+
 /// Whether a streamed chunk is an error (`{"error": {...}}`, a Vertex array of one too).
-pub(crate) fn is_error(v: &Value) -> bool {
+fn is_error(v: &Value) -> bool {
     let v = match v {
         Value::Array(a) if a.len() == 1 => &a[0],
         other => other,
