@@ -8,30 +8,12 @@
     reason = "tests: a failed unwrap is a failed test"
 )]
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sluice_test_support::db::{TestSqlite, TEST_SECRET_HEX};
-use sluice_test_support::{eventually, Harness, ADMIN_TOKEN};
+use sluice_test_support::{eventually, Harness};
 use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(20);
-
-async fn admin(
-    h: &Harness,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = h
-        .client
-        .request(method, h.admin_url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or_default())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_created_at_run_time_serve_without_a_restart() {
@@ -46,20 +28,20 @@ async fn channels_created_at_run_time_serve_without_a_restart() {
     let body = json!({"model": "runtime-model", "messages": [{"role": "user", "content": "hi"}]});
     assert_eq!(h.post("/v1/chat/completions", &body).await.status(), 404);
     let base = h.sim.base_url(sluice_sim::Provider::OpenAi);
-    let (s, v) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/api/channels",
-        Some(json!({
-            "name": "runtime",
-            "provider": "openai",
-            "base_url": base,
-            "keys": ["sk-runtime-key"],
-            "models": ["runtime-model"],
-            "model_mapping": {"runtime-model": "gpt-4o-mini"},
-        })),
-    )
-    .await;
+    let (s, v) = h
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/channels",
+            Some(json!({
+                "name": "runtime",
+                "provider": "openai",
+                "base_url": base,
+                "keys": ["sk-runtime-key"],
+                "models": ["runtime-model"],
+                "model_mapping": {"runtime-model": "gpt-4o-mini"},
+            })),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert!(
         !v.to_string().contains("sk-runtime-key"),
@@ -69,52 +51,42 @@ async fn channels_created_at_run_time_serve_without_a_restart() {
         h.post("/v1/chat/completions", &body).await.status() == 200
     })
     .await;
-    let (s, v) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/api/channels/runtime/disable",
-        None,
-    )
-    .await;
+    let (s, v) = h
+        .admin_json(reqwest::Method::POST, "/api/channels/runtime/disable", None)
+        .await;
     assert_eq!(s, 200, "{v}");
     eventually(WITHIN, "the disabled channel stops serving", || async {
         h.post("/v1/chat/completions", &body).await.status() != 200
     })
     .await;
-    let (s, _) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/api/channels/runtime/enable",
-        None,
-    )
-    .await;
+    let (s, _) = h
+        .admin_json(reqwest::Method::POST, "/api/channels/runtime/enable", None)
+        .await;
     assert_eq!(s, 200);
     eventually(WITHIN, "enabled again", || async {
         h.post("/v1/chat/completions", &body).await.status() == 200
     })
     .await;
-    let (s, _) = admin(&h, reqwest::Method::DELETE, "/api/channels/runtime", None).await;
+    let (s, _) = h
+        .admin_json(reqwest::Method::DELETE, "/api/channels/runtime", None)
+        .await;
     assert_eq!(s, 204);
     eventually(WITHIN, "the deleted channel is gone", || async {
         h.post("/v1/chat/completions", &body).await.status() == 404
     })
     .await;
     // A config-file channel is read-only in the store's API, and still switchable in memory.
-    let (s, _) = admin(
-        &h,
-        reqwest::Method::DELETE,
-        "/api/channels/demo-openai",
-        None,
-    )
-    .await;
+    let (s, _) = h
+        .admin_json(reqwest::Method::DELETE, "/api/channels/demo-openai", None)
+        .await;
     assert_eq!(s, 409);
-    let (s, _) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/api/channels/demo-openai/disable",
-        None,
-    )
-    .await;
+    let (s, _) = h
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/channels/demo-openai/disable",
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     h.shutdown().await;
 }

@@ -17,7 +17,7 @@ use sluice::store::usage::query::{UsageFilter, UsageQuery};
 use sluice::store::usage::{Outcome, UsageSource};
 use sluice::store::{Store, StoreStatus, TokenSpec};
 use sluice_test_support::db::{pg_config, TcpProxy, TestPg, TestSqlite};
-use sluice_test_support::{eventually, Harness, ADMIN_TOKEN};
+use sluice_test_support::{eventually, Harness};
 use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -286,43 +286,27 @@ async fn postgres_fifty_parallel_requests_on_room_for_ten_admit_at_most_ten() {
     quota_holds_under_parallel_requests(db.config()).await;
 }
 
-async fn admin(
-    h: &Harness,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = h
-        .client
-        .request(method, h.admin_url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or_default())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_made_by_the_admin_api_or_another_process_work_at_once() {
     let db = TestSqlite::new();
     let h = relay(db.config()).await;
     // The admin API: created, used, revoked, refused, all without waiting.
-    let (s, t) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/api/tokens",
-        Some(json!({"name": "api", "models": ["gpt-4o*"]})),
-    )
-    .await;
+    let (s, t) = h
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/tokens",
+            Some(json!({"name": "api", "models": ["gpt-4o*"]})),
+        )
+        .await;
     assert_eq!(s, 201, "{t}");
     let key = t["key"].as_str().unwrap().to_owned();
     assert_eq!(send(&h, &key, &chat("hi", false)).await.status(), 200);
     let other = json!({"model": "claude-3-5-haiku-latest", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
     let r = send(&h, &key, &other).await;
     assert_eq!(r.status(), 403, "the model glob refuses other models");
-    let (s, _) = admin(&h, reqwest::Method::DELETE, "/api/tokens/api", None).await;
+    let (s, _) = h
+        .admin_json(reqwest::Method::DELETE, "/api/tokens/api", None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(send(&h, &key, &chat("hi", false)).await.status(), 401);
     // Another process (the CLI) writes the store directly: the first request finds it with one
@@ -336,7 +320,9 @@ async fn tokens_made_by_the_admin_api_or_another_process_work_at_once() {
     assert_eq!(r.status(), 200);
     // The admin API shows the usage.
     eventually(WITHIN, "usage visible in the admin API", || async {
-        let (s, v) = admin(&h, reqwest::Method::GET, "/api/usage?group_by=token", None).await;
+        let (s, v) = h
+            .admin_json(reqwest::Method::GET, "/api/usage?group_by=token", None)
+            .await;
         s == 200 && v["rows"].as_array().is_some_and(|a| a.len() >= 3)
     })
     .await;

@@ -83,10 +83,35 @@ impl Harness {
         self.admin(reqwest::Method::POST, path).await
     }
 
+    /// Calls the admin API with the admin token and an optional JSON body: its status and JSON
+    /// answer (`null` when the answer is not JSON).
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let resp = self.admin_request(method, path, body).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or_default())
+    }
+
     async fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.admin_request(method, path, None).await
+    }
+
+    async fn admin_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut req = self.client.request(method, self.admin_url(path));
         if let Some(t) = &self.state.config.admin_token {
             req = req.bearer_auth(t.expose());
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
         }
         req.send().await.expect("admin listener unreachable")
     }
