@@ -19,7 +19,10 @@ pub const DEMO_TOKEN: &str = "sk-sluice-demo";
 
 /// The models the demo channels serve.
 const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo-instruct, \
+                      gpt-image-1, dall-e-3, dall-e-2, tts-1, gpt-4o-mini-tts, whisper-1, \
+                      gpt-4o-transcribe, omni-moderation-latest, \
                       claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini, \
+                      grok-2-image, \
                       gemini-2.5-flash, gemini-2.5-pro, gemini-2.0-flash, gemini-embedding-001, \
                       text-embedding-004, gemini-2.0-flash-vertex";
 
@@ -100,7 +103,9 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         provider = "openai"
         base_url = "{openai}"
         keys = ["sk-demo-openai"]
-        models = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "gpt-3.5-turbo-instruct"]
+        models = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "gpt-3.5-turbo-instruct",
+            "gpt-image-1", "dall-e-3", "dall-e-2", "tts-1", "gpt-4o-mini-tts", "whisper-1",
+            "gpt-4o-transcribe", "omni-moderation-latest"]
 
         [[channels]]
         name = "demo-anthropic"
@@ -114,7 +119,7 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         provider = "xai"
         base_url = "{xai}"
         keys = ["xai-demo"]
-        models = ["grok-3", "grok-3-mini"]
+        models = ["grok-3", "grok-3-mini", "grok-2-image"]
 
         [[channels]]
         name = "demo-gemini"

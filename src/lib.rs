@@ -18,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod limits;
+pub(crate) mod media;
 pub mod monitor;
 pub(crate) mod overload;
 pub mod providers;

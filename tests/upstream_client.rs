@@ -40,7 +40,7 @@ fn post(server: &MockServer) -> UpstreamRequest {
         method: Method::POST,
         url: format!("{}/v1/chat/completions", server.uri()),
         headers: HeaderMap::new(),
-        body: Bytes::from_static(b"{}"),
+        body: Bytes::from_static(b"{}").into(),
     }
 }
 
@@ -219,7 +219,7 @@ async fn a_refused_connection_is_a_connect_error() {
         method: Method::POST,
         url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
         headers: HeaderMap::new(),
-        body: Bytes::new(),
+        body: Bytes::new().into(),
     };
     let err = up.send(req, openai(), soon()).await.unwrap_err();
     assert!(matches!(err, UpstreamError::Connect(_)), "{err:?}");

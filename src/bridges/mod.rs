@@ -167,6 +167,8 @@ pub(crate) struct Outgoing {
 pub(crate) struct Asked {
     /// OpenAI `encoding_format: "base64"`: each embedding as base64 of little-endian f32s.
     pub base64_embeddings: bool,
+    /// The `content-type` of a bridged answer that is not JSON (a speech answer's audio).
+    pub answer_type: Option<&'static str>,
 }
 
 /// What the transform of one stream needs.

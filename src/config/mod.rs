@@ -4,6 +4,7 @@
 //! Must never: hold runtime state, or print a secret (see [`Secret`]).
 
 mod base_url;
+mod media;
 mod monitor;
 mod prices;
 mod routing;
@@ -11,6 +12,7 @@ mod secret;
 mod store;
 mod timeouts;
 
+pub use media::{FamilyConfig, MediaConfig};
 pub use monitor::{Level, MonitorConfig, Thresholds};
 pub use prices::{to_units, ModelPrice, PricesConfig};
 pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, PanicMode, RoutingConfig};
@@ -79,6 +81,8 @@ pub struct Config {
     pub store: Option<StoreConfig>,
     #[serde(default)]
     pub prices: PricesConfig,
+    #[serde(default)]
+    pub media: MediaConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -360,6 +364,7 @@ impl Config {
         }
         self.limits.validate()?;
         self.timeouts.validate()?;
+        self.media.validate()?;
         self.routing.validate()?;
         self.overload.validate()?;
         if let Some(store) = &self.store {

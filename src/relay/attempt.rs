@@ -8,7 +8,7 @@
 //! released before the next starts), wait past the request's deadline, or retry a client error.
 
 use super::plan::Peek;
-use super::Record;
+use super::{Record, Sent};
 use crate::bridges::{self, Route};
 use crate::error::RelayError;
 use crate::routing::{classify, Pick, Selected};
@@ -39,7 +39,7 @@ pub(super) struct Ask<'a> {
     pub endpoint: Endpoint,
     pub headers: &'a HeaderMap,
     pub peek: &'a Peek,
-    pub body: &'a Bytes,
+    pub sent: &'a Sent,
     pub model: &'a str,
     pub started: Instant,
 }
@@ -84,20 +84,42 @@ pub(super) async fn attempts(
         let route = ch
             .route(ask.endpoint)
             .map_err(|why| crate::routing::not_served(ask.model, ask.endpoint, why))?;
-        let (outgoing, asked) = route.bridge.request_asking(
-            provider,
-            bridges::Request {
-                op: route.op,
-                client_op: ask.endpoint,
-                body: ask.body.clone(),
-                stream: ask.peek.stream(),
-                include_usage: ask.peek.include_usage(),
-                client_model: ask.model,
-                upstream_model: &selected.upstream_model,
-            },
-        )?;
-        let total = ask.started + ch.timeouts.total.unwrap_or(timeouts.total);
-        let first_byte = ch.timeouts.first_byte.unwrap_or(timeouts.first_byte);
+        let (outgoing, asked) = match ask.sent {
+            Sent::Json(body) => route.bridge.request_asking(
+                provider,
+                bridges::Request {
+                    op: route.op,
+                    client_op: ask.endpoint,
+                    body: body.clone(),
+                    stream: ask.peek.stream(),
+                    include_usage: ask.peek.include_usage(),
+                    client_model: ask.model,
+                    upstream_model: &selected.upstream_model,
+                },
+            )?,
+            // An upload goes as the client sent it (its `model` part renamed): only providers
+            // of the client's format serve one.
+            Sent::Upload(_) => (
+                bridges::Outgoing {
+                    body: Bytes::new(),
+                    strip_usage: false,
+                },
+                bridges::Asked::default(),
+            ),
+        };
+        // A media family's deadlines (an image generation's first byte comes late) under the
+        // channel's own.
+        let family = state.config.media.family(ask.endpoint.family());
+        let total = ask.started
+            + ch.timeouts
+                .total
+                .or(family.and_then(|f| f.total))
+                .unwrap_or(timeouts.total);
+        let first_byte = ch
+            .timeouts
+            .first_byte
+            .or(family.and_then(|f| f.first_byte))
+            .unwrap_or(timeouts.first_byte);
         record.upstream_sent();
         // The key's access token where the provider needs one (cached; exchanged only for the
         // first): a refused credential fails this attempt as a refused key would.
@@ -109,7 +131,7 @@ pub(super) async fn attempts(
             Ok(access) => {
                 let mut target = selected.lease.target();
                 target.access = access.as_deref();
-                let request = provider.build(
+                let mut request = provider.build(
                     &target,
                     route.op,
                     &selected.upstream_model,
@@ -117,10 +139,38 @@ pub(super) async fn attempts(
                     outgoing.body,
                     ask.peek.stream(),
                 );
-                state
-                    .upstream
-                    .send_within(request, provider, total, first_byte)
-                    .await
+                match ask.sent {
+                    Sent::Json(_) => {
+                        state
+                            .upstream
+                            .send_within(request, provider, total, first_byte)
+                            .await
+                    }
+                    Sent::Upload(upload) => {
+                        // The rest of an upload can be sent once: an attempt after one that
+                        // took it has nothing to send, and the last error stands.
+                        let Some((body, content_type)) = upload.body(&selected.upstream_model)
+                        else {
+                            return Err(last.unwrap_or(RelayError::Internal));
+                        };
+                        request.body = body;
+                        request
+                            .headers
+                            .insert(http::header::CONTENT_TYPE, content_type);
+                        let sent = state
+                            .upstream
+                            .send_within(request, provider, total, first_byte)
+                            .await;
+                        // A client that stalled, left or sent too much ended the attempt: the
+                        // client's error, not the channel's.
+                        if sent.is_err() {
+                            if let Some(e) = upload.client_fault() {
+                                return Err(e);
+                            }
+                        }
+                        sent
+                    }
+                }
             }
             Err(e) => Err(e),
         };

@@ -13,6 +13,7 @@
 mod admit;
 mod attempt;
 mod outcome;
+mod passed;
 mod plan;
 mod record;
 
@@ -23,8 +24,10 @@ pub(crate) use record::{marking_panics, Record};
 
 use crate::bridges::StreamSetup;
 use crate::error::RelayError;
+use crate::media::Upload;
 use crate::routing::{classify, Lease};
 use crate::state::AppState;
+use crate::stream::raw::RawStream;
 use crate::stream::{body::StreamLimits, Held, RelayStream, Transform};
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use crate::wire::{Endpoint, Usage};
@@ -36,24 +39,62 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-/// Relays one authenticated request whose body has been read (`path`: what its path names,
-/// for formats that name the model there).
+/// What a client sent: one JSON body read whole, or a multipart upload read up to its `model`
+/// part, the rest still coming.
+pub(crate) enum Sent {
+    Json(Bytes),
+    Upload(Upload),
+}
+
+impl Sent {
+    /// Its size as far as known (an upload's announced length), for the admission's estimate.
+    fn size(&self) -> usize {
+        match self {
+            Self::Json(b) => b.len(),
+            Self::Upload(u) => u.size_hint(),
+        }
+    }
+}
+
+/// Relays one authenticated request whose body has been read, or an upload whose `model` part
+/// has (`path`: what its path names, for formats that name the model there).
 pub(crate) async fn relay(
     state: &AppState,
     endpoint: Endpoint,
     path: Option<FromPath>,
     caller: &Caller,
     headers: &HeaderMap,
-    body: Bytes,
+    sent: Sent,
     mut record: Record,
 ) -> Response {
     let format = endpoint.client_format();
-    let ran = run(state, endpoint, path, caller, headers, body, &mut record).await;
+    let ran = run(state, endpoint, path, caller, headers, sent, &mut record).await;
     let rate = record.rate_headers();
     let mut resp = match ran {
         Ok(Answer::Full(bytes)) => {
             record.finish_ok();
             json_response(bytes)
+        }
+        Ok(Answer::Typed(bytes, content_type)) => {
+            record.finish_ok();
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, content_type)],
+                bytes,
+            )
+                .into_response()
+        }
+        Ok(Answer::Raw(raw)) => {
+            record.status = 200;
+            let held = Held {
+                record,
+                open: state.monitor.ledger().open_stream(),
+                lease: Some(raw.lease),
+            };
+            let body = RawStream::new(raw.upstream, raw.idle, raw.total, held);
+            let mut resp = Response::new(Body::from_stream(body));
+            *resp.headers_mut() = raw.headers;
+            resp
         }
         Ok(Answer::Stream(parts)) => {
             record.status = 200;
@@ -85,8 +126,15 @@ pub(crate) async fn relay(
 }
 
 enum Answer {
+    /// A JSON answer.
     Full(Bytes),
+    /// A whole answer of another type (a bridged speech answer's audio, a media JSON answer
+    /// under the upstream's own `content-type`).
+    Typed(Bytes, HeaderValue),
+    /// Events streamed through a transform.
     Stream(Box<StreamParts>),
+    /// A binary or plain-text answer streamed through as it arrives.
+    Raw(Box<passed::RawParts>),
 }
 
 type Upstream = BoxStream<'static, Result<Bytes, hyper::Error>>;
@@ -106,12 +154,19 @@ async fn run(
     path: Option<FromPath>,
     caller: &Caller,
     headers: &HeaderMap,
-    body: Bytes,
+    sent: Sent,
     record: &mut Record,
 ) -> Result<Answer, RelayError> {
     let started = Instant::now();
-    // What is asked: the model and whether to stream, read without building the body.
-    let peek = Peek::parse(&body)?.with_path(path);
+    // What is asked: the model and whether to stream, read without building the body (an
+    // upload's from the parts before its file).
+    let peek = match &sent {
+        Sent::Json(body) => {
+            record.media = crate::media::usage::of_request(endpoint, body);
+            Peek::parse(body)?.with_path(path)
+        }
+        Sent::Upload(upload) => Peek::of_upload(upload),
+    };
     let model = peek.model()?.to_owned();
     record.model = Some(model.clone());
     record.stream = peek.stream();
@@ -119,7 +174,7 @@ async fn run(
     // rate limits and a quota reservation, which the record settles or releases at its end.
     let ask = admit::Ask {
         model: &model,
-        prompt_bytes: body.len(),
+        prompt_bytes: sent.size(),
         max_tokens: peek.max_tokens(),
         client_ip: record.client_ip(),
     };
@@ -129,11 +184,16 @@ async fn run(
         endpoint,
         headers,
         peek: &peek,
-        body: &body,
+        sent: &sent,
         model: &model,
         started,
     };
     let answered = attempt::attempts(state, ask, record).await?;
+    // A media answer goes back as its upstream typed it: JSON read whole, events streamed
+    // through, audio and plain text streamed as they arrive.
+    if endpoint.is_media() {
+        return passed::answer(state, answered, endpoint, &model, record).await;
+    }
     // The answer through the same bridge, streamed or whole; its usage goes into the record,
     // which reports once, when the request's work ends (a stream's, when the stream does).
     if peek.stream() {

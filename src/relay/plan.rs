@@ -2,16 +2,18 @@
 //!
 //! Owns: reading the few fields routing and admission need (model, stream, include_usage,
 //! max_tokens) without building the body, or taking them from the path where the client's
-//! format names them there ([`FromPath`]: Gemini's `models/{model}:streamGenerateContent`), and
+//! format names them there ([`FromPath`]: Gemini's `models/{model}:streamGenerateContent`), or
+//! from the parts of an upload read before its file ([`Peek::of_upload`]), and
 //! refusing a body that is not a JSON object. (What the upstream is sent is its
 //! bridge's: `crate::bridges`.)
 //! Must never: do I/O.
 
 use crate::error::RelayError;
+use crate::media::Upload;
 use serde::Deserialize;
 
 /// The fields routing needs; everything else in the body is skipped, not built.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct Peek {
     pub model: Option<String>,
     #[serde(default)]
@@ -52,6 +54,15 @@ impl Peek {
             self.stream = Some(p.stream);
         }
         self
+    }
+
+    /// What an upload asks: its `model` part, and a `stream` part sent before it.
+    pub(crate) fn of_upload(upload: &Upload) -> Self {
+        Self {
+            model: Some(upload.model().to_owned()),
+            stream: Some(upload.stream()),
+            ..Self::default()
+        }
     }
 
     pub(crate) fn parse(body: &[u8]) -> Result<Self, RelayError> {

@@ -19,7 +19,7 @@ use crate::store::usage::{Outcome as UsageOutcome, UsageRecord, UsageSource};
 use crate::store::UsageSink;
 use crate::upstream::UpstreamError;
 use crate::wire::Endpoint;
-use crate::wire::Usage;
+use crate::wire::{MediaUsage, Usage};
 use std::future::Future;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
@@ -43,6 +43,8 @@ pub(crate) struct Record {
     pub outcome: Outcome,
     pub error: Option<String>,
     pub usage: Option<Usage>,
+    /// What a media answer is billed by beside tokens (images, audio seconds, characters).
+    pub media: Option<MediaUsage>,
     /// Upstream attempts made (0: none, the request failed before routing).
     pub attempts: u32,
     /// The model the upstream was asked for (the channel's mapping).
@@ -76,6 +78,7 @@ impl Record {
             outcome: Outcome::ClientGone,
             error: None,
             usage: None,
+            media: None,
             attempts: 0,
             upstream_model: None,
             streamed: 0,

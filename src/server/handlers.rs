@@ -13,10 +13,11 @@ use super::conn::PeerAddr;
 use super::held;
 use crate::config::Config;
 use crate::error::RelayError;
+use crate::media::{Upload, UploadLimits};
 use crate::monitor::TimeoutKind;
-use crate::relay::{self, FromPath, Record};
+use crate::relay::{self, FromPath, Record, Sent};
 use crate::state::AppState;
-use crate::wire::{Endpoint, WireFormat};
+use crate::wire::{BodyKind, Endpoint, WireFormat};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -64,6 +65,19 @@ pub(super) async fn messages(
     handle(&s, Endpoint::Messages, None, p, h, b).await
 }
 
+/// OpenAI's media endpoints: JSON bodies (`/v1/images/generations`, `/v1/audio/speech`,
+/// `/v1/moderations`) and multipart uploads, streamed (`/v1/images/edits`, `/variations`,
+/// `/v1/audio/transcriptions`, `/translations`).
+pub(super) async fn media(
+    endpoint: Endpoint,
+    State(s): State<Arc<AppState>>,
+    p: Peer,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    handle(&s, endpoint, None, p, h, b).await
+}
+
 /// The client's address (set by `conn` for every request; absent in socket-less tests).
 pub(super) type Peer = Option<Extension<PeerAddr>>;
 
@@ -90,18 +104,29 @@ pub(super) async fn handle(
             peer.map(|Extension(p)| p.0.ip()),
             &mut record,
         );
-        let body = read_body(body, &state.config).await.inspect_err(|e| {
+        let sent = match endpoint.body_kind() {
+            BodyKind::Json => read_body(body, endpoint, &state.config)
+                .await
+                .map(Sent::Json),
+            // An upload is read up to its `model` part; the rest streams to the upstream.
+            BodyKind::Multipart => {
+                Upload::begin(body, &headers, upload_limits(endpoint, &state.config))
+                    .await
+                    .map(Sent::Upload)
+            }
+        };
+        let sent = sent.inspect_err(|e| {
             if matches!(e, RelayError::ClientTimeout(_)) {
                 state.monitor.ledger().timeout(TimeoutKind::ClientBody);
             }
         })?;
         let permit = state.overload.admit_request()?;
-        Ok::<_, RelayError>((token, body, permit))
+        Ok::<_, RelayError>((token, sent, permit))
     };
     match admitted.await {
-        Ok((token, body, permit)) => {
+        Ok((token, sent, permit)) => {
             let flag = record.panic_flag();
-            let relayed = relay::relay(state, endpoint, path, &token, &headers, body, record);
+            let relayed = relay::relay(state, endpoint, path, &token, &headers, sent, record);
             let resp = relay::marking_panics(flag, relayed).await;
             held::until_sent(resp, permit)
         }
@@ -112,11 +137,29 @@ pub(super) async fn handle(
     }
 }
 
+/// The bounds of an upload to `endpoint`: its family's size, the client body deadlines.
+fn upload_limits(endpoint: Endpoint, config: &Config) -> UploadLimits {
+    let max_body = config
+        .media
+        .family(endpoint.family())
+        .map_or(config.limits.max_request_body, |f| f.max_body);
+    UploadLimits {
+        max_body,
+        memory: config.media.upload_memory,
+        spool_dir: config.media.spool_dir.clone(),
+        idle: config.timeouts.client_body,
+        total: config.timeouts.client_body_total,
+    }
+}
+
 /// Reads the whole request body: refused (413) before the first byte when its announced length
-/// is over the limit, and as soon as it passes the limit otherwise; 408 when it stalls or takes
-/// too long.
-async fn read_body(body: Body, config: &Config) -> Result<Bytes, RelayError> {
-    let max = config.limits.max_request_body;
+/// is over the limit (a media family's own, else `limits.max_request_body`), and as soon as it
+/// passes the limit otherwise; 408 when it stalls or takes too long.
+async fn read_body(body: Body, endpoint: Endpoint, config: &Config) -> Result<Bytes, RelayError> {
+    let max = config
+        .media
+        .family(endpoint.family())
+        .map_or(config.limits.max_request_body, |f| f.max_body);
     if body.size_hint().lower() > max as u64 {
         return Err(RelayError::BodyTooLarge(max));
     }

@@ -29,7 +29,7 @@ pub use run::{bind, serve, Listeners, Server};
 
 use crate::monitor::health::{HEALTH_PATH, METRICS_PATH};
 use crate::state::AppState;
-use crate::wire::WireFormat;
+use crate::wire::{Endpoint, WireFormat};
 use access::Placement;
 use axum::http::Uri;
 use axum::routing::{any, get, post};
@@ -41,6 +41,17 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// OpenAI's media endpoints, each served at its own path.
+const MEDIA: [Endpoint; 7] = [
+    Endpoint::ImageGenerations,
+    Endpoint::ImageEdits,
+    Endpoint::ImageVariations,
+    Endpoint::Speech,
+    Endpoint::Transcriptions,
+    Endpoint::Translations,
+    Endpoint::Moderations,
+];
 
 /// The public listener's router: the relay's clients.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -60,6 +71,12 @@ fn router(state: Arc<AppState>, listener: Listener) -> Router {
             .route("/v1/completions", post(handlers::completions))
             .route("/v1/embeddings", post(handlers::embeddings))
             .route("/v1/messages", post(handlers::messages));
+        for endpoint in MEDIA {
+            routes = routes.route(
+                endpoint.path(),
+                post(move |s, p, h, b| handlers::media(endpoint, s, p, h, b)),
+            );
+        }
         // `/v1/models` and `/v1/models/{id}` (GET) with Google's `POST .../{model}:{method}`.
         routes = gemini_routes::routes(routes);
     }

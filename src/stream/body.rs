@@ -127,6 +127,7 @@ impl RelayStream {
             Ok(()) => {
                 self.pending.extend(self.out.drain(..));
                 self.record.usage = self.transform.usage();
+                self.record.media = self.transform.media().or(self.record.media);
                 if self.transform.upstream_failed() {
                     self.record.finish_upstream_error();
                 } else {
@@ -143,6 +144,7 @@ impl RelayStream {
     fn fail(&mut self, err: RelayError) {
         self.pending.push_back(err.stream_event(self.format));
         self.record.usage = self.transform.usage();
+        self.record.media = self.transform.media().or(self.record.media);
         self.record.fail(&err);
         self.report(Some(&err));
         self.close();

@@ -6,6 +6,7 @@
 
 pub(crate) mod body;
 pub(crate) mod json_scan;
+pub(crate) mod raw;
 pub mod sse;
 mod transform;
 

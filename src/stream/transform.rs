@@ -7,7 +7,7 @@
 //! Must never: accumulate content (every implementation keeps bounded state per stream).
 
 use super::sse::SseEvent;
-use crate::wire::{ConvertError, Usage};
+use crate::wire::{ConvertError, MediaUsage, Usage};
 use bytes::Bytes;
 
 /// One stream's events, upstream format in, client format out.
@@ -21,6 +21,11 @@ pub trait Transform: Send {
 
     /// The usage read so far.
     fn usage(&self) -> Option<Usage>;
+
+    /// The media units read so far (images, audio seconds), for media streams.
+    fn media(&self) -> Option<MediaUsage> {
+        None
+    }
 
     /// Whether the stream ended with the upstream's own in-stream error event (forwarded).
     fn upstream_failed(&self) -> bool;

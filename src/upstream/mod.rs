@@ -19,8 +19,12 @@ use crate::providers::Provider;
 use crate::wire::UpstreamFault;
 use bytes::{Bytes, BytesMut};
 use connector::CountingConnector;
+use futures_util::stream::BoxStream;
+use futures_util::TryStreamExt;
 use http::{HeaderMap, Method, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -73,10 +77,57 @@ pub struct UpstreamRequest {
     pub method: Method,
     pub url: String,
     pub headers: HeaderMap,
-    pub body: Bytes,
+    pub body: RequestBody,
 }
 
-type HttpsClient = Client<HttpsConnector<CountingConnector>, Full<Bytes>>;
+/// An upload's chunks as they arrive from the client; an error ends the upstream request
+/// (hyper aborts it and drops its connection).
+pub type UploadStream = BoxStream<'static, Result<Bytes, BoxError>>;
+
+/// The error type of a streamed request body.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body: whole, or an upload streamed to the upstream as it arrives.
+pub enum RequestBody {
+    Full(Bytes),
+    Stream(UploadStream),
+}
+
+impl From<Bytes> for RequestBody {
+    fn from(b: Bytes) -> Self {
+        Self::Full(b)
+    }
+}
+
+impl RequestBody {
+    /// The whole body, when it is one.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            Self::Full(b) => Some(b),
+            Self::Stream(_) => None,
+        }
+    }
+
+    fn into_http(self) -> OutBody {
+        match self {
+            Self::Full(b) => Full::new(b).map_err(|never| match never {}).boxed_unsync(),
+            Self::Stream(s) => StreamBody::new(s.map_ok(Frame::data)).boxed_unsync(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full(b) => write!(f, "Full({} bytes)", b.len()),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+type OutBody = UnsyncBoxBody<Bytes, BoxError>;
+
+type HttpsClient = Client<HttpsConnector<CountingConnector>, OutBody>;
 
 /// A response whose body is still upstream.
 pub type UpstreamResponse = http::Response<Incoming>;
@@ -185,7 +236,7 @@ impl Upstream {
         let mut request = http::Request::builder()
             .method(req.method)
             .uri(&req.url)
-            .body(Full::new(req.body))
+            .body(req.body.into_http())
             .map_err(|e| {
                 UpstreamError::Connect(format!("invalid upstream URL {}: {e}", req.url))
             })?;

@@ -22,6 +22,29 @@ pub enum Endpoint {
     EmbedContent,
     /// Gemini's `models/{model}:batchEmbedContents`.
     BatchEmbedContents,
+    /// `POST /v1/images/generations` (JSON).
+    ImageGenerations,
+    /// `POST /v1/images/edits` (multipart).
+    ImageEdits,
+    /// `POST /v1/images/variations` (multipart).
+    ImageVariations,
+    /// `POST /v1/audio/speech` (JSON in, audio out).
+    Speech,
+    /// `POST /v1/audio/transcriptions` (multipart).
+    Transcriptions,
+    /// `POST /v1/audio/translations` (multipart).
+    Translations,
+    /// `POST /v1/moderations`.
+    Moderations,
+}
+
+/// How a client's request body comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// One JSON object, read whole (bounded) before routing.
+    Json,
+    /// `multipart/form-data`, streamed to the upstream as it arrives (`crate::media::upload`).
+    Multipart,
 }
 
 impl Endpoint {
@@ -35,13 +58,72 @@ impl Endpoint {
             Self::CountTokens => "/v1beta/models/{model}:countTokens",
             Self::EmbedContent => "/v1beta/models/{model}:embedContent",
             Self::BatchEmbedContents => "/v1beta/models/{model}:batchEmbedContents",
+            Self::ImageGenerations => "/v1/images/generations",
+            Self::ImageEdits => "/v1/images/edits",
+            Self::ImageVariations => "/v1/images/variations",
+            Self::Speech => "/v1/audio/speech",
+            Self::Transcriptions => "/v1/audio/transcriptions",
+            Self::Translations => "/v1/audio/translations",
+            Self::Moderations => "/v1/moderations",
+        }
+    }
+
+    /// How its request body comes.
+    pub fn body_kind(self) -> BodyKind {
+        match self {
+            Self::ImageEdits
+            | Self::ImageVariations
+            | Self::Transcriptions
+            | Self::Translations => BodyKind::Multipart,
+            Self::Chat
+            | Self::Completions
+            | Self::Embeddings
+            | Self::Messages
+            | Self::GenerateContent
+            | Self::CountTokens
+            | Self::EmbedContent
+            | Self::BatchEmbedContents
+            | Self::ImageGenerations
+            | Self::Speech
+            | Self::Moderations => BodyKind::Json,
+        }
+    }
+
+    /// Whether it is one of OpenAI's media endpoints (images, audio, moderations), whose
+    /// answers the relay passes through by their content type (`crate::media::answer`).
+    pub fn is_media(self) -> bool {
+        match self {
+            Self::ImageGenerations
+            | Self::ImageEdits
+            | Self::ImageVariations
+            | Self::Speech
+            | Self::Transcriptions
+            | Self::Translations
+            | Self::Moderations => true,
+            Self::Chat
+            | Self::Completions
+            | Self::Embeddings
+            | Self::Messages
+            | Self::GenerateContent
+            | Self::CountTokens
+            | Self::EmbedContent
+            | Self::BatchEmbedContents => false,
         }
     }
 
     /// The format clients of this endpoint speak.
     pub fn client_format(self) -> WireFormat {
         match self {
-            Self::Chat | Self::Completions | Self::Embeddings => WireFormat::OpenAi,
+            Self::Chat
+            | Self::Completions
+            | Self::Embeddings
+            | Self::ImageGenerations
+            | Self::ImageEdits
+            | Self::ImageVariations
+            | Self::Speech
+            | Self::Transcriptions
+            | Self::Translations
+            | Self::Moderations => WireFormat::OpenAi,
             Self::Messages => WireFormat::Anthropic,
             Self::GenerateContent
             | Self::CountTokens
@@ -60,6 +142,10 @@ impl Endpoint {
             Self::GenerateContent => Family::GenerateContent,
             Self::CountTokens => Family::CountTokens,
             Self::EmbedContent | Self::BatchEmbedContents => Family::EmbedContent,
+            Self::ImageGenerations | Self::ImageEdits | Self::ImageVariations => Family::Images,
+            Self::Speech => Family::Speech,
+            Self::Transcriptions | Self::Translations => Family::Transcriptions,
+            Self::Moderations => Family::Moderations,
         }
     }
 }
@@ -75,6 +161,10 @@ super::labels::labelled! {
         GenerateContent => "generate_content",
         CountTokens => "count_tokens",
         EmbedContent => "embed_content",
+        Images => "images",
+        Speech => "speech",
+        Transcriptions => "transcriptions",
+        Moderations => "moderations",
         Models => "models",
     }
 }
@@ -88,7 +178,7 @@ mod tests {
         for (i, f) in Family::ALL.iter().enumerate() {
             assert_eq!(*f as usize, i, "{f:?}");
         }
-        assert_eq!(Family::ALL.len(), 8);
+        assert_eq!(Family::ALL.len(), 12);
         assert_eq!(Endpoint::Messages.family().as_str(), "messages");
     }
 }

@@ -1,7 +1,7 @@
 //! The relay's neutral vocabulary: what every part says about a request, an answer or an
 //! upstream's failure without naming a provider.
 //!
-//! Owns: the wire formats, the endpoints and their families, token usage, stop reasons, the
+//! Owns: the wire formats, the endpoints and their families, token and media usage, stop reasons, the
 //! upstream fault in neutral form, the conversion error, and one event to emit.
 //! Must never: hold a provider's or a format's own words (those live in `providers/<name>/`,
 //! and the client-facing error shapes in `error.rs`), or depend on another part of the relay.
@@ -10,12 +10,14 @@ mod convert_error;
 mod endpoint;
 mod fault;
 pub(crate) mod labels;
+mod media_usage;
 mod stop_reason;
 mod usage;
 
 pub use convert_error::ConvertError;
-pub use endpoint::{Endpoint, Family};
+pub use endpoint::{BodyKind, Endpoint, Family};
 pub use fault::{bounded, message_or_default, FaultKind, UpstreamFault, MAX_MESSAGE};
+pub use media_usage::MediaUsage;
 pub use stop_reason::StopReason;
 pub use usage::{count, Usage};
 

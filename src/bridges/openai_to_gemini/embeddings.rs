@@ -67,6 +67,7 @@ pub(crate) fn embeddings_request_to_gemini(
         json!({ "requests": requests }),
         Asked {
             base64_embeddings: base64,
+            ..Asked::default()
         },
     ))
 }
@@ -179,6 +180,7 @@ mod tests {
         assert_eq!(usage, Usage::default());
         let b64 = Asked {
             base64_embeddings: true,
+            ..Asked::default()
         };
         let (out, _) = gemini_embeddings_to_openai(&resp, "mine", b64).unwrap();
         let bytes = STANDARD

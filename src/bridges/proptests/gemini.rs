@@ -215,7 +215,7 @@ proptest! {
         let _ = gemini_response_to_chat(&v, "m");
         let _ = gemini_response_to_messages(&v, "m");
         let _ = embeddings_request_to_gemini(&v, "m");
-        let _ = gemini_embeddings_to_openai(&v, "m", Asked { base64_embeddings: usage });
+        let _ = gemini_embeddings_to_openai(&v, "m", Asked { base64_embeddings: usage, ..Asked::default() });
         let data = v.to_string();
         let mut o = GeminiToChatStream::new("m", usage);
         let mut a = GeminiToMessagesStream::new("m");

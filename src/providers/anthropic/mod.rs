@@ -41,7 +41,14 @@ impl Provider for Anthropic {
             | Endpoint::Embeddings
             | Endpoint::CountTokens
             | Endpoint::EmbedContent
-            | Endpoint::BatchEmbedContents => None,
+            | Endpoint::BatchEmbedContents
+            | Endpoint::ImageGenerations
+            | Endpoint::ImageEdits
+            | Endpoint::ImageVariations
+            | Endpoint::Speech
+            | Endpoint::Transcriptions
+            | Endpoint::Translations
+            | Endpoint::Moderations => None,
         }
     }
 

@@ -38,6 +38,6 @@ pub(crate) fn build(
         method: Method::POST,
         url: join(target.base_url, "messages"),
         headers,
-        body,
+        body: body.into(),
     }
 }

@@ -39,8 +39,16 @@ pub(crate) fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         Endpoint::CountTokens => Some(Endpoint::CountTokens),
         Endpoint::Embeddings | Endpoint::BatchEmbedContents => Some(Endpoint::BatchEmbedContents),
         Endpoint::EmbedContent => Some(Endpoint::EmbedContent),
-        // Gemini has no legacy text completions.
-        Endpoint::Completions => None,
+        // Gemini has no legacy text completions; its media are `crate::media`'s to bridge
+        // (images and speech), the rest it does not serve.
+        Endpoint::Completions
+        | Endpoint::ImageGenerations
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => None,
     }
 }
 

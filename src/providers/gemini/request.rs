@@ -27,7 +27,14 @@ pub(crate) fn model_path(op: Endpoint, model: &str, stream: bool) -> String {
         Endpoint::EmbedContent => "embedContent",
         Endpoint::BatchEmbedContents | Endpoint::Embeddings => "batchEmbedContents",
         // Never a Gemini operation (`serves` gives none): its nearest method keeps this total.
-        Endpoint::Completions => "generateContent",
+        Endpoint::Completions
+        | Endpoint::ImageGenerations
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => "generateContent",
     };
     format!("models/{}:{method}", escape(model))
 }
@@ -65,7 +72,7 @@ pub(crate) fn at(
         method: Method::POST,
         url: join(root, &model_path(op, model, stream)),
         headers,
-        body,
+        body: body.into(),
     }
 }
 

@@ -51,6 +51,13 @@ fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         }
         // OpenAI has no token counting endpoint.
         Endpoint::CountTokens => None,
+        Endpoint::ImageGenerations
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => Some(endpoint),
     }
 }
 

@@ -26,7 +26,14 @@ pub(crate) fn events(op: Endpoint, v: &Value, out: &mut Events) -> Result<(), Up
         Endpoint::Embeddings
         | Endpoint::CountTokens
         | Endpoint::EmbedContent
-        | Endpoint::BatchEmbedContents => return Err(not_streamed()),
+        | Endpoint::BatchEmbedContents
+        | Endpoint::ImageGenerations
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => return Err(not_streamed()),
     }
     out.put_text(None, "[DONE]");
     Ok(())

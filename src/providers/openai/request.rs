@@ -21,6 +21,13 @@ pub(crate) fn build(target: &Target<'_>, op: Endpoint, body: Bytes) -> UpstreamR
         Endpoint::Embeddings | Endpoint::EmbedContent | Endpoint::BatchEmbedContents => {
             "embeddings"
         }
+        Endpoint::ImageGenerations => "images/generations",
+        Endpoint::ImageEdits => "images/edits",
+        Endpoint::ImageVariations => "images/variations",
+        Endpoint::Speech => "audio/speech",
+        Endpoint::Transcriptions => "audio/transcriptions",
+        Endpoint::Translations => "audio/translations",
+        Endpoint::Moderations => "moderations",
         // Never an OpenAI operation (`serves` gives none): its nearest path keeps this total.
         Endpoint::CountTokens => "chat/completions",
     };
@@ -32,7 +39,7 @@ pub(crate) fn build(target: &Target<'_>, op: Endpoint, body: Bytes) -> UpstreamR
         method: Method::POST,
         url: join(target.base_url, path),
         headers,
-        body,
+        body: body.into(),
     }
 }
 
@@ -44,7 +51,14 @@ pub(crate) fn stream_usage(op: Endpoint, client_asked: bool) -> Option<fn(&mut V
         | Endpoint::Messages
         | Endpoint::CountTokens
         | Endpoint::EmbedContent
-        | Endpoint::BatchEmbedContents => false,
+        | Endpoint::BatchEmbedContents
+        | Endpoint::ImageGenerations
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => false,
     };
     (streams_usage && !client_asked).then_some(ask_usage as fn(&mut Value))
 }

@@ -192,7 +192,7 @@ impl Credential {
             method: Method::POST,
             url: account.token_uri.clone(),
             headers,
-            body: Bytes::from(body),
+            body: Bytes::from(body).into(),
         };
         let response = upstream.send(request, &super::Vertex, deadline).await?;
         let bytes = upstream.read_body(response, deadline).await?;

@@ -22,9 +22,18 @@ fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         Endpoint::Embeddings
         | Endpoint::EmbedContent
         | Endpoint::BatchEmbedContents
-        | Endpoint::CountTokens => None,
-        Endpoint::Chat | Endpoint::Completions | Endpoint::Messages | Endpoint::GenerateContent => {
-            (openai::OPENAI.serves)(endpoint)
-        }
+        | Endpoint::CountTokens
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => None,
+        // xAI's images: `/v1/images/generations` (its JSON edits take no multipart upload).
+        Endpoint::Chat
+        | Endpoint::Completions
+        | Endpoint::Messages
+        | Endpoint::GenerateContent
+        | Endpoint::ImageGenerations => (openai::OPENAI.serves)(endpoint),
     }
 }

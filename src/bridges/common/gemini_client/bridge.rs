@@ -57,7 +57,14 @@ fn call(client_op: Endpoint) -> Result<Call, ConvertError> {
         | Endpoint::Chat
         | Endpoint::Completions
         | Endpoint::Embeddings
-        | Endpoint::Messages => Err(ConvertError::InvalidRequest(format!(
+        | Endpoint::Messages
+        | Endpoint::ImageGenerations
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => Err(ConvertError::InvalidRequest(format!(
             "{} cannot be converted for this model's upstream",
             client_op.path()
         ))),

@@ -51,7 +51,14 @@ impl ToGemini {
             | Endpoint::Embeddings
             | Endpoint::Messages
             | Endpoint::CountTokens
-            | Endpoint::EmbedContent => Err(unserved()),
+            | Endpoint::EmbedContent
+            | Endpoint::ImageGenerations
+            | Endpoint::ImageEdits
+            | Endpoint::ImageVariations
+            | Endpoint::Speech
+            | Endpoint::Transcriptions
+            | Endpoint::Translations
+            | Endpoint::Moderations => Err(unserved()),
         }
     }
 }
