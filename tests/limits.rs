@@ -42,7 +42,7 @@ fn request(prompt_bytes: usize, max_tokens: u64) -> AdmitRequest<'static> {
         client_ip: None,
         prompt_bytes,
         max_tokens: Some(max_tokens),
-        images: 0,
+        media: None,
     }
 }
 

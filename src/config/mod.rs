@@ -14,7 +14,7 @@ mod timeouts;
 
 pub use media::{FamilyConfig, MediaConfig};
 pub use monitor::{Level, MonitorConfig, Thresholds};
-pub use prices::{to_units, ModelPrice, PricesConfig};
+pub use prices::{image_key, to_units, ModelPrice, PricesConfig};
 pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, PanicMode, RoutingConfig};
 pub use secret::Secret;
 pub use store::{OnSpoolFull, StoreBackend, StoreConfig, UsageConfig};

@@ -1,12 +1,16 @@
 //! The `[prices]` section: what a request costs, per model, in cost units.
 //!
 //! Owns: the price table's schema and its validation. Prices are written in currency units
-//! (e.g. dollars) per 1M tokens, per image and per second of audio or video; the relay counts
-//! cost in *cost units*, millionths of a currency unit, as integers (`1.00` = 1,000,000).
-//! Must never: accept a price that is negative, not a number, or an invalid glob.
+//! (e.g. dollars) per 1M tokens, per image (one price, or one per size and quality), per 1M
+//! characters spoken and per second of audio or video; the relay counts cost in *cost units*,
+//! millionths of a currency unit, as integers (`1.00` = 1,000,000).
+//! Must never: accept a price that is negative, not a number, an invalid glob, or an image key
+//! that is not `WIDTHxHEIGHT` or `WIDTHxHEIGHT/QUALITY`.
 
 use super::ConfigError;
+use crate::wire::{ImageQuality, ImageSize};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -14,6 +18,11 @@ pub struct PricesConfig {
     /// Output tokens assumed when a request sets no `max_tokens` and its price has no
     /// `max_output` (for the quota reservation and the tokens-per-minute estimate).
     pub default_max_output: u32,
+    /// The lowest bitrate assumed of an audio upload, in bytes per second, for a
+    /// transcription's estimate: its seconds are at most `upload bytes / this` (2000: 16 kbps).
+    pub audio_bytes_per_second: u32,
+    /// Seconds a transcription is estimated at when its upload's size is not announced.
+    pub default_audio_seconds: u32,
     /// First match wins; a model no entry matches costs nothing.
     pub models: Vec<ModelPrice>,
 }
@@ -22,6 +31,8 @@ impl Default for PricesConfig {
     fn default() -> Self {
         Self {
             default_max_output: 4096,
+            audio_bytes_per_second: 2000,
+            default_audio_seconds: 600,
             models: Vec::new(),
         }
     }
@@ -42,9 +53,16 @@ pub struct ModelPrice {
     /// Per 1M output tokens.
     #[serde(default)]
     pub output: f64,
-    /// Per generated image.
+    /// Per generated image of a size and quality `images` does not list.
     #[serde(default)]
     pub image: f64,
+    /// Per generated image by size (`"1024x1024"`) or size and quality (`"1024x1792/hd"`);
+    /// an image is priced at its size and quality, else its size, else `image`.
+    #[serde(default)]
+    pub images: BTreeMap<String, f64>,
+    /// Per 1M characters of a speech request's `input`.
+    #[serde(default)]
+    pub characters: f64,
     /// Per second of audio.
     #[serde(default)]
     pub audio_second: f64,
@@ -63,16 +81,37 @@ const MAX_PRICE: f64 = 1_000_000.0;
 
 impl ModelPrice {
     /// Every price of the entry with its key, for validation.
-    fn prices(&self) -> [(&'static str, f64); 6] {
+    fn prices(&self) -> [(&'static str, f64); 7] {
         [
             ("input", self.input),
             ("cached_input", self.cached_input.unwrap_or(0.0)),
             ("output", self.output),
             ("image", self.image),
+            ("characters", self.characters),
             ("audio_second", self.audio_second),
             ("video_second", self.video_second),
         ]
     }
+}
+
+/// An `images` key: `WIDTHxHEIGHT` or `WIDTHxHEIGHT/QUALITY` (`standard`, `hd`, `low`,
+/// `medium`, `high`).
+pub fn image_key(text: &str) -> Option<(ImageSize, Option<ImageQuality>)> {
+    match text.split_once('/') {
+        None => Some((ImageSize::parse(text)?, None)),
+        Some((size, quality)) => {
+            Some((ImageSize::parse(size)?, Some(ImageQuality::parse(quality)?)))
+        }
+    }
+}
+
+fn check_price(i: usize, key: &str, value: f64) -> Result<(), ConfigError> {
+    if !value.is_finite() || !(0.0..=MAX_PRICE).contains(&value) {
+        return Err(ConfigError::Invalid(format!(
+            "prices.models[{i}].{key} must be a number from 0 to {MAX_PRICE}"
+        )));
+    }
+    Ok(())
 }
 
 /// A price in currency units as integer cost units.
@@ -82,10 +121,16 @@ pub fn to_units(price: f64) -> i64 {
 
 impl PricesConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.default_max_output == 0 {
-            return Err(ConfigError::Invalid(
-                "prices.default_max_output must be above 0".to_owned(),
-            ));
+        for (key, value) in [
+            ("default_max_output", self.default_max_output),
+            ("audio_bytes_per_second", self.audio_bytes_per_second),
+            ("default_audio_seconds", self.default_audio_seconds),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "prices.{key} must be above 0"
+                )));
+            }
         }
         for (i, entry) in self.models.iter().enumerate() {
             if entry.patterns.is_empty() {
@@ -99,11 +144,16 @@ impl PricesConfig {
                 })?;
             }
             for (key, value) in entry.prices() {
-                if !value.is_finite() || !(0.0..=MAX_PRICE).contains(&value) {
+                check_price(i, key, value)?;
+            }
+            for (key, value) in &entry.images {
+                if image_key(key).is_none() {
                     return Err(ConfigError::Invalid(format!(
-                        "prices.models[{i}].{key} must be a number from 0 to {MAX_PRICE}"
+                        "prices.models[{i}].images: `{key}` is not WIDTHxHEIGHT or \
+                         WIDTHxHEIGHT/QUALITY (standard, hd, low, medium, high)"
                     )));
                 }
+                check_price(i, &format!("images.\"{key}\""), *value)?;
             }
             if entry.max_output == Some(0) {
                 return Err(ConfigError::Invalid(format!(
@@ -146,8 +196,45 @@ mod tests {
             "[[models]]\nmatch = [\"a[\"]",
             "[[models]]\nmatch = []",
             "default_max_output = 0",
+            "audio_bytes_per_second = 0",
+            "[[models]]\nmatch = [\"a\"]\nimages = { \"auto\" = 0.1 }",
+            "[[models]]\nmatch = [\"a\"]\nimages = { \"1024x1024/ultra\" = 0.1 }",
+            "[[models]]\nmatch = [\"a\"]\nimages = { \"1024x1024\" = -0.1 }",
+            "[[models]]\nmatch = [\"a\"]\ncharacters = inf",
         ] {
             assert!(parse(bad).validate().is_err(), "{bad}");
         }
+        assert!(
+            toml::from_str::<PricesConfig>("[[models]]\nmatch = [\"a\"]\nper_image = 1.0").is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn media_prices_parse_by_size_and_quality() {
+        let p = parse(
+            r#"
+            [[models]]
+            match = ["dall-e-3"]
+            image = 0.04
+            images = { "1024x1024" = 0.04, "1024x1792" = 0.08, "1024x1792/hd" = 0.12 }
+            [[models]]
+            match = ["tts-1"]
+            characters = 15.0
+            "#,
+        );
+        assert!(p.validate().is_ok());
+        assert_eq!(p.models[0].images.len(), 3);
+        assert_eq!(to_units(p.models[1].characters), 15_000_000);
+        let (size, quality) = image_key("1024x1792/hd").unwrap();
+        assert_eq!(
+            (size.to_string(), quality),
+            ("1024x1792".to_owned(), Some(ImageQuality::Hd))
+        );
+        assert_eq!(image_key("1024x1024").unwrap().1, None);
+        assert_eq!(
+            (p.audio_bytes_per_second, p.default_audio_seconds),
+            (2000, 600)
+        );
     }
 }

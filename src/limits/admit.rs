@@ -13,7 +13,8 @@ use super::quota::Reservation;
 use super::rate::{RateHeaders, TpmHold};
 use super::table::TokenTable;
 use super::LimitError;
-use crate::store::{now_ms, UsageRecord, UsageSink};
+use crate::store::{now_ms, UsageRecord, UsageSink, UsageSource};
+use crate::wire::{Endpoint, ImageQuality, ImageSize, MediaUsage};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -26,8 +27,16 @@ pub struct AdmitRequest<'a> {
     /// Size of the prompt (the request body, or the part of it that is the prompt).
     pub prompt_bytes: usize,
     pub max_tokens: Option<u64>,
-    /// Images the request asks for (image endpoints).
-    pub images: u32,
+    /// A media request: its endpoint and what it asks for (images' `n`, size and quality,
+    /// speech's characters), for its estimate; `None` for text requests.
+    pub media: Option<MediaAsk>,
+}
+
+/// What admission is told of a media request.
+#[derive(Clone, Copy, Debug)]
+pub struct MediaAsk {
+    pub endpoint: Endpoint,
+    pub asked: Option<MediaUsage>,
 }
 
 /// Tokens, limits and prices together: the request path's whole view of admission.
@@ -66,9 +75,17 @@ impl Limits {
         req: &AdmitRequest<'_>,
     ) -> Result<Admission, LimitError> {
         token.check_access(now_ms(), req.model, req.client_ip)?;
-        let estimate =
-            self.prices
-                .estimate(req.model, req.prompt_bytes, req.max_tokens, req.images);
+        let estimate = match &req.media {
+            Some(m) => self.prices.estimate_media(
+                m.endpoint,
+                req.model,
+                req.prompt_bytes,
+                m.asked.as_ref(),
+            ),
+            None => self
+                .prices
+                .estimate(req.model, req.prompt_bytes, req.max_tokens, 0),
+        };
         if token.is_metered() && self.sink.as_ref().is_some_and(UsageSink::reject_metered) {
             return Err(LimitError::SpoolFull);
         }
@@ -96,7 +113,7 @@ impl Limits {
             None => None,
         };
         Ok(Admission {
-            price: self.prices.price(req.model).copied(),
+            price: self.prices.price(req.model).cloned(),
             origin: self.sink.as_ref().map_or(0, UsageSink::origin),
             token,
             estimate,
@@ -124,10 +141,11 @@ pub struct Admission {
 impl Admission {
     /// What `usage` costs at this request's price.
     pub fn cost(&self, usage: &UsageCounts) -> i64 {
-        self.price.map_or(0, |p| p.cost(usage))
+        self.price.as_ref().map_or(0, |p| p.cost(usage))
     }
 
-    /// Prices the record from its counts and settles the quota and the TPM bucket on them.
+    /// Prices the record from its counts (its tokens count as reported when its usage is the
+    /// upstream's) and settles the quota and the TPM bucket on them.
     /// The record then carries the token, the cost, and (for a metered token) this
     /// process's origin tag, so its commit moves the spend from unflushed to committed.
     pub fn finish(mut self, record: &mut UsageRecord) {
@@ -135,7 +153,14 @@ impl Admission {
             prompt_tokens: record.prompt_tokens,
             cached_tokens: record.cached_tokens,
             completion_tokens: record.completion_tokens,
+            tokens_reported: record.usage_source == UsageSource::Upstream,
             images: record.images,
+            image_size: record.image_size.as_deref().and_then(ImageSize::parse),
+            image_quality: record
+                .image_quality
+                .as_deref()
+                .and_then(ImageQuality::parse),
+            characters: record.characters,
             audio_ms: record.audio_ms,
             video_ms: record.video_ms,
         };

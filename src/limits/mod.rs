@@ -14,7 +14,7 @@ pub mod quota;
 pub mod rate;
 mod table;
 
-pub use admit::{Admission, AdmitRequest, Limits};
+pub use admit::{Admission, AdmitRequest, Limits, MediaAsk};
 pub use entry::TokenEntry;
 pub use prices::{Estimate, Price, PriceTable, UsageCounts};
 pub use quota::{QuotaCounters, QuotaExceeded, Reservation};

@@ -50,8 +50,7 @@ impl MediaPass {
             sum.prompt_tokens += u.prompt_tokens;
             sum.completion_tokens += u.completion_tokens;
         }
-        self.media.images += media.images;
-        self.media.audio_seconds += media.audio_seconds;
+        self.media.add(&media);
     }
 }
 

@@ -1,12 +1,15 @@
-//! What a media answer (or, for speech, its request) is billed by.
+//! What a media answer, and its request, are billed by.
 //!
-//! Owns: reading images, audio seconds, characters and the tokens that gpt-image, gpt-4o
-//! transcription and speech models report, from a whole JSON answer, from a stream's terminal
-//! event, and (speech) from the request's `input`.
+//! Owns: reading images, audio seconds, an image's size and quality, and the tokens that
+//! gpt-image, gpt-4o transcription and speech models report, from a whole JSON answer and from
+//! a stream's terminal event; and what a request asks for before its answer: an image
+//! generation's `n`, `size` and `quality` (its JSON body), speech's `input` characters, and an
+//! upload's fields ([`of_fields`], for the multipart reader to call).
 //! Must never: guess: what the answer does not say is 0 (a `text`, `srt` or `vtt`
-//! transcription says no duration; a binary speech answer says nothing).
+//! transcription says no duration; a binary speech answer says nothing); a size or quality
+//! that is absent, `auto` or unknown is `None`.
 
-use crate::wire::{count, Endpoint, MediaUsage, Usage};
+use crate::wire::{count, Endpoint, ImageQuality, ImageSize, MediaUsage, Usage};
 use serde_json::Value;
 
 /// What one whole JSON answer to `endpoint` is billed by: its tokens where it reports them,
@@ -25,6 +28,7 @@ pub(crate) fn of_event(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUs
     let kind = v["type"].as_str().unwrap_or_default();
     if kind.ends_with(".completed") && v.get("b64_json").is_some() {
         media.images = 1;
+        read_look(v, &mut media);
     }
     let usage = v.get("usage").and_then(tokens);
     if let Some(s) = v.get("usage").and_then(seconds) {
@@ -39,6 +43,7 @@ fn of_value(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUsage) {
     match endpoint {
         Endpoint::ImageGenerations | Endpoint::ImageEdits | Endpoint::ImageVariations => {
             media.images = v["data"].as_array().map_or(0, |d| d.len() as u64);
+            read_look(v, &mut media);
         }
         Endpoint::Transcriptions | Endpoint::Translations => {
             media.audio_seconds = v
@@ -58,6 +63,12 @@ fn of_value(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUsage) {
         | Endpoint::BatchEmbedContents => return (None, media),
     }
     (v.get("usage").and_then(tokens), media)
+}
+
+/// The `size` and `quality` a GPT image answer (or its `completed` event) reports.
+fn read_look(v: &Value, media: &mut MediaUsage) {
+    media.size = v["size"].as_str().and_then(ImageSize::parse);
+    media.quality = v["quality"].as_str().and_then(ImageQuality::parse);
 }
 
 /// A media `usage` object's tokens (`input_tokens`, `output_tokens`), when it counts tokens.
@@ -81,21 +92,81 @@ fn seconds(u: &Value) -> Option<f64> {
         .filter(|s| s.is_finite() && *s >= 0.0)
 }
 
-/// What a speech request is billed by before its answer: the characters of its `input`.
+/// What a JSON media request asks for before its answer: an image generation's `n` (1 when
+/// unset), `size` and `quality`; speech's `input` characters. `None` for other endpoints and
+/// bodies that are not JSON objects (the upstream will refuse them).
 pub(crate) fn of_request(endpoint: Endpoint, body: &[u8]) -> Option<MediaUsage> {
-    if endpoint != Endpoint::Speech {
-        return None;
-    }
     #[derive(serde::Deserialize)]
-    struct Input {
+    struct Asked {
         #[serde(default)]
         input: Option<String>,
+        #[serde(default)]
+        n: Option<Value>,
+        #[serde(default)]
+        size: Option<Value>,
+        #[serde(default)]
+        quality: Option<Value>,
     }
-    let input = serde_json::from_slice::<Input>(body).ok()?.input?;
-    Some(MediaUsage {
-        characters: input.chars().count() as u64,
+    match endpoint {
+        Endpoint::Speech => {
+            let input = serde_json::from_slice::<Asked>(body).ok()?.input?;
+            Some(MediaUsage {
+                characters: input.chars().count() as u64,
+                ..MediaUsage::default()
+            })
+        }
+        Endpoint::ImageGenerations => {
+            let a = serde_json::from_slice::<Asked>(body).ok()?;
+            let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_owned);
+            let n = a.n.as_ref().and_then(Value::as_u64);
+            Some(of_fields(
+                endpoint,
+                text(&a.size).as_deref(),
+                text(&a.quality).as_deref(),
+                n,
+            ))
+        }
+        Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations
+        | Endpoint::Chat
+        | Endpoint::Completions
+        | Endpoint::Embeddings
+        | Endpoint::Messages
+        | Endpoint::GenerateContent
+        | Endpoint::CountTokens
+        | Endpoint::EmbedContent
+        | Endpoint::BatchEmbedContents => None,
+    }
+}
+
+/// The most images one request is estimated at (OpenAI's `n` is 1 to 10; a larger `n` is the
+/// upstream's to refuse, and must not inflate the reservation past reason).
+pub(crate) const MAX_IMAGES: u64 = 10;
+
+/// What an image request asks for, from its fields as text: `size` (`1024x1792`), `quality`
+/// (`hd`, `high`, ...) and `n` (1 when unset, at most [`MAX_IMAGES`]). For the JSON
+/// generations body ([`of_request`]) and for a multipart upload's text fields (edits,
+/// variations): the upload reader calls it once it has read them, and the relay puts the
+/// result in `Record.media_asked` before admission, so the estimate and the price see them.
+/// Other endpoints ask for no images (a transcription's seconds are its answer's).
+pub(crate) fn of_fields(
+    endpoint: Endpoint,
+    size: Option<&str>,
+    quality: Option<&str>,
+    n: Option<u64>,
+) -> MediaUsage {
+    if endpoint.family() != crate::wire::Family::Images {
+        return MediaUsage::default();
+    }
+    MediaUsage {
+        images: n.unwrap_or(1).clamp(1, MAX_IMAGES),
+        size: size.and_then(ImageSize::parse),
+        quality: quality.and_then(ImageQuality::parse),
         ..MediaUsage::default()
-    })
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +226,49 @@ mod tests {
             serde_json::from_str(r#"{"type":"image_generation.partial_image","b64_json":"aa"}"#)
                 .unwrap();
         assert_eq!(of_event(Endpoint::ImageGenerations, &partial).1.images, 0);
+    }
+
+    #[test]
+    fn image_requests_say_how_many_of_which_size_and_quality() {
+        let body =
+            br#"{"model":"dall-e-3","prompt":"a cat","n":2,"size":"1024x1792","quality":"hd"}"#;
+        let m = of_request(Endpoint::ImageGenerations, body).unwrap();
+        assert_eq!(m.images, 2);
+        assert_eq!(m.size, ImageSize::parse("1024x1792"));
+        assert_eq!(m.quality, Some(ImageQuality::Hd));
+        let bare = of_request(Endpoint::ImageGenerations, br#"{"prompt":"a cat"}"#).unwrap();
+        assert_eq!((bare.images, bare.size, bare.quality), (1, None, None));
+        let auto = br#"{"prompt":"a","size":"auto","quality":"auto","n":500}"#;
+        let m = of_request(Endpoint::ImageGenerations, auto).unwrap();
+        assert_eq!((m.images, m.size, m.quality), (MAX_IMAGES, None, None));
+        let odd = br#"{"prompt":"a","size":5,"n":"two"}"#;
+        assert_eq!(
+            of_request(Endpoint::ImageGenerations, odd).unwrap().images,
+            1
+        );
+        assert_eq!(of_request(Endpoint::ImageGenerations, b"[1]"), None);
+        assert_eq!(of_request(Endpoint::Moderations, br#"{"input":"x"}"#), None);
+    }
+
+    #[test]
+    fn upload_fields_are_read_for_image_endpoints_only() {
+        let m = of_fields(
+            Endpoint::ImageEdits,
+            Some("1024x1536"),
+            Some("low"),
+            Some(3),
+        );
+        assert_eq!(m.images, 3);
+        assert_eq!(m.quality, Some(ImageQuality::Low));
+        assert!(of_fields(Endpoint::Transcriptions, Some("1x1"), None, Some(2)).is_empty());
+    }
+
+    #[test]
+    fn gpt_image_answers_say_their_resolved_size_and_quality() {
+        let body = br#"{"size":"1536x1024","quality":"high","data":[{"b64_json":"aa"}],
+            "usage":{"input_tokens":5,"output_tokens":6}}"#;
+        let (_, m) = of_answer(Endpoint::ImageGenerations, body);
+        assert_eq!(m.size, ImageSize::parse("1536x1024"));
+        assert_eq!(m.quality, Some(ImageQuality::High));
     }
 }

@@ -11,7 +11,7 @@
 use super::Record;
 use crate::auth::{self, Token};
 use crate::error::RelayError;
-use crate::limits::{AdmitRequest, TokenEntry};
+use crate::limits::{AdmitRequest, MediaAsk, TokenEntry};
 use crate::state::AppState;
 use http::HeaderMap;
 use std::net::IpAddr;
@@ -92,7 +92,10 @@ pub(crate) fn admit(
         client_ip: ask.client_ip,
         prompt_bytes: ask.prompt_bytes,
         max_tokens: ask.max_tokens,
-        images: 0,
+        media: record.endpoint.is_media().then_some(MediaAsk {
+            endpoint: record.endpoint,
+            asked: record.media_asked,
+        }),
     };
     let admission = m.limits.admit(entry, &req)?;
     record.admitted(admission);

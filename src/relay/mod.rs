@@ -162,7 +162,7 @@ async fn run(
     // upload's from the parts before its file).
     let peek = match &sent {
         Sent::Json(body) => {
-            record.media = crate::media::usage::of_request(endpoint, body);
+            record.media_asked = crate::media::usage::of_request(endpoint, body);
             Peek::parse(body)?.with_path(path)
         }
         Sent::Upload(upload) => Peek::of_upload(upload),
@@ -189,6 +189,7 @@ async fn run(
         started,
     };
     let answered = attempt::attempts(state, ask, record).await?;
+    record.upstream_accepted();
     // A media answer goes back as its upstream typed it: JSON read whole, events streamed
     // through, audio and plain text streamed as they arrive.
     if endpoint.is_media() {

@@ -5,8 +5,11 @@
 //! configured, and reporting all of it from `Drop`: one structured access-log event, the
 //! ledger's counters and histograms, and (for a store token) exactly one usage record, keyed by
 //! the relay's usage id, settled on the admission and handed to the usage sink. A request whose
-//! usage the upstream did not report (a hang-up, a deadline, a broken stream) is billed the
-//! prompt estimate plus the events already streamed, marked `estimated`.
+//! usage the upstream did not report (a hang-up, a broken stream) is billed the prompt estimate
+//! plus the events already streamed, marked `estimated`. A media request is billed by its
+//! units too (images, characters, audio seconds; see `limits::prices`). Failures are not
+//! billed: a request the upstream never accepted (no 2xx answer: an upstream error, a refusal,
+//! no channel), or one that failed before anything of its answer reached the client, costs 0.
 //! Must never: be reported twice or not at all (if nobody set an outcome, the client left); wait
 //! on the database; or log a value from the client unescaped or unbounded.
 
@@ -43,8 +46,13 @@ pub(crate) struct Record {
     pub outcome: Outcome,
     pub error: Option<String>,
     pub usage: Option<Usage>,
-    /// What a media answer is billed by beside tokens (images, audio seconds, characters).
+    /// What a media answer said it is billed by beside tokens (images, audio seconds, size
+    /// and quality).
     pub media: Option<MediaUsage>,
+    /// What a media request asked for (images' `n`, size and quality; speech's characters),
+    /// for its estimate and where the answer does not say (`media::usage::of_request`,
+    /// `of_fields`).
+    pub media_asked: Option<MediaUsage>,
     /// Upstream attempts made (0: none, the request failed before routing).
     pub attempts: u32,
     /// The model the upstream was asked for (the channel's mapping).
@@ -54,6 +62,8 @@ pub(crate) struct Record {
     /// The key of this request's usage record (made by the relay, never the client's).
     pub usage_id: Uuid,
     metered: Option<Metering>,
+    /// The upstream accepted the request (answered 2xx): from here on it may be billed.
+    accepted: bool,
     /// Set when the request's handler panicked ([`marking_panics`]).
     panicked: Arc<AtomicBool>,
     ledger: Arc<Ledger>,
@@ -79,11 +89,13 @@ impl Record {
             error: None,
             usage: None,
             media: None,
+            media_asked: None,
             attempts: 0,
             upstream_model: None,
             streamed: 0,
             usage_id: Uuid::now_v7(),
             metered: None,
+            accepted: false,
             panicked: Arc::new(AtomicBool::new(false)),
             _in_flight: ledger.in_flight(endpoint.family()),
             ledger: ledger.clone(),
@@ -141,6 +153,11 @@ impl Record {
         if let Some(sent) = self.upstream_sent {
             self.upstream_headers = Some(sent.elapsed());
         }
+    }
+
+    /// The upstream accepted the request: its answer (2xx) is on its way.
+    pub(crate) fn upstream_accepted(&mut self) {
+        self.accepted = true;
     }
 
     /// The upstream's answer was read to its end (non-streaming).
@@ -254,12 +271,40 @@ struct Metering {
 }
 
 impl Record {
+    /// Whether the request is billed at all: the upstream accepted it, and it did not fail
+    /// before anything of its answer reached the client (a whole answer that could not be read
+    /// or understood, a deadline before the first event). A client that left while the
+    /// upstream worked, and a stream cut after it began, are billed what they used.
+    fn billable(&self) -> bool {
+        if !self.accepted {
+            return false;
+        }
+        match self.outcome {
+            Outcome::Ok | Outcome::ClientGone => true,
+            Outcome::UpstreamError | Outcome::Deadline | Outcome::Internal => {
+                self.streamed > 0 || self.usage.is_some()
+            }
+            Outcome::ClientError
+            | Outcome::NoChannel
+            | Outcome::RateLimited
+            | Outcome::QuotaExceeded
+            | Outcome::Shed => false,
+        }
+    }
+
+    /// The media units the request is billed by (none when it is not billed).
+    fn billed_media(&self) -> Option<MediaUsage> {
+        if !self.billable() {
+            return None;
+        }
+        MediaUsage::billed(self.media_asked, self.media)
+    }
+
     /// The usage record of this request, priced and settled on its admission, handed to the
-    /// sink (never waits).
-    fn submit_usage(&mut self, panicked: bool) {
-        let Some(mut m) = self.metered.take() else {
-            return;
-        };
+    /// sink (never waits). Returns its cost, for the access log.
+    fn submit_usage(&mut self, panicked: bool, media: Option<MediaUsage>) -> Option<i64> {
+        let billable = self.billable();
+        let mut m = self.metered.take()?;
         let model = self.model.as_deref().unwrap_or("-");
         let mut u = UsageRecord::new(&self.request_id, self.endpoint.family().as_str(), model);
         u.usage_id = self.usage_id;
@@ -277,26 +322,56 @@ impl Record {
         u.latency_ms = millis(self.started.elapsed());
         u.client_ip = m.client_ip;
         let estimate = m.admission.as_ref().map(|a| a.estimate);
+        u.usage_source = UsageSource::Estimated;
         match (self.usage, estimate) {
+            // A failure is not billed: no tokens, no units, cost 0.
+            _ if !billable => {}
             (Some(usage), _) => {
                 u.usage_source = UsageSource::Upstream;
                 u.prompt_tokens = usage.prompt_tokens;
                 u.completion_tokens = usage.completion_tokens;
                 u.cached_tokens = usage.cache_read_tokens;
             }
+            // A media answer that said its units, or ran to its end on a request that says
+            // them (speech's characters), is billed by them: the upstream's word (its tokens,
+            // where it reports none, are 0). A moderation says none: its prompt is estimated.
+            (None, _)
+                if self.endpoint.is_media()
+                    && (self.media.is_some()
+                        || (self.outcome == Outcome::Ok && self.media_asked.is_some())) =>
+            {
+                u.usage_source = UsageSource::Upstream;
+            }
             // The upstream took the request and did not say what it used (the client left, a
-            // deadline, a broken stream): the prompt plus what was streamed, estimated.
-            (None, Some(e)) if self.upstream_headers.is_some() => {
-                u.usage_source = UsageSource::Estimated;
+            // broken stream): the prompt plus what was streamed, estimated.
+            (None, Some(e)) => {
                 u.prompt_tokens = e.prompt_tokens;
                 u.completion_tokens = self.streamed;
             }
-            (None, _) => u.usage_source = UsageSource::Estimated,
+            (None, None) => {}
+        }
+        if let Some(media) = media {
+            u.images = u32::try_from(media.images).unwrap_or(u32::MAX);
+            u.image_size = media.size.map(|s| s.to_string());
+            u.image_quality = media.quality.map(|q| q.as_str().to_owned());
+            u.characters = media.characters;
+            u.audio_ms = audio_ms(media.audio_seconds);
         }
         if let Some(a) = m.admission.take() {
             a.finish(&mut u);
         }
+        let cost = u.cost_units;
         m.sink.submit(u);
+        Some(cost)
+    }
+}
+
+/// Seconds of audio as whole milliseconds (rounded up: a priced second is never free).
+fn audio_ms(seconds: f64) -> u64 {
+    if seconds.is_finite() && seconds > 0.0 {
+        (seconds * 1000.0).ceil().min(u64::MAX as f64) as u64
+    } else {
+        0
     }
 }
 
@@ -335,7 +410,8 @@ impl Drop for Record {
         }
         self.report();
         let usage_id = self.metered.is_some().then_some(self.usage_id);
-        self.submit_usage(panicked);
+        let media = self.billed_media();
+        let cost_units = self.submit_usage(panicked, media);
         let usage = self.usage.unwrap_or_default();
         tracing::info!(
             target: "sluice::access",
@@ -355,6 +431,12 @@ impl Drop for Record {
             tokens_in = usage.prompt_tokens,
             tokens_out = usage.completion_tokens,
             usage_known = self.usage.is_some(),
+            images = media.map(|m| m.images),
+            image_size = media.and_then(|m| m.size).map(tracing::field::display),
+            image_quality = media.and_then(|m| m.quality).map(|q| q.as_str()),
+            characters = media.map(|m| m.characters),
+            audio_seconds = media.map(|m| m.audio_seconds),
+            cost_units,
             error = self.error.as_deref().map(|e| clip(e, MAX_LOGGED_ERROR)),
             "request"
         );
@@ -393,5 +475,75 @@ mod tests {
             UsageOutcome::QuotaExceeded
         );
         assert_eq!(usage_outcome(Outcome::Deadline), UsageOutcome::Deadline);
+    }
+
+    fn speech(outcome: Outcome, accepted: bool) -> Record {
+        let ledger = Ledger::new(&[]);
+        let mut r = Record::new("t".into(), Endpoint::Speech, &ledger);
+        r.media_asked = Some(MediaUsage {
+            characters: 12,
+            ..MediaUsage::default()
+        });
+        r.outcome = outcome;
+        r.accepted = accepted;
+        r
+    }
+
+    #[test]
+    fn failures_are_not_billed() {
+        let ok = speech(Outcome::Ok, true);
+        assert_eq!(ok.billed_media().map(|m| m.characters), Some(12));
+        for outcome in [
+            Outcome::UpstreamError,
+            Outcome::Deadline,
+            Outcome::ClientError,
+            Outcome::NoChannel,
+            Outcome::RateLimited,
+            Outcome::QuotaExceeded,
+            Outcome::Shed,
+            Outcome::Internal,
+        ] {
+            assert!(!speech(outcome, true).billable(), "{outcome:?}");
+            assert_eq!(speech(outcome, true).billed_media(), None, "{outcome:?}");
+        }
+        for outcome in [Outcome::Ok, Outcome::ClientGone, Outcome::UpstreamError] {
+            assert!(
+                !speech(outcome, false).billable(),
+                "never accepted by the upstream: {outcome:?}"
+            );
+        }
+        let mut cut = speech(Outcome::UpstreamError, true);
+        cut.streamed = 3;
+        assert!(
+            cut.billable(),
+            "a stream cut after it began bills what it used"
+        );
+        assert!(
+            speech(Outcome::ClientGone, true).billable(),
+            "the client left while the upstream worked"
+        );
+    }
+
+    #[test]
+    fn an_image_answer_bills_what_it_made_at_the_size_asked() {
+        let ledger = Ledger::new(&[]);
+        let mut r = Record::new("t".into(), Endpoint::ImageGenerations, &ledger);
+        r.media_asked = crate::media::usage::of_request(
+            Endpoint::ImageGenerations,
+            br#"{"prompt":"a","n":2,"size":"1024x1792","quality":"hd"}"#,
+        );
+        r.media = Some(MediaUsage {
+            images: 2,
+            ..MediaUsage::default()
+        });
+        r.outcome = Outcome::Ok;
+        r.accepted = true;
+        let m = r.billed_media().unwrap();
+        assert_eq!(
+            (m.images, m.size.map(|s| s.to_string())),
+            (2, Some("1024x1792".into()))
+        );
+        assert_eq!(audio_ms(8.4701), 8471);
+        assert_eq!(audio_ms(f64::NAN), 0);
     }
 }

@@ -17,7 +17,7 @@ mod usage;
 pub use convert_error::ConvertError;
 pub use endpoint::{BodyKind, Endpoint, Family};
 pub use fault::{bounded, message_or_default, FaultKind, UpstreamFault, MAX_MESSAGE};
-pub use media_usage::MediaUsage;
+pub use media_usage::{ImageQuality, ImageSize, MediaUsage};
 pub use stop_reason::StopReason;
 pub use usage::{count, Usage};
 

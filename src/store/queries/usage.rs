@@ -42,8 +42,8 @@ async fn insert_events(tx: &mut Tx, part: &[UsageRecord]) -> StoreResult<Vec<Uui
     let mut q = QueryBuilder::<Db>::new(
         "INSERT INTO usage_events (usage_id, request_id, token_id, channel, model, \
          upstream_model, endpoint, outcome, usage_source, status, prompt_tokens, \
-         completion_tokens, cached_tokens, images, audio_ms, video_ms, cost_units, stream, \
-         ttft_ms, latency_ms, client_ip, created_at) ",
+         completion_tokens, cached_tokens, images, image_size, image_quality, characters, \
+         audio_ms, video_ms, cost_units, stream, ttft_ms, latency_ms, client_ip, created_at) ",
     );
     q.push_values(part, |mut row, r| {
         row.push_bind(r.usage_id)
@@ -60,6 +60,9 @@ async fn insert_events(tx: &mut Tx, part: &[UsageRecord]) -> StoreResult<Vec<Uui
             .push_bind(int(r.completion_tokens))
             .push_bind(int(r.cached_tokens))
             .push_bind(i64::from(r.images))
+            .push_bind(r.image_size.clone().unwrap_or_default())
+            .push_bind(r.image_quality.clone().unwrap_or_default())
+            .push_bind(int(r.characters))
             .push_bind(int(r.audio_ms))
             .push_bind(int(r.video_ms))
             .push_bind(r.cost_units)
@@ -109,12 +112,12 @@ async fn upsert_totals(
 
 async fn upsert_daily(tx: &mut Tx, daily: &BTreeMap<DailyKey, DailyDelta>) -> StoreResult<()> {
     let entries: Vec<(&DailyKey, &DailyDelta)> = daily.iter().collect();
-    // 14 binds per row: stay well inside both backends' parameter limits.
+    // 15 binds per row: stay well inside both backends' parameter limits.
     for part in entries.chunks(1000) {
         let mut q = QueryBuilder::<Db>::new(
             "INSERT INTO usage_daily (day, token_id, model, channel, requests, errors, \
-             estimated, prompt_tokens, completion_tokens, cached_tokens, images, audio_ms, \
-             video_ms, cost_units) ",
+             estimated, prompt_tokens, completion_tokens, cached_tokens, images, characters, \
+             audio_ms, video_ms, cost_units) ",
         );
         q.push_values(part, |mut row, (k, d)| {
             row.push_bind(k.day.clone())
@@ -128,6 +131,7 @@ async fn upsert_daily(tx: &mut Tx, daily: &BTreeMap<DailyKey, DailyDelta>) -> St
                 .push_bind(d.completion_tokens)
                 .push_bind(d.cached_tokens)
                 .push_bind(d.images)
+                .push_bind(d.characters)
                 .push_bind(d.audio_ms)
                 .push_bind(d.video_ms)
                 .push_bind(d.cost_units);
@@ -141,6 +145,7 @@ async fn upsert_daily(tx: &mut Tx, daily: &BTreeMap<DailyKey, DailyDelta>) -> St
              completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
              cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens, \
              images = usage_daily.images + excluded.images, \
+             characters = usage_daily.characters + excluded.characters, \
              audio_ms = usage_daily.audio_ms + excluded.audio_ms, \
              video_ms = usage_daily.video_ms + excluded.video_ms, \
              cost_units = usage_daily.cost_units + excluded.cost_units",

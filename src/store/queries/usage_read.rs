@@ -9,7 +9,7 @@ use crate::store::usage::{Outcome, UsageRecord, UsageSource};
 use crate::store::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
 
-const SUMS: [&str; 10] = [
+const SUMS: [&str; 11] = [
     "requests",
     "errors",
     "estimated",
@@ -17,6 +17,7 @@ const SUMS: [&str; 10] = [
     "completion_tokens",
     "cached_tokens",
     "images",
+    "characters",
     "audio_ms",
     "video_ms",
     "cost_units",
@@ -76,8 +77,8 @@ pub(crate) async fn summary(h: &Handle, query: &UsageQuery) -> StoreResult<Vec<U
             " FROM (SELECT {DAY_SQL} AS day, token_id, model, channel, created_at, \
              1 AS requests, CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END AS errors, \
              CASE WHEN usage_source = 'estimated' THEN 1 ELSE 0 END AS estimated, \
-             prompt_tokens, completion_tokens, cached_tokens, images, audio_ms, video_ms, \
-             cost_units FROM usage_events) u"
+             prompt_tokens, completion_tokens, cached_tokens, images, characters, audio_ms, \
+             video_ms, cost_units FROM usage_events) u"
         ));
     }
     push_filters(&mut q, &query.filter, rollups);
@@ -112,6 +113,9 @@ struct EventRow {
     completion_tokens: i64,
     cached_tokens: i64,
     images: i64,
+    image_size: String,
+    image_quality: String,
+    characters: i64,
     audio_ms: i64,
     video_ms: i64,
     cost_units: i64,
@@ -149,6 +153,9 @@ impl EventRow {
             completion_tokens: count(self.completion_tokens),
             cached_tokens: count(self.cached_tokens),
             images: u32::try_from(self.images).unwrap_or(0),
+            image_size: non_empty(self.image_size),
+            image_quality: non_empty(self.image_quality),
+            characters: count(self.characters),
             audio_ms: count(self.audio_ms),
             video_ms: count(self.video_ms),
             cost_units: self.cost_units,
@@ -172,8 +179,8 @@ pub(crate) async fn events(
     let mut q = QueryBuilder::<Db>::new(
         "SELECT usage_id, request_id, token_id, channel, model, upstream_model, endpoint, \
          outcome, usage_source, status, prompt_tokens, completion_tokens, cached_tokens, \
-         images, audio_ms, video_ms, cost_units, stream, ttft_ms, latency_ms, client_ip, \
-         created_at FROM usage_events",
+         images, image_size, image_quality, characters, audio_ms, video_ms, cost_units, stream, \
+         ttft_ms, latency_ms, client_ip, created_at FROM usage_events",
     );
     push_filters(&mut q, filter, false);
     if let Some(c) = cursor {

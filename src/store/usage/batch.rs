@@ -30,6 +30,7 @@ pub(crate) struct DailyDelta {
     pub completion_tokens: i64,
     pub cached_tokens: i64,
     pub images: i64,
+    pub characters: i64,
     pub audio_ms: i64,
     pub video_ms: i64,
     pub cost_units: i64,
@@ -86,6 +87,7 @@ pub(crate) fn aggregate<'a>(
         d.completion_tokens = d.completion_tokens.saturating_add(int(r.completion_tokens));
         d.cached_tokens = d.cached_tokens.saturating_add(int(r.cached_tokens));
         d.images = d.images.saturating_add(i64::from(r.images));
+        d.characters = d.characters.saturating_add(int(r.characters));
         d.audio_ms = d.audio_ms.saturating_add(int(r.audio_ms));
         d.video_ms = d.video_ms.saturating_add(int(r.video_ms));
         d.cost_units = d.cost_units.saturating_add(r.cost_units);

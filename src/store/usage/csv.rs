@@ -8,7 +8,7 @@ use super::query::UsageSummary;
 use super::UsageRecord;
 use std::collections::HashMap;
 
-pub const EVENT_COLUMNS: [&str; 24] = [
+pub const EVENT_COLUMNS: [&str; 27] = [
     "usage_id",
     "created_at",
     "request_id",
@@ -25,6 +25,9 @@ pub const EVENT_COLUMNS: [&str; 24] = [
     "completion_tokens",
     "cached_tokens",
     "images",
+    "image_size",
+    "image_quality",
+    "characters",
     "audio_ms",
     "video_ms",
     "cost_units",
@@ -35,7 +38,7 @@ pub const EVENT_COLUMNS: [&str; 24] = [
     "created_at_ms",
 ];
 
-pub const SUMMARY_COLUMNS: [&str; 15] = [
+pub const SUMMARY_COLUMNS: [&str; 16] = [
     "day",
     "token_id",
     "token_name",
@@ -48,6 +51,7 @@ pub const SUMMARY_COLUMNS: [&str; 15] = [
     "completion_tokens",
     "cached_tokens",
     "images",
+    "characters",
     "audio_ms",
     "video_ms",
     "cost_units",
@@ -111,6 +115,9 @@ pub fn events(rows: &[UsageRecord], names: &HashMap<i64, String>) -> Vec<u8> {
             r.completion_tokens.to_string(),
             r.cached_tokens.to_string(),
             r.images.to_string(),
+            text(r.image_size.as_deref().unwrap_or("")),
+            text(r.image_quality.as_deref().unwrap_or("")),
+            r.characters.to_string(),
             r.audio_ms.to_string(),
             r.video_ms.to_string(),
             r.cost_units.to_string(),
@@ -146,6 +153,7 @@ pub fn summary(rows: &[UsageSummary], names: &HashMap<i64, String>) -> Vec<u8> {
             r.completion_tokens.to_string(),
             r.cached_tokens.to_string(),
             r.images.to_string(),
+            r.characters.to_string(),
             r.audio_ms.to_string(),
             r.video_ms.to_string(),
             r.cost_units.to_string(),
@@ -173,8 +181,8 @@ mod tests {
         assert_eq!(header.trim_end().split(',').count(), EVENT_COLUMNS.len());
         assert_eq!(
             out.lines().next().unwrap().matches(',').count(),
-            24,
-            "23 separators + 1 in a quoted cell"
+            27,
+            "26 separators + 1 in a quoted cell"
         );
     }
 

@@ -121,6 +121,7 @@ pub struct UsageSummary {
     pub completion_tokens: i64,
     pub cached_tokens: i64,
     pub images: i64,
+    pub characters: i64,
     pub audio_ms: i64,
     pub video_ms: i64,
     pub cost_units: i64,

@@ -110,7 +110,18 @@ pub struct UsageRecord {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cached_tokens: u64,
+    /// Images made (a media answer's).
     pub images: u32,
+    /// The images' size (`1024x1792`), when the request or answer said one.
+    #[serde(default)]
+    pub image_size: Option<String>,
+    /// The images' quality (`hd`, `high`, ...), likewise.
+    #[serde(default)]
+    pub image_quality: Option<String>,
+    /// Characters of a speech request's input.
+    #[serde(default)]
+    pub characters: u64,
+    /// Audio heard (a transcription) or spoken, in milliseconds.
     pub audio_ms: u64,
     pub video_ms: u64,
     /// What the request cost, in cost units.
@@ -144,6 +155,9 @@ impl UsageRecord {
             completion_tokens: 0,
             cached_tokens: 0,
             images: 0,
+            image_size: None,
+            image_quality: None,
+            characters: 0,
             audio_ms: 0,
             video_ms: 0,
             cost_units: 0,
@@ -163,9 +177,14 @@ impl UsageRecord {
                 *s = bounded(s);
             }
         }
-        for s in [&mut self.channel, &mut self.upstream_model]
-            .into_iter()
-            .flatten()
+        for s in [
+            &mut self.channel,
+            &mut self.upstream_model,
+            &mut self.image_size,
+            &mut self.image_quality,
+        ]
+        .into_iter()
+        .flatten()
         {
             if s.chars().count() > MAX_LABEL {
                 *s = bounded(s);
@@ -180,6 +199,8 @@ impl UsageRecord {
             + self.endpoint.len()
             + self.channel.as_ref().map_or(0, String::len)
             + self.upstream_model.as_ref().map_or(0, String::len)
+            + self.image_size.as_ref().map_or(0, String::len)
+            + self.image_quality.as_ref().map_or(0, String::len)
     }
 }
 
@@ -232,7 +253,20 @@ mod tests {
         let mut r = UsageRecord::new("req-1", "chat", "gpt-4o");
         r.client_ip = Some("10.0.0.1".parse().unwrap());
         r.token_id = Some(7);
+        r.image_size = Some("1024x1792".into());
+        r.characters = 12;
         let line = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<UsageRecord>(&line).unwrap(), r);
+    }
+
+    #[test]
+    fn a_record_spooled_before_the_media_units_reads_back_without_them() {
+        let r = UsageRecord::new("req-1", "chat", "gpt-4o");
+        let mut v = serde_json::to_value(&r).unwrap();
+        for key in ["image_size", "image_quality", "characters"] {
+            v.as_object_mut().unwrap().remove(key);
+        }
+        let back: UsageRecord = serde_json::from_value(v).unwrap();
+        assert_eq!((back.characters, back.image_size), (0, None));
     }
 }

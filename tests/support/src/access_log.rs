@@ -24,6 +24,11 @@ pub struct Access {
     pub usage_known: bool,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// A media request's billed units (absent: 0) and a store token's cost (absent: `None`).
+    pub images: u64,
+    pub characters: u64,
+    pub image_size: String,
+    pub cost_units: Option<i64>,
 }
 
 impl Visit for Access {
@@ -41,7 +46,16 @@ impl Visit for Access {
             "status" => self.status = value,
             "tokens_in" => self.tokens_in = value,
             "tokens_out" => self.tokens_out = value,
+            "images" => self.images = value,
+            "characters" => self.characters = value,
+            "cost_units" => self.cost_units = i64::try_from(value).ok(),
             _ => {}
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if field.name() == "cost_units" {
+            self.cost_units = Some(value);
         }
     }
 
@@ -52,8 +66,11 @@ impl Visit for Access {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        if field.name() == "request_id" {
-            self.request_id = format!("{value:?}");
+        match field.name() {
+            "request_id" => self.request_id = format!("{value:?}"),
+            // `display` values (the image size) arrive here.
+            "image_size" => self.image_size = format!("{value:?}"),
+            _ => {}
         }
     }
 }
