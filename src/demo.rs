@@ -24,7 +24,8 @@ const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo
                       claude-sonnet-4-20250514, claude-3-5-haiku-latest, grok-3, grok-3-mini, \
                       grok-2-image, \
                       gemini-2.5-flash, gemini-2.5-pro, gemini-2.0-flash, gemini-embedding-001, \
-                      text-embedding-004, gemini-2.0-flash-vertex";
+                      text-embedding-004, gemini-2.5-flash-image, gemini-2.5-flash-preview-tts, \
+                      gemini-2.0-flash-vertex, imagen-4.0-generate-001";
 
 /// The simulator of demo mode, run in-process for as long as the relay serves.
 pub struct Demo {
@@ -127,14 +128,14 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         base_url = "{gemini}/v1beta"
         keys = ["AIzaDemoKey"]
         models = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-embedding-001",
-            "text-embedding-004"]
+            "text-embedding-004", "gemini-2.5-flash-image", "gemini-2.5-flash-preview-tts"]
 
         [[channels]]
         name = "demo-vertex"
         provider = "vertex"
         base_url = "{vertex}/v1"
         keys = ["the test-only service account, below"]
-        models = ["gemini-2.0-flash-vertex"]
+        models = ["gemini-2.0-flash-vertex", "imagen-4.0-generate-001"]
         model_mapping = {{ "gemini-2.0-flash-vertex" = "gemini-2.0-flash" }}
         project = "{project}"
         location = "us-central1"

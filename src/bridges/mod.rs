@@ -79,6 +79,24 @@
 //! - Embeddings: one `batchEmbedContents` request per input string (`dimensions` as
 //!   `outputDimensionality`; token arrays 400); `encoding_format: "base64"`, the OpenAI SDKs'
 //!   default, is honoured through `Asked`; usage is zeros unless the answer says otherwise.
+//! - Media (OpenAI clients; `openai_to_gemini/images.rs`, `imagen.rs`, `speech.rs`): image
+//!   generations go to a Gemini image model as `generateContent` with `responseModalities`
+//!   TEXT and IMAGE, or, for an `imagen-*` model where the upstream serves `:predict` (Vertex
+//!   AI: its operation is `ImageGenerations`), as Imagen's `instances`/`parameters` (`n` as
+//!   `sampleCount`, `includeRaiReason` always); `size` becomes the nearest aspect ratio the
+//!   model takes. Answers: `inlineData` images / `bytesBase64Encoded` as `b64_json`, the
+//!   model's text / Imagen's enhanced prompt as `revised_prompt`, `usage` by modality (Gemini
+//!   image models; Imagen has none). Filtered Imagen samples are left out; no image at all
+//!   (a filter's finish or block, every sample filtered, `NO_IMAGE`) is the client's 400
+//!   through `providers::gemini::errors::withheld`, never a 2xx. Speech goes to a TTS model
+//!   with `responseModalities: ["AUDIO"]` and a prebuilt voice (OpenAI voice names mapped to
+//!   Gemini voices, other names passed); its L16 PCM answers `pcm` as it came and `wav` (also
+//!   for no `response_format`) behind a WAV header, the type carried in `Asked::answer_type`.
+//!   400s naming the limitation: `n > 1` to a Gemini image model, `response_format: "url"`,
+//!   `stream`, `stream_format: "sse"`, output formats the models lack (speech mp3, opus, aac,
+//!   flac; images other than PNG, or PNG/JPEG for Imagen), custom voices, Imagen on the Gemini
+//!   API. Dropped: image `quality`, `style`, `background`, `moderation`, `user`; speech
+//!   `instructions`, `speed`.
 //!
 //! A Gemini client (`gemini_to_openai/`, `gemini_to_anthropic/`):
 //! - Members are read by their JSON (lowerCamel) or proto (snake_case) name, as Google does.

@@ -25,4 +25,5 @@ pub(super) static ANTHROPIC_TO_GEMINI: ToGemini = ToGemini {
         stream: |s| Box::new(GeminiToMessagesStream::new(s.client_model).with_redactor(s.redactor)),
     },
     embed: None,
+    media: None,
 };

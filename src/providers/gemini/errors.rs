@@ -88,6 +88,20 @@ pub(crate) fn read(
     }
 }
 
+/// A 2xx answer that holds none of the media asked for, because Google's filters withheld it
+/// (or the model made none): the client's request refused on its merits, a 400 in every
+/// client's shape (`error.rs` renders it), never the channel's fault.
+pub(crate) fn withheld(message: String) -> UpstreamFault {
+    UpstreamFault {
+        wire: WireFormat::Gemini,
+        status: Some(StatusCode::BAD_REQUEST),
+        kind: FaultKind::InvalidRequest,
+        message: Some(bounded(message)),
+        retry_after: Vec::new(),
+        documented: None,
+    }
+}
+
 /// What a canonical status name means, when it says more than the HTTP status.
 fn by_words(word: &str) -> Option<FaultKind> {
     Some(match word {
@@ -186,6 +200,16 @@ mod tests {
             .kind,
             FaultKind::Permission
         );
+    }
+
+    #[test]
+    fn withheld_media_is_the_clients_400() {
+        let f = withheld("filtered".into());
+        assert_eq!(
+            (f.kind, f.status),
+            (FaultKind::InvalidRequest, Some(StatusCode::BAD_REQUEST))
+        );
+        assert_eq!(f.documented, None);
     }
 
     #[test]

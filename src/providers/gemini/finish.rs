@@ -10,11 +10,16 @@ pub(crate) fn read(word: &str) -> StopReason {
     match word {
         "STOP" => StopReason::EndTurn,
         "MAX_TOKENS" => StopReason::MaxTokens,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
-            StopReason::ContentFilter
-        }
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => StopReason::ContentFilter,
         // FINISH_REASON_UNSPECIFIED, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL,
-        // UNEXPECTED_TOOL_CALL, and anything newer.
+        // UNEXPECTED_TOOL_CALL, IMAGE_OTHER, NO_IMAGE, and anything newer.
         _ => StopReason::Other,
     }
 }
@@ -40,6 +45,8 @@ mod tests {
             assert_eq!(word(read(w)), w);
         }
         assert_eq!(read("RECITATION"), StopReason::ContentFilter);
+        assert_eq!(read("IMAGE_PROHIBITED_CONTENT"), StopReason::ContentFilter);
+        assert_eq!(read("NO_IMAGE"), StopReason::Other);
         assert_eq!(read("MALFORMED_FUNCTION_CALL"), StopReason::Other);
         assert_eq!(word(StopReason::ToolUse), "STOP");
         assert_eq!(word(StopReason::Refusal), "SAFETY");

@@ -2,10 +2,12 @@
 //!
 //! Owns: the Gemini provider (`generateContent` and `streamGenerateContent`, `countTokens`,
 //! `embedContent`, `batchEmbedContents`; OpenAI and Anthropic clients served through their
-//! bridges), and the Gemini format's words: paths and the key header (`request`), `finish`
-//! (the `finishReason` words), `usage` (`usageMetadata`), `errors` (`google.rpc.Status` and
-//! what its words mean), a stream passed through (`stream`) and a JSON answer replayed as a
-//! stream (`replay`). The bridges read the format through these modules; `vertex/` reuses them.
+//! bridges, OpenAI's image generations and speech through `generateContent`), and the Gemini
+//! format's words: paths and the key header (`request`), `finish` (the `finishReason` words),
+//! `usage` (`usageMetadata`), `errors` (`google.rpc.Status` and what its words mean), a stream
+//! passed through (`stream`), a JSON answer replayed as a stream (`replay`), and which models
+//! answer with media (`media`: Imagen, `inlineData` parts, TTS PCM). The bridges read the format
+//! through these modules; `vertex/` reuses them.
 //! Must never: let Gemini's words out of this folder except as neutral types.
 //!
 //! Unconfirmed (providers.md section 4): that a 429 always carries `RetryInfo` (a header, when
@@ -14,6 +16,7 @@
 
 pub(crate) mod errors;
 pub(crate) mod finish;
+pub(crate) mod media;
 pub(crate) mod replay;
 pub(crate) mod request;
 pub(crate) mod stream;
@@ -30,22 +33,25 @@ use serde_json::Value;
 /// The Gemini API provider (`gemini` channels).
 pub(crate) struct Gemini;
 
-/// The Gemini operation that serves a client endpoint (Vertex AI serves the same).
+/// The Gemini API operation that serves a client endpoint (Vertex AI serves the same, and
+/// OpenAI's image generations through Imagen's `:predict` too: `vertex::serves`).
 pub(crate) fn serves(endpoint: Endpoint) -> Option<Endpoint> {
     match endpoint {
-        Endpoint::Chat | Endpoint::Messages | Endpoint::GenerateContent => {
-            Some(Endpoint::GenerateContent)
-        }
+        // Images from Gemini image models and speech from TTS models are `generateContent`
+        // answers; the Gemini API serves no Imagen (`:predict` is Vertex AI's).
+        Endpoint::Chat
+        | Endpoint::Messages
+        | Endpoint::GenerateContent
+        | Endpoint::ImageGenerations
+        | Endpoint::Speech => Some(Endpoint::GenerateContent),
         Endpoint::CountTokens => Some(Endpoint::CountTokens),
         Endpoint::Embeddings | Endpoint::BatchEmbedContents => Some(Endpoint::BatchEmbedContents),
         Endpoint::EmbedContent => Some(Endpoint::EmbedContent),
-        // Gemini has no legacy text completions; its media are `crate::media`'s to bridge
-        // (images and speech), the rest it does not serve.
+        // Gemini has no legacy text completions, no moderations, no image edits or variations
+        // and no transcription endpoint (audio goes to a model inside a chat request).
         Endpoint::Completions
-        | Endpoint::ImageGenerations
         | Endpoint::ImageEdits
         | Endpoint::ImageVariations
-        | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
         | Endpoint::Moderations => None,

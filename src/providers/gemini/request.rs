@@ -2,8 +2,9 @@
 //! `x-goog-api-key` header; Vertex AI (`vertex/`) puts the same paths under its publisher root.
 //!
 //! Owns: the method of each operation (`generateContent`, `streamGenerateContent?alt=sse`,
-//! `countTokens`, `embedContent`, `batchEmbedContents`), the model in the path (escaped, so a
-//! client's model name cannot reach another path), and the key header.
+//! `countTokens`, `embedContent`, `batchEmbedContents`; image generations `predict` for an
+//! Imagen model, else `generateContent`; speech `generateContent`), the model in the path
+//! (escaped, so a client's model name cannot reach another path), and the key header.
 //! Must never: look inside the body (the model is in the path, not the body).
 
 use super::super::shared::{join, json_headers};
@@ -22,16 +23,18 @@ pub(crate) fn model_path(op: Endpoint, model: &str, stream: bool) -> String {
         Endpoint::GenerateContent | Endpoint::Chat | Endpoint::Messages if stream => {
             "streamGenerateContent?alt=sse"
         }
-        Endpoint::GenerateContent | Endpoint::Chat | Endpoint::Messages => "generateContent",
+        Endpoint::GenerateContent | Endpoint::Chat | Endpoint::Messages | Endpoint::Speech => {
+            "generateContent"
+        }
+        Endpoint::ImageGenerations if super::media::is_imagen(model) => "predict",
+        Endpoint::ImageGenerations => "generateContent",
         Endpoint::CountTokens => "countTokens",
         Endpoint::EmbedContent => "embedContent",
         Endpoint::BatchEmbedContents | Endpoint::Embeddings => "batchEmbedContents",
         // Never a Gemini operation (`serves` gives none): its nearest method keeps this total.
         Endpoint::Completions
-        | Endpoint::ImageGenerations
         | Endpoint::ImageEdits
         | Endpoint::ImageVariations
-        | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
         | Endpoint::Moderations => "generateContent",
@@ -107,6 +110,18 @@ mod tests {
         assert_eq!(
             model_path(Endpoint::EmbedContent, "../x?y:z", false),
             "models/..%2Fx%3Fy%3Az:embedContent"
+        );
+        assert_eq!(
+            model_path(Endpoint::ImageGenerations, "imagen-4.0-generate-001", false),
+            "models/imagen-4.0-generate-001:predict"
+        );
+        assert_eq!(
+            model_path(Endpoint::ImageGenerations, "gemini-2.5-flash-image", false),
+            "models/gemini-2.5-flash-image:generateContent"
+        );
+        assert_eq!(
+            model_path(Endpoint::Speech, "gemini-2.5-flash-preview-tts", false),
+            "models/gemini-2.5-flash-preview-tts:generateContent"
         );
     }
 }

@@ -60,6 +60,13 @@ fn serves_gemini_operations_and_no_completions() {
         ),
         (Endpoint::EmbedContent, Some(Endpoint::EmbedContent)),
         (Endpoint::Completions, None),
+        (Endpoint::ImageGenerations, Some(Endpoint::GenerateContent)),
+        (Endpoint::Speech, Some(Endpoint::GenerateContent)),
+        (Endpoint::ImageEdits, None),
+        (Endpoint::ImageVariations, None),
+        (Endpoint::Transcriptions, None),
+        (Endpoint::Translations, None),
+        (Endpoint::Moderations, None),
     ] {
         assert_eq!(p.serves(client), op, "{client:?}");
     }

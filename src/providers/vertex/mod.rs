@@ -7,8 +7,9 @@
 //! (`account`: the key file and its signed assertion, `token`: the exchange and its cache,
 //! `credentials`: every key's token and the one job that refreshes them); and the token
 //! endpoint's errors (`{"error":"invalid_grant","error_description":...}`: a refused or expired
-//! credential is a refused key). Everything else is Gemini's (`gemini/`: operations, streams,
-//! usage, `google.rpc.Status` errors, which Vertex may wrap in an array).
+//! credential is a refused key); image generations as their own operation (Imagen's
+//! `:predict` is served here, not by the Gemini API). Everything else is Gemini's (`gemini/`:
+//! operations, streams, usage, `google.rpc.Status` errors, which Vertex may wrap in an array).
 //! Must never: know a body's words beyond Gemini's modules, or send a request without the
 //! token it was given (no token: the request goes without, and Vertex refuses it).
 //!
@@ -40,7 +41,7 @@ impl Provider for Vertex {
     }
 
     fn serves(&self, endpoint: Endpoint) -> Option<Endpoint> {
-        Gemini.serves(endpoint)
+        serves(endpoint)
     }
 
     fn names_model_in_body(&self) -> bool {
@@ -101,6 +102,29 @@ impl Provider for Vertex {
         redactor: &Redactor,
     ) -> Result<Bytes, UpstreamError> {
         Gemini.replay(op, body, redactor)
+    }
+}
+
+/// Vertex AI's operation for a client endpoint: the Gemini API's, except that image generations
+/// are their own operation here, `generateContent` or Imagen's `:predict` by the model
+/// (`gemini::request::model_path`).
+fn serves(endpoint: Endpoint) -> Option<Endpoint> {
+    match endpoint {
+        Endpoint::ImageGenerations => Some(Endpoint::ImageGenerations),
+        Endpoint::Chat
+        | Endpoint::Completions
+        | Endpoint::Embeddings
+        | Endpoint::Messages
+        | Endpoint::GenerateContent
+        | Endpoint::CountTokens
+        | Endpoint::EmbedContent
+        | Endpoint::BatchEmbedContents
+        | Endpoint::ImageEdits
+        | Endpoint::ImageVariations
+        | Endpoint::Speech
+        | Endpoint::Transcriptions
+        | Endpoint::Translations
+        | Endpoint::Moderations => Gemini.serves(endpoint),
     }
 }
 

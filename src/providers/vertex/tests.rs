@@ -60,6 +60,35 @@ fn requests_go_under_the_publisher_path_with_the_access_token() {
     let r = p.build(&t, Endpoint::CountTokens, "m", &headers, body(), false);
     assert!(r.url.ends_with("/models/m:countTokens"));
     assert!(r.headers.get("authorization").is_none());
+    let op = p.serves(Endpoint::ImageGenerations).unwrap();
+    let r = p.build(&t, op, "imagen-4.0-generate-001", &headers, body(), false);
+    assert!(r
+        .url
+        .ends_with("/publishers/google/models/imagen-4.0-generate-001:predict"));
+}
+
+#[test]
+fn images_are_their_own_operation_and_the_rest_is_geminis() {
+    let p = provider_for(ProviderKind::Vertex);
+    let g = provider_for(ProviderKind::Gemini);
+    assert_eq!(
+        p.serves(Endpoint::ImageGenerations),
+        Some(Endpoint::ImageGenerations)
+    );
+    assert_eq!(
+        g.serves(Endpoint::ImageGenerations),
+        Some(Endpoint::GenerateContent)
+    );
+    for e in [
+        Endpoint::Chat,
+        Endpoint::Speech,
+        Endpoint::Embeddings,
+        Endpoint::Transcriptions,
+        Endpoint::ImageEdits,
+        Endpoint::Moderations,
+    ] {
+        assert_eq!(p.serves(e), g.serves(e), "{e:?}");
+    }
 }
 
 #[test]
