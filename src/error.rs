@@ -409,6 +409,11 @@ fn framed(format: WireFormat, body: &Value) -> SseOut {
 fn fault_words(kind: FaultKind) -> Words {
     let (openai_type, code, anthropic_type) = match kind {
         FaultKind::InvalidRequest => ("invalid_request_error", None, "invalid_request_error"),
+        FaultKind::ContentFiltered => (
+            "invalid_request_error",
+            Some("content_policy_violation"),
+            "invalid_request_error",
+        ),
         FaultKind::KeyRefused => (
             "invalid_request_error",
             Some("invalid_api_key"),
@@ -448,7 +453,9 @@ fn fault_words(kind: FaultKind) -> Words {
         FaultKind::Server => ("server_error", None, "api_error"),
     };
     let google = match kind {
-        FaultKind::InvalidRequest | FaultKind::TooLarge => (400, "INVALID_ARGUMENT"),
+        FaultKind::InvalidRequest | FaultKind::ContentFiltered | FaultKind::TooLarge => {
+            (400, "INVALID_ARGUMENT")
+        }
         FaultKind::KeyRefused => (401, "UNAUTHENTICATED"),
         FaultKind::Permission => (403, "PERMISSION_DENIED"),
         FaultKind::NotFound => (404, "NOT_FOUND"),

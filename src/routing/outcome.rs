@@ -75,9 +75,10 @@ pub fn classify(e: &UpstreamError) -> Verdict {
                     retry: true,
                     cool: None,
                 },
-                FaultKind::InvalidRequest | FaultKind::NotFound | FaultKind::TooLarge => {
-                    Verdict::Client
-                }
+                FaultKind::InvalidRequest
+                | FaultKind::ContentFiltered
+                | FaultKind::NotFound
+                | FaultKind::TooLarge => Verdict::Client,
             }
         }
     }

@@ -18,6 +18,9 @@ pub const MAX_MESSAGE: usize = 4096;
 pub enum FaultKind {
     /// The request was refused on its merits (400, 422, ...): the client's.
     InvalidRequest,
+    /// What was asked was made but withheld by the upstream's safety filters (an image
+    /// generation's answer without its images): the client's, as a 400.
+    ContentFiltered,
     /// The channel's key was refused (401, or a provider's own way of saying it).
     KeyRefused,
     /// The channel's key may not do this (403).

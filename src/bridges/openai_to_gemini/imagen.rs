@@ -17,7 +17,7 @@ use crate::bridges::common::gemini_upstream::media_read::read_predictions;
 use crate::bridges::common::gemini_upstream::media_write::{imagen_request, ImagenAsk};
 use crate::bridges::common::json::{invalid_answer, now_secs};
 use crate::bridges::common::Side;
-use crate::providers::gemini::errors::withheld;
+use crate::providers::gemini::errors::filtered;
 use crate::providers::gemini::media::IMAGEN_RATIOS;
 use crate::upstream::UpstreamError;
 use crate::wire::{ConvertError, Usage};
@@ -54,7 +54,7 @@ pub(crate) fn imagen_to_openai(v: &Value) -> Result<(Bytes, Option<Usage>), Upst
         } else {
             p.filtered.join("; ")
         };
-        return Err(UpstreamError::Status(Box::new(withheld(format!(
+        return Err(UpstreamError::Status(Box::new(filtered(format!(
             "Your request was rejected by Google's safety filters: every image was filtered ({why})"
         )))));
     };
@@ -127,7 +127,7 @@ mod tests {
         ] {
             match imagen_to_openai(&all_filtered) {
                 Err(UpstreamError::Status(f)) => {
-                    assert_eq!(f.kind, FaultKind::InvalidRequest);
+                    assert_eq!(f.kind, FaultKind::ContentFiltered);
                     assert!(f.message.unwrap().contains(says));
                 }
                 other => panic!("{other:?}"),

@@ -6,7 +6,7 @@
 //! (`n > 1` a 400: Gemini image models draw one image per request; `size` as
 //! `imageConfig.aspectRatio`; PNG only), and the answer: every `inlineData` image of candidate 0
 //! as `data[].b64_json`, its text as `revised_prompt`, `usage` in tokens by modality. An answer
-//! without an image is the client's 400 (`errors::withheld`), naming the filter's word.
+//! without an image is the client's 400 (`errors::filtered`: `content_policy_violation`; `errors::withheld` when the model made none), naming the filter's word.
 //! Dropped: `quality`, `style`, `background`, `moderation`, `user`.
 //! Must never: decode or re-encode an image, or answer 2xx without one.
 
@@ -17,7 +17,7 @@ use crate::bridges::common::gemini_upstream::media_read::{read_inline, Inline};
 use crate::bridges::common::gemini_upstream::media_write::image_request;
 use crate::bridges::common::json::{invalid_answer, now_secs, obj, opt, opt_str, req_str};
 use crate::bridges::common::Side;
-use crate::providers::gemini::errors::withheld;
+use crate::providers::gemini::errors::{filtered, withheld};
 use crate::providers::gemini::media::IMAGE_MODEL_RATIOS;
 use crate::upstream::UpstreamError;
 use crate::wire::{ConvertError, StopReason, Usage};
@@ -134,15 +134,15 @@ pub(crate) fn gemini_images_to_openai(v: &Value) -> Result<(Bytes, Option<Usage>
         .collect();
     let word = r.finish.as_deref().unwrap_or("none");
     if images.is_empty() {
-        let message = if r.stop == Some(StopReason::ContentFilter) {
-            format!(
+        let fault = if r.stop == Some(StopReason::ContentFilter) {
+            filtered(format!(
                 "Your request was rejected by Google's safety filters: no image was made ({word})"
-            )
+            ))
         } else {
             let said: String = r.text.chars().take(SAID).collect();
-            format!("the model made no image ({word}); it said: {said}")
+            withheld(format!("the model made no image ({word}); it said: {said}"))
         };
-        return Err(UpstreamError::Status(Box::new(withheld(message))));
+        return Err(UpstreamError::Status(Box::new(fault)));
     }
     let text = r.text.trim();
     let data: Vec<Value> = images.iter().map(|i| datum(i, Some(text))).collect();
@@ -241,13 +241,14 @@ mod tests {
 
     #[test]
     fn an_answer_without_an_image_is_the_clients_400() {
-        let withheld = |v: Value| match gemini_images_to_openai(&v) {
+        let refused = |v: Value, kind: FaultKind| match gemini_images_to_openai(&v) {
             Err(UpstreamError::Status(f)) => {
-                assert_eq!(f.kind, FaultKind::InvalidRequest);
+                assert_eq!(f.kind, kind);
                 f.message.unwrap()
             }
             other => panic!("{other:?}"),
         };
+        let withheld = |v: Value| refused(v, FaultKind::ContentFiltered);
         let m = withheld(json!({"candidates":[{"finishReason":"IMAGE_SAFETY","index":0}]}));
         assert!(
             m.contains("safety filters") && m.contains("IMAGE_SAFETY"),
@@ -255,9 +256,11 @@ mod tests {
         );
         let m = withheld(json!({"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"}}));
         assert!(m.contains("PROHIBITED_CONTENT"), "{m}");
-        let m = withheld(
+        // The model made none, unfiltered: a plain refusal, not a content-policy one.
+        let m = refused(
             json!({"candidates":[{"content":{"parts":[{"text":"I cannot draw."}]},
             "finishReason":"NO_IMAGE","index":0}]}),
+            FaultKind::InvalidRequest,
         );
         assert!(
             m.contains("NO_IMAGE") && m.contains("I cannot draw."),

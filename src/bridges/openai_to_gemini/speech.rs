@@ -20,7 +20,7 @@ use crate::bridges::common::gemini_upstream::media_write::speech_request;
 use crate::bridges::common::json::{invalid_answer, obj, opt, opt_str, req_str};
 use crate::bridges::common::Side;
 use crate::bridges::Asked;
-use crate::providers::gemini::errors::withheld;
+use crate::providers::gemini::errors::filtered;
 use crate::providers::gemini::media::{pcm_rate, TTS_RATE};
 use crate::upstream::UpstreamError;
 use crate::wire::{ConvertError, StopReason, Usage};
@@ -114,7 +114,7 @@ pub(crate) fn gemini_speech_to_openai(
     let Some(first) = r.media.first() else {
         if r.stop == Some(StopReason::ContentFilter) {
             let word = r.finish.as_deref().unwrap_or("none");
-            return Err(UpstreamError::Status(Box::new(withheld(format!(
+            return Err(UpstreamError::Status(Box::new(filtered(format!(
                 "Your request was rejected by Google's safety filters: no speech was made ({word})"
             )))));
         }

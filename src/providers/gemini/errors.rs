@@ -93,9 +93,17 @@ pub(crate) fn read(
 /// client's shape (`error.rs` renders it), never the channel's fault.
 pub(crate) fn withheld(message: String) -> UpstreamFault {
     UpstreamFault {
+        kind: FaultKind::InvalidRequest,
+        ..filtered(message)
+    }
+}
+
+/// [`withheld`] by Google's safety filters: OpenAI's `content_policy_violation`.
+pub(crate) fn filtered(message: String) -> UpstreamFault {
+    UpstreamFault {
         wire: WireFormat::Gemini,
         status: Some(StatusCode::BAD_REQUEST),
-        kind: FaultKind::InvalidRequest,
+        kind: FaultKind::ContentFiltered,
         message: Some(bounded(message)),
         retry_after: Vec::new(),
         documented: None,
@@ -210,6 +218,7 @@ mod tests {
             (FaultKind::InvalidRequest, Some(StatusCode::BAD_REQUEST))
         );
         assert_eq!(f.documented, None);
+        assert_eq!(filtered("no".into()).kind, FaultKind::ContentFiltered);
     }
 
     #[test]
