@@ -27,5 +27,5 @@ for _ in range(300):
         time.sleep(0.1)
 sys.exit("relay did not become ready")
 PYEOF
-SLUICE_URL="http://127.0.0.1:$PORT" SLUICE_TOKEN=sk-sluice-demo "$PY" -m pytest -q tests/sdk/test_sdks.py "$@" || {
+SLUICE_URL="http://127.0.0.1:$PORT" SLUICE_TOKEN=sk-sluice-demo "$PY" -m pytest -q tests/sdk/ "$@" || {
   echo "--- relay log (last 20 lines) ---"; tail -20 "$LOG" | cut -c1-400; exit 1; }
