@@ -30,6 +30,10 @@ pub struct Args {
     /// The relay binary (default: built by cargo next to this binary).
     #[arg(long)]
     pub relay_bin: Option<PathBuf>,
+    /// Uploads in each order, one after the other (the first also grows the relay's buffers
+    /// and allocator arenas to their working size; the later ones show the steady cost).
+    #[arg(long, default_value_t = 2)]
+    pub rounds: u32,
 }
 
 pub async fn run(args: Args) -> Result<bool, String> {
@@ -81,7 +85,8 @@ pub async fn run(args: Args) -> Result<bool, String> {
         relay.pid
     );
     let mut ok = true;
-    for text_first in [true, false] {
+    let orders = (0..args.rounds.clamp(1, 10)).flat_map(|r| [(r, true), (r, false)]);
+    for (round, text_first) in orders {
         let call = upload_call(&relay, text_first, AUDIO)?;
         let (before, hwm_before) = status(relay.pid);
         let peak = Arc::new(AtomicU64::new(before));
@@ -100,7 +105,8 @@ pub async fn run(args: Args) -> Result<bool, String> {
         let peak = peak.load(Ordering::SeqCst);
         ok &= answer.outcome == Outcome::Ok;
         println!(
-            "  {:<32} {:?} in {:.2} s; relay VmRSS {:.1} MiB before, {:.1} MiB at peak (+{:.0} KiB), {:.1} MiB after; VmHWM +{:.0} KiB",
+            "  #{} {:<32} {:?} in {:.2} s; relay VmRSS {:.1} MiB before, {:.1} MiB at peak (+{:.0} KiB), {:.1} MiB after; VmHWM +{:.0} KiB",
+            round + 1,
             if text_first { "text fields first (file live):" } else { "file first (spooled):" },
             answer.outcome,
             answer.latency.as_secs_f64(),
