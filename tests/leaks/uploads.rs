@@ -20,14 +20,13 @@ fn edits_aborted_mid_upload_leave_no_task_connection_fd_or_spool() {
     let image = |model_first: bool| {
         let file = png(64, 64, 400_000);
         let form = Form::new().text("prompt", "a lighthouse");
-        let form = if model_first {
+        if model_first {
             form.text("model", "gpt-image-1")
                 .file("image", "a.png", "image/png", &file)
         } else {
             form.file("image", "a.png", "image/png", &file)
                 .text("model", "gpt-image-1")
-        };
-        form
+        }
     };
     leak::run(|| aborted_mid_upload(EDITS, image));
 }
