@@ -25,6 +25,10 @@ pub enum RelayError {
     BadRequest(String),
     #[error("request body is larger than the {0}-byte limit")]
     BodyTooLarge(usize),
+    /// A multipart upload over its family's `max_body` (announced, or as read): 413 in
+    /// OpenAI's own words and type (`server_error`).
+    #[error("Maximum content size limit ({limit}) exceeded ({read} bytes read)")]
+    UploadTooLarge { limit: usize, read: u64 },
     #[error("the model `{0}` does not exist or is not served here")]
     ModelNotFound(String),
     #[error("this token may not use the model `{0}`")]
@@ -104,7 +108,7 @@ impl RelayError {
             Self::BadRequest(_) | Self::EndpointNotSupported { .. } | Self::Unbridged { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooLarge(_) | Self::UploadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::NoChannel { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -142,6 +146,7 @@ impl RelayError {
             Self::Unauthorized
             | Self::BadRequest(_)
             | Self::BodyTooLarge(_)
+            | Self::UploadTooLarge { .. }
             | Self::ModelNotFound(_)
             | Self::ModelNotAllowed(_)
             | Self::EndpointNotSupported { .. }
@@ -172,6 +177,7 @@ impl RelayError {
                 }
                 limit_body(format, status, e)
             }
+            Self::UploadTooLarge { .. } => upload_too_large_body(format, status, &self.to_string()),
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
         if let Some(d) = self.retry_after() {
@@ -193,6 +199,7 @@ impl RelayError {
         let body = match self {
             Self::Upstream(UpstreamError::Status(fault)) => upstream_body(format, fault, status),
             Self::Limit(e) => limit_body(format, status, e),
+            Self::UploadTooLarge { .. } => upload_too_large_body(format, status, &self.to_string()),
             _ => own_body(format, status, &self.to_string(), self.code()),
         };
         let event = framed(format, &body);
@@ -227,9 +234,10 @@ impl RelayError {
             Self::Internal => Some("internal_error"),
             Self::Unbridged { .. } => Some("unsupported_format"),
             Self::Limit(e) => Some(e.code()),
-            Self::BadRequest(_) | Self::ModelNotAllowed(_) | Self::EndpointNotSupported { .. } => {
-                None
-            }
+            Self::BadRequest(_)
+            | Self::UploadTooLarge { .. }
+            | Self::ModelNotAllowed(_)
+            | Self::EndpointNotSupported { .. } => None,
         }
     }
 }
@@ -347,6 +355,18 @@ fn limit_body(format: WireFormat, status: StatusCode, e: &LimitError) -> Value {
         google: (status.as_u16(), google_status(status)),
     };
     envelope(format, &e.to_string(), words)
+}
+
+/// An upload over its size limit as OpenAI says it (`server_error`, no code); other formats
+/// follow the status.
+fn upload_too_large_body(format: WireFormat, status: StatusCode, message: &str) -> Value {
+    let words = Words {
+        openai_type: "server_error",
+        code: None,
+        anthropic_type: anthropic_type(status),
+        google: (status.as_u16(), google_status(status)),
+    };
+    envelope(format, message, words)
 }
 
 /// An upstream error answer in the client's format (a refused key is the relay's own 502,

@@ -48,6 +48,12 @@ async fn every_answer_has_its_status_and_type_in_both_formats() {
             "request_too_large",
         ),
         (
+            Box::new(|| RelayError::UploadTooLarge { limit: 1, read: 2 }),
+            413,
+            "server_error",
+            "request_too_large",
+        ),
+        (
             Box::new(|| RelayError::ModelNotFound("m".into())),
             404,
             "invalid_request_error",
@@ -202,6 +208,22 @@ async fn every_answer_has_its_status_and_type_in_both_formats() {
             assert!(v["error"]["message"].is_string(), "{label}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_upload_too_large_is_refused_in_openai_words() {
+    let e = RelayError::UploadTooLarge {
+        limit: 26_214_400,
+        read: 26_222_592,
+    };
+    let (s, _, v) = body_of(e.into_response_for(WireFormat::OpenAi)).await;
+    assert_eq!(s, 413);
+    assert_eq!(
+        v,
+        serde_json::json!({"error": {
+            "message": "Maximum content size limit (26214400) exceeded (26222592 bytes read)",
+            "type": "server_error", "param": null, "code": null}})
+    );
 }
 
 #[tokio::test]

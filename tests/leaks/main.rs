@@ -19,6 +19,7 @@ mod google;
 mod jobs;
 mod shutdown;
 mod streams;
+mod uploads;
 
 use futures_util::future::join_all;
 use sluice_test_support::leak::traffic::{self, Outcome, Route, Shape};

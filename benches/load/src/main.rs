@@ -30,6 +30,9 @@ enum Command {
     /// Same load direct to the simulator and through the relay, alternately, on pinned cores;
     /// prints the results table and the targets as pass/fail lines (exit 0 either way).
     Bench(bench::Args),
+    /// One 25 MiB WAV transcription through the relay in each part order; prints the relay's
+    /// RSS growth over it (VmRSS, VmHWM).
+    Upload(bench::upload::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::pin_self(&args)
             .and_then(runtime)
             .and_then(|rt| rt.block_on(bench::run(args))),
+        Command::Upload(args) => runtime(None).and_then(|rt| rt.block_on(bench::upload::run(args))),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

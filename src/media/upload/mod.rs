@@ -9,16 +9,41 @@
 //! from the upstream's.
 //! Must never: hold the file in memory, send the live rest twice (a second attempt is only
 //! possible while no attempt has taken it), or keep a spool past the request.
+//!
+//! The body goes upstream byte for byte as the client sent it (its boundary, part headers and
+//! order), but for a mapped model's value: the relay scans only the head (`scan`), never the
+//! live rest. Retries: the head (`spool`) is re-read for every attempt; the live rest goes to
+//! one attempt, and comes back only if that attempt dropped its body before taking a byte of
+//! it (a refused connection). Once a byte of the live rest went upstream there is no fail-over:
+//! `body` answers `None`. An upload whose body ended inside its head (small ones, or the Node
+//! SDK's `file` before `model`) is re-readable whole, and fails over like a JSON body.
+
+mod content_type;
+mod fault;
+mod head;
+mod live;
+mod scan;
+mod source;
+mod splice;
+mod spool;
+
+pub(crate) use fault::Fault;
 
 use crate::error::RelayError;
-use crate::upstream::RequestBody;
+use crate::upstream::{BoxError, RequestBody};
 use axum::body::Body;
-use http::{HeaderMap, HeaderValue};
+use bytes::Bytes;
+use fault::FaultCell;
+use futures_util::stream::{self, StreamExt};
+use http::{header, HeaderMap, HeaderValue};
+use live::Slot;
+use source::Source;
+use splice::Splice;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The bounds of one upload.
-#[expect(dead_code, reason = "read by the streaming reader, next")]
 #[derive(Clone, Debug)]
 pub(crate) struct UploadLimits {
     /// The whole body's largest size (the family's `max_body`).
@@ -35,7 +60,14 @@ pub(crate) struct UploadLimits {
 /// A client's upload, read up to its `model` part.
 pub(crate) struct Upload {
     model: String,
-    stream: bool,
+    fields: Vec<(String, String)>,
+    head: spool::Frozen,
+    model_at: Range<u64>,
+    content_type: HeaderValue,
+    announced: Option<u64>,
+    /// The live rest (`None`: the body ended inside the head).
+    live: Option<Slot>,
+    faults: FaultCell,
 }
 
 impl Upload {
@@ -47,10 +79,33 @@ impl Upload {
         headers: &HeaderMap,
         limits: UploadLimits,
     ) -> Result<Self, RelayError> {
-        let _ = (body, headers, limits);
-        Err(RelayError::BadRequest(
-            "multipart uploads are not relayed yet".to_owned(),
-        ))
+        let (content_type, boundary) = content_type::boundary(headers)?;
+        let announced = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(n) = announced.filter(|n| *n > limits.max_body as u64) {
+            return Err(RelayError::UploadTooLarge {
+                limit: limits.max_body,
+                read: n,
+            });
+        }
+        let mut source = Source::new(body, limits.max_body, limits.idle, limits.total);
+        // The reads are under the client's deadlines; this bounds the spool's writes as well.
+        let head = tokio::time::timeout(limits.total, head::read(&mut source, &boundary, &limits))
+            .await
+            .map_err(|_| Fault::TooSlow(limits.total).to_relay())?
+            .map_err(|e| e.to_relay())?;
+        Ok(Self {
+            model: head.model,
+            fields: head.fields,
+            head: head.held,
+            model_at: head.model_at,
+            content_type,
+            announced,
+            live: (!head.complete).then(|| Slot::new(Some(source))),
+            faults: FaultCell::default(),
+        })
     }
 
     /// The model the client named.
@@ -58,28 +113,81 @@ impl Upload {
         &self.model
     }
 
-    /// Whether a `stream` part before `model` said `true`.
+    /// Whether a `stream` part read with the head (before the first file after `model`) said
+    /// `true`.
     pub(crate) fn stream(&self) -> bool {
-        self.stream
+        self.field("stream")
+            .is_some_and(|v| matches!(v.trim(), "true" | "True" | "1"))
+    }
+
+    /// The text parts read with the head (`size`, `quality`, `n`, `response_format`, ...),
+    /// `model` aside, in the client's order.
+    pub(crate) fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    /// The first text part named `name` read with the head.
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        self.fields()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body's size as announced (`content-length`) or read so far, for the admission's
     /// estimate.
     pub(crate) fn size_hint(&self) -> usize {
-        0
+        let read = self.live.as_ref().and_then(Slot::read);
+        self.announced.or(read).unwrap_or(self.head.len()) as usize
+    }
+
+    /// The spool holding the head past `memory`, while the upload has one.
+    #[cfg(test)]
+    fn spool(&self) -> Option<&std::path::Path> {
+        self.head.spool()
     }
 
     /// The body of one attempt, its `model` part naming `upstream_model`, and the
     /// `content-type` (with its boundary) to send it with; `None` once an earlier attempt took
     /// the live rest (it cannot be sent twice).
     pub(crate) fn body(&self, upstream_model: &str) -> Option<(RequestBody, HeaderValue)> {
-        let _ = upstream_model;
-        None
+        let live = match &self.live {
+            Some(slot) => Some(live::stream(
+                slot.take()?,
+                slot.clone(),
+                self.faults.clone(),
+            )),
+            None => None,
+        };
+        let mut splice = (upstream_model != self.model).then(|| {
+            Splice::new(
+                self.model_at.clone(),
+                Bytes::copy_from_slice(upstream_model.as_bytes()),
+            )
+        });
+        let head = self.head.replay().flat_map(move |item| {
+            let pieces: Vec<Result<Bytes, BoxError>> = match item {
+                Ok((at, chunk)) => match splice.as_mut() {
+                    Some(s) => s.apply(at, chunk).into_iter().map(Ok).collect(),
+                    None => vec![Ok(chunk)],
+                },
+                Err(e) => vec![Err(Box::new(e) as BoxError)],
+            };
+            stream::iter(pieces)
+        });
+        let body = match live {
+            Some(live) => head.chain(live).boxed(),
+            None => head.boxed(),
+        };
+        Some((RequestBody::Stream(body), self.content_type.clone()))
     }
 
     /// The client's fault that ended an attempt's body (a stall, a hang-up, too many bytes),
     /// when it was the client's.
     pub(crate) fn client_fault(&self) -> Option<RelayError> {
-        None
+        self.faults.get().map(|f| f.to_relay())
     }
 }
+
+#[cfg(test)]
+mod tests;

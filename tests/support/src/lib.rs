@@ -12,6 +12,7 @@
 pub mod access_log;
 pub mod db;
 pub mod leak;
+pub mod multipart;
 pub mod proxy;
 mod sse;
 

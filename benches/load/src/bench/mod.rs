@@ -10,6 +10,7 @@
 mod driver;
 mod report;
 mod store;
+pub mod upload;
 
 use crate::client::{self, Auth, Call};
 use crate::probe::Probe;
