@@ -165,7 +165,18 @@ async fn run(
             record.media_asked = crate::media::usage::of_request(endpoint, body);
             Peek::parse(body)?.with_path(path)
         }
-        Sent::Upload(upload) => Peek::of_upload(upload),
+        Sent::Upload(upload) => {
+            // What an edit or variation asks (its text parts before the file), for its price.
+            let n = upload.field("n").and_then(|n| n.trim().parse().ok());
+            let asked = crate::media::usage::of_fields(
+                endpoint,
+                upload.field("size"),
+                upload.field("quality"),
+                n,
+            );
+            record.media_asked = (!asked.is_empty()).then_some(asked);
+            Peek::of_upload(upload)
+        }
     };
     let model = peek.model()?.to_owned();
     record.model = Some(model.clone());
