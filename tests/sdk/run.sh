@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official OpenAI, Anthropic and Google Gen AI Python SDKs against a relay started in demo mode.
-# Usage: tests/sdk/run.sh            (builds sluice, installs the SDKs into .venv if missing)
+# Usage: tests/sdk/run.sh [PYTEST ARGS] (builds sluice, installs the SDKs into .venv if missing;
+#        e.g. -k test_media for the media tests alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
@@ -27,5 +28,5 @@ for _ in range(300):
         time.sleep(0.1)
 sys.exit("relay did not become ready")
 PYEOF
-SLUICE_URL="http://127.0.0.1:$PORT" SLUICE_TOKEN=sk-sluice-demo "$PY" -m pytest -q tests/sdk/test_sdks.py "$@" || {
+SLUICE_URL="http://127.0.0.1:$PORT" SLUICE_TOKEN=sk-sluice-demo "$PY" -m pytest -q tests/sdk/test_sdks.py tests/sdk/test_media.py "$@" || {
   echo "--- relay log (last 20 lines) ---"; tail -20 "$LOG" | cut -c1-400; exit 1; }
