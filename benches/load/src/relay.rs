@@ -47,6 +47,7 @@ keepalive = "{keepalive}"
 
 # Image generations wait for their first byte as long as any other request here.
 [media.images]
+max_body = 67108864
 first_byte = "{first_byte}"
 
 [upstream]
