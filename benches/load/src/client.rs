@@ -63,7 +63,7 @@ impl Call {
         })
     }
 
-    fn request(&self) -> Result<Request<Full<Bytes>>, String> {
+    pub fn request(&self) -> Result<Request<Full<Bytes>>, String> {
         let mut b = Request::post(self.uri.clone());
         for (k, v) in &self.headers {
             b = b.header(*k, v.clone());
