@@ -494,3 +494,30 @@ async fn the_media_first_byte_deadline_ends_a_late_answer_with_504() {
     assert_eq!(resp.status(), 200);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn half_a_json_answer_is_the_channels_502_not_the_clients_200() {
+    // The upstream's 200 is an object cut in half (`malformed`): it starts like one, so only
+    // reading it whole tells; before the fix it went to the client as a 200.
+    let h = Harness::builder()
+        .config(|c, _| c.routing.max_attempts = 1)
+        .start()
+        .await;
+    for (path, body) in [
+        (
+            "/v1/images/generations",
+            json!({"model": "dall-e-2", "prompt": "a cat <<sim:malformed>>", "size": "256x256",
+                "response_format": "b64_json"}),
+        ),
+        (
+            "/v1/moderations",
+            json!({"model": "omni-moderation-latest", "input": "hi <<sim:malformed>>"}),
+        ),
+    ] {
+        let (status, _, v) = error_of(&h, path, &body).await;
+        assert_eq!(status, 502, "{path}: {v}");
+        assert!(v["error"]["message"].is_string(), "{path}: {v}");
+    }
+    assert_eq!(h.sim.stats().faults_of("malformed"), 2);
+    h.shutdown().await;
+}
