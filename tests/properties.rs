@@ -312,3 +312,276 @@ proptest! {
         leak::run(|| case(steps));
     }
 }
+
+/// The JSON-bodied media endpoints, as random traffic of their own.
+mod media {
+    use super::{config, REQUEST};
+    use futures_util::future::join_all;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+    use sluice_test_support::leak::{self, Baseline};
+    use sluice_test_support::Harness;
+    use std::time::Duration;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Ask {
+        /// dall-e-2, b64_json.
+        Image,
+        /// gpt-image-1 with 2 partial images.
+        ImageStream,
+        /// tts-1 as WAV.
+        Speech,
+        /// gpt-4o-mini-tts with `stream_format: "sse"`.
+        SpeechEvents,
+        Moderation,
+    }
+
+    impl Ask {
+        fn path(self) -> &'static str {
+            match self {
+                Ask::Image | Ask::ImageStream => "/v1/images/generations",
+                Ask::Speech | Ask::SpeechEvents => "/v1/audio/speech",
+                Ask::Moderation => "/v1/moderations",
+            }
+        }
+
+        fn events(self) -> bool {
+            matches!(self, Ask::ImageStream | Ask::SpeechEvents)
+        }
+
+        fn body(self, fault: Option<&str>) -> Value {
+            let text = format!(
+                "media {}",
+                fault.map(|f| format!("<<sim:{f}>>")).unwrap_or_default()
+            );
+            match self {
+                Ask::Image => json!({"model": "dall-e-2", "prompt": text, "size": "256x256",
+                    "response_format": "b64_json"}),
+                Ask::ImageStream => json!({"model": "gpt-image-1", "prompt": text,
+                    "stream": true, "partial_images": 2}),
+                Ask::Speech => json!({"model": "tts-1", "voice": "alloy",
+                    "response_format": "wav", "input": format!("{text} {}", "say ".repeat(20))}),
+                Ask::SpeechEvents => json!({"model": "gpt-4o-mini-tts", "voice": "alloy",
+                    "stream_format": "sse", "input": text}),
+                Ask::Moderation => json!({"model": "omni-moderation-latest", "input": text}),
+            }
+        }
+    }
+
+    const FAULTS: [&str; 10] = [
+        "status=429, retry-after=0",
+        "status=500",
+        "status=503, retry-after=0",
+        "truncate=40",
+        "cut=2",
+        "cut-before-completed",
+        "moderation-blocked",
+        "drip=1ms..3ms",
+        "reset",
+        "malformed",
+    ];
+
+    #[derive(Clone, Debug)]
+    struct Req {
+        ask: Ask,
+        fault: Option<&'static str>,
+        /// Leave once this many body bytes arrived (`None`: read it all).
+        leave_at: Option<usize>,
+    }
+
+    fn req() -> impl Strategy<Value = Req> {
+        (
+            proptest::sample::select(vec![
+                Ask::Image,
+                Ask::ImageStream,
+                Ask::Speech,
+                Ask::SpeechEvents,
+                Ask::Moderation,
+            ]),
+            prop_oneof![1 => Just(None), 3 => proptest::sample::select(FAULTS.to_vec()).prop_map(Some)],
+            prop_oneof![3 => Just(None), 1 => (0usize..20_000).prop_map(Some)],
+        )
+            .prop_map(|(ask, fault, leave_at)| Req { ask, fault, leave_at })
+    }
+
+    /// How a request read to its end came back.
+    struct Out {
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+        /// The body broke off (not a clean end).
+        broken: bool,
+    }
+
+    impl std::fmt::Debug for Out {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let text = String::from_utf8_lossy(&self.body);
+            let head: String = text.chars().take(300).collect();
+            write!(
+                f,
+                "{} {} ({} bytes{}): {head}",
+                self.status,
+                self.content_type,
+                self.body.len(),
+                if self.broken { ", broken" } else { "" }
+            )
+        }
+    }
+
+    async fn run(h: &Harness, r: &Req) -> Option<Out> {
+        let exchange = async {
+            let mut resp = h.post(r.ask.path(), &r.ask.body(r.fault)).await;
+            let status = resp.status().as_u16();
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let mut body = Vec::new();
+            loop {
+                if r.leave_at.is_some_and(|at| body.len() >= at) {
+                    return None;
+                }
+                match resp.chunk().await {
+                    Ok(Some(c)) => body.extend_from_slice(&c),
+                    Ok(None) => {
+                        return Some(Out {
+                            status,
+                            content_type,
+                            body,
+                            broken: false,
+                        })
+                    }
+                    Err(_) => {
+                        return Some(Out {
+                            status,
+                            content_type,
+                            body,
+                            broken: true,
+                        })
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(REQUEST, exchange)
+            .await
+            .unwrap_or_else(|_| panic!("no end within {REQUEST:?}: {r:?}"))
+    }
+
+    /// The data of the last event of an event stream.
+    fn last_event(body: &[u8]) -> Value {
+        let text = String::from_utf8_lossy(body);
+        let data = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .next_back();
+        serde_json::from_str(data.unwrap_or_default().trim()).unwrap_or_default()
+    }
+
+    /// A request read to its end got what its fault calls for, well-formed.
+    fn check(r: &Req, o: &Out) {
+        let expect = match r.fault {
+            Some(f) if f.starts_with("status=") => f[7..10].parse().unwrap(),
+            Some("moderation-blocked") => 400,
+            Some("reset") => 502,
+            Some("truncate=40" | "malformed") if !r.ask.events() && r.ask != Ask::Speech => 502,
+            _ => 200,
+        };
+        assert_eq!(o.status, expect, "{r:?}: {o:?}");
+        if o.status != 200 {
+            let v: Value = serde_json::from_slice(&o.body).unwrap_or_default();
+            assert!(v["error"]["message"].is_string(), "{r:?}: {o:?}");
+            return;
+        }
+        // Faults that break a body after its 200: binary bodies are cut and truncated per
+        // chunk; event streams also cut before their last event; JSON answers ignore them.
+        let broken = match r.ask {
+            Ask::Speech => matches!(r.fault, Some("cut=2" | "truncate=40")),
+            Ask::ImageStream | Ask::SpeechEvents => {
+                matches!(
+                    r.fault,
+                    Some("cut=2" | "truncate=40" | "cut-before-completed")
+                )
+            }
+            Ask::Image | Ask::Moderation => false,
+        };
+        let clean = !broken && r.fault != Some("malformed");
+        match r.ask {
+            Ask::Speech => {
+                assert_eq!(o.content_type, "audio/wav", "{r:?}");
+                assert_eq!(o.broken, broken, "{r:?}: a cut body is not a clean end");
+            }
+            Ask::ImageStream | Ask::SpeechEvents => {
+                let last = last_event(&o.body);
+                let terminal = last["type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(".completed") || t.ends_with(".done"));
+                if clean {
+                    assert!(terminal, "{r:?}: {last}");
+                } else if broken {
+                    assert!(last["error"]["message"].is_string(), "{r:?}: {last}");
+                }
+            }
+            Ask::Image | Ask::Moderation => {
+                let v: Value = serde_json::from_slice(&o.body).unwrap();
+                assert!(
+                    v["data"].is_array() || v["results"].is_array(),
+                    "{r:?}: {v}"
+                );
+            }
+        }
+    }
+
+    async fn case(steps: Vec<Vec<Req>>) {
+        let h = leak::harness(|c, _| {
+            c.timeouts.stream_idle = Duration::from_millis(300);
+            c.timeouts.keepalive = Duration::from_millis(100);
+            c.timeouts.total = Duration::from_secs(5);
+        })
+        .await;
+        for ask in [Ask::Image, Ask::ImageStream, Ask::Speech, Ask::Moderation] {
+            let out = run(
+                &h,
+                &Req {
+                    ask,
+                    fault: None,
+                    leave_at: None,
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(out.status, 200, "warm-up {ask:?}");
+        }
+        let base = Baseline::take(&h).await;
+        let mut sent = 0u64;
+        for step in &steps {
+            sent += step.len() as u64;
+            let outs = join_all(step.iter().map(|r| run(&h, r))).await;
+            for (r, out) in step.iter().zip(outs) {
+                if let Some(out) = out {
+                    check(r, &out);
+                }
+            }
+        }
+        base.assert_returns(&h, Duration::from_secs(3)).await;
+        assert_eq!(
+            base.requests_since(&h),
+            sent,
+            "each request accounted exactly once"
+        );
+        h.shutdown().await;
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn random_media_traffic_leaves_nothing_and_every_request_is_answered_once(
+            steps in vec(vec(req(), 1..=4), 1..=5)
+        ) {
+            leak::run(|| case(steps));
+        }
+    }
+}

@@ -186,4 +186,129 @@ mod tests {
         t.on_end(&mut out).unwrap();
         assert_eq!(t.usage().unwrap().prompt_tokens, 14);
     }
+
+    /// Properties of the whole pass-through (SSE parser, this transform, the stream body):
+    /// however the upstream's bytes are chunked, the client gets the same events, byte for
+    /// byte as each event is written, and the stream's end is judged the same way.
+    mod chunking {
+        use super::super::MediaPass;
+        use crate::monitor::Ledger;
+        use crate::providers::PassOptions;
+        use crate::relay::Record;
+        use crate::stream::body::{Held, RelayStream, StreamLimits};
+        use crate::stream::sse::encode;
+        use crate::wire::{Endpoint, WireFormat};
+        use bytes::Bytes;
+        use futures_util::StreamExt;
+        use proptest::prelude::*;
+        use std::time::Duration;
+        use tokio::time::Instant;
+
+        /// One upstream event: its `event:` name (image streams name theirs) and data.
+        fn events(endpoint: Endpoint, deltas: usize, seed: &str) -> Vec<(Option<String>, String)> {
+            let (delta, terminal) = match endpoint {
+                Endpoint::Speech => ("speech.audio.delta", "speech.audio.done"),
+                _ => (
+                    "image_generation.partial_image",
+                    "image_generation.completed",
+                ),
+            };
+            let named = |t: &str| (endpoint != Endpoint::Speech).then(|| t.to_owned());
+            let mut out: Vec<(Option<String>, String)> = (0..deltas)
+                .map(|i| {
+                    let data = format!(
+                        r#"{{"type":"{delta}","b64_json":"{seed}{i}","partial_image_index":{i}}}"#
+                    );
+                    (named(delta), data)
+                })
+                .collect();
+            out.push((
+                named(terminal),
+                format!(
+                    r#"{{"type":"{terminal}","b64_json":"{seed}","usage":{{"input_tokens":3,"output_tokens":4}}}}"#
+                ),
+            ));
+            out
+        }
+
+        /// What the client gets for the upstream `text` sent in `chunks`.
+        fn relay(endpoint: Endpoint, text: &[u8], cuts: &[usize]) -> (Vec<u8>, bool) {
+            let mut at: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
+            at.sort_unstable();
+            at.push(text.len());
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for to in at {
+                chunks.push(Bytes::copy_from_slice(&text[from..to]));
+                from = to;
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let ledger = Ledger::new(&[]);
+                let held = Held {
+                    record: Record::new("t".into(), endpoint, &ledger),
+                    open: ledger.open_stream(),
+                    lease: None,
+                };
+                let limits = StreamLimits {
+                    idle: Duration::from_secs(60),
+                    keepalive: Duration::from_secs(60),
+                    total: Instant::now() + Duration::from_secs(60),
+                    max_event: 1 << 20,
+                };
+                let upstream = futures_util::stream::iter(chunks.into_iter().map(Ok)).boxed();
+                let pass = MediaPass::new(endpoint, PassOptions::default());
+                let body =
+                    RelayStream::new(upstream, Box::new(pass), WireFormat::OpenAi, limits, held);
+                let out: Vec<Bytes> = body.map(|b| b.unwrap()).collect().await;
+                let open = ledger.counts().open_streams;
+                (out.concat(), open == 0)
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_chunking_passes_the_same_events_and_finds_the_same_end(
+                speech in any::<bool>(),
+                deltas in 0usize..5,
+                complete in any::<bool>(),
+                crlf in any::<bool>(),
+                seed in "[A-Za-z0-9+/]{0,40}",
+                cuts in proptest::collection::vec(any::<usize>(), 0..24),
+            ) {
+                let endpoint = if speech { Endpoint::Speech } else { Endpoint::ImageGenerations };
+                let mut evs = events(endpoint, deltas, &seed);
+                if !complete {
+                    evs.pop();
+                }
+                let nl = if crlf { "\r\n" } else { "\n" };
+                let mut text = String::new();
+                let mut want = Vec::new();
+                for (name, data) in &evs {
+                    if let Some(n) = name {
+                        text.push_str(&format!("event: {n}{nl}"));
+                    }
+                    text.push_str(&format!("data: {data}{nl}{nl}"));
+                    want.extend_from_slice(&encode(name.as_deref(), data));
+                }
+                let (whole, released) = relay(endpoint, text.as_bytes(), &[]);
+                let (chunked, _) = relay(endpoint, text.as_bytes(), &cuts);
+                prop_assert!(released, "the open-stream count released at the end");
+                prop_assert_eq!(&chunked, &whole, "the chunking changes nothing");
+                prop_assert!(chunked.starts_with(&want), "every event passed as it was");
+                let rest = String::from_utf8_lossy(&chunked[want.len()..]).into_owned();
+                if complete {
+                    prop_assert_eq!(rest, "", "a stream ended by its terminal event ends clean");
+                } else {
+                    prop_assert!(
+                        rest.contains("\"error\""),
+                        "a stream cut before its terminal event ends with an error: {}", rest
+                    );
+                }
+            }
+        }
+    }
 }

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue};
+use serde::de::IgnoredAny;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -80,12 +81,15 @@ pub(super) async fn answer(
                 .unwrap_or(HeaderValue::from_static("application/json"));
             let bytes = read(state, a.response, a.total, &mut lease).await?;
             record.upstream_done();
-            // A 2xx answer must be one JSON object: anything else is the channel's fault.
-            let understood = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-                Some(b'{') => Ok(bytes),
-                _ => Err(crate::upstream::UpstreamError::Invalid(
+            // A 2xx answer must be one whole JSON object: anything else (half an object
+            // included) is the channel's fault, never the client's 200.
+            let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let understood = if object && serde_json::from_slice::<IgnoredAny>(&bytes).is_ok() {
+                Ok(bytes)
+            } else {
+                Err(crate::upstream::UpstreamError::Invalid(
                     "the answer is not a JSON object".to_owned(),
-                )),
+                ))
             };
             let bytes = reported(&mut lease, understood)?;
             let (usage, media) = of_answer(endpoint, &bytes);

@@ -118,3 +118,76 @@ impl Stream for RawStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Ledger;
+    use crate::relay::Record;
+    use crate::wire::Endpoint;
+    use proptest::prelude::*;
+
+    /// The chunks the client gets for `body` arriving from upstream cut at `cuts`, and whether
+    /// the open-stream count was released at the end.
+    fn relay(body: &[u8], cuts: &[usize]) -> (Vec<Bytes>, Vec<Bytes>, bool) {
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+        at.sort_unstable();
+        at.push(body.len());
+        let mut chunks = Vec::new();
+        let mut from = 0;
+        for to in at {
+            chunks.push(Bytes::copy_from_slice(&body[from..to]));
+            from = to;
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ledger = Ledger::new(&[]);
+            let held = Held {
+                record: Record::new("t".into(), Endpoint::Speech, &ledger),
+                open: ledger.open_stream(),
+                lease: None,
+            };
+            let upstream = futures_util::stream::iter(chunks.clone().into_iter().map(Ok)).boxed();
+            let total = Instant::now() + Duration::from_secs(60);
+            let raw = RawStream::new(upstream, Duration::from_secs(60), total, held);
+            let out: Vec<Bytes> = raw.map(|b| b.unwrap()).collect().await;
+            (chunks, out, ledger.counts().open_streams == 0)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_passes_unchanged_chunk_for_chunk(
+            body in proptest::collection::vec(any::<u8>(), 0..4096),
+            cuts in proptest::collection::vec(any::<usize>(), 0..32),
+        ) {
+            let (sent, got, released) = relay(&body, &cuts);
+            prop_assert_eq!(got.concat(), body, "the bytes unchanged");
+            // Nothing held back or joined: each upstream chunk is passed on as it came.
+            prop_assert_eq!(got, sent);
+            prop_assert!(released, "the open-stream count released at the end");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_upstream_is_cut_at_the_idle_deadline() {
+        let ledger = Ledger::new(&[]);
+        let held = Held {
+            record: Record::new("t".into(), Endpoint::Speech, &ledger),
+            open: ledger.open_stream(),
+            lease: None,
+        };
+        let first = futures_util::stream::iter([Ok(Bytes::from_static(b"RIFF"))]);
+        let upstream = first.chain(futures_util::stream::pending()).boxed();
+        let total = Instant::now() + Duration::from_secs(60);
+        let mut raw = RawStream::new(upstream, Duration::from_secs(2), total, held);
+        assert_eq!(raw.next().await.unwrap().unwrap(), &b"RIFF"[..]);
+        let cut = raw.next().await.unwrap();
+        assert!(cut.is_err(), "a cut, not a clean end");
+        assert!(raw.next().await.is_none());
+        assert_eq!(ledger.counts().open_streams, 0);
+    }
+}

@@ -17,6 +17,7 @@ mod clients;
 mod errors;
 mod google;
 mod jobs;
+mod media;
 mod shutdown;
 mod streams;
 mod uploads;

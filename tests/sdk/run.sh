@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official OpenAI, Anthropic and Google Gen AI Python SDKs against a relay started in demo mode.
-# Usage: tests/sdk/run.sh            (builds sluice, installs the SDKs into .venv if missing)
+# Usage: tests/sdk/run.sh [PYTEST ARGS] (builds sluice, installs the SDKs into .venv if missing;
+#        e.g. -k test_media for the media tests alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}

@@ -63,7 +63,7 @@ impl Call {
         })
     }
 
-    fn request(&self) -> Result<Request<Full<Bytes>>, String> {
+    pub fn request(&self) -> Result<Request<Full<Bytes>>, String> {
         let mut b = Request::post(self.uri.clone());
         for (k, v) in &self.headers {
             b = b.header(*k, v.clone());
@@ -133,6 +133,18 @@ pub enum Reading {
     DropAfterEvents(usize),
     /// Sleep this long between body chunks (a slow reader).
     Slow(Duration),
+    /// Drop a binary answer after this many body chunks (disconnect mid-download).
+    DropAfterChunks(usize),
+}
+
+impl Reading {
+    /// Whether a non-SSE answer is read chunk by chunk rather than collected.
+    fn by_chunk(self) -> bool {
+        match self {
+            Self::Slow(_) | Self::DropAfterChunks(_) => true,
+            Self::Full | Self::GiveUpBeforeHeaders(_) | Self::DropAfterEvents(_) => false,
+        }
+    }
 }
 
 /// Sends a call and reads its answer as asked.
@@ -161,6 +173,28 @@ pub async fn send(client: &Client, call: &Call, reading: Reading) -> Answer {
     };
     let status = resp.status();
     let mut body = resp.into_body();
+    if !call.stream && status == StatusCode::OK && reading.by_chunk() {
+        // A binary answer (speech) read chunk by chunk: slowly, or left after a few chunks.
+        let headers_at = start.elapsed();
+        let mut chunks = 0;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return done(Outcome::BodyCut, Some(headers_at), 0);
+            };
+            if frame.data_ref().is_none() {
+                continue;
+            }
+            chunks += 1;
+            match reading {
+                Reading::DropAfterChunks(n) if chunks >= n => {
+                    return done(Outcome::Disconnected, Some(headers_at), 0)
+                }
+                Reading::Slow(pause) => tokio::time::sleep(pause).await,
+                _ => {}
+            }
+        }
+        return done(Outcome::Ok, Some(headers_at), 0);
+    }
     if !call.stream || status != StatusCode::OK {
         let headers_at = start.elapsed();
         return match body.collect().await {
@@ -207,6 +241,8 @@ struct SseScan {
     events: usize,
     terminated: bool,
     error: bool,
+    /// The last `event:` line named an image stream's terminal event.
+    completed_named: bool,
 }
 
 impl SseScan {
@@ -234,7 +270,11 @@ impl SseScan {
         if let Some(data) = line.strip_prefix(b"data:") {
             self.events += 1;
             let data = data.trim_ascii_start();
-            if data == b"[DONE]" || starts_with(data, b"{\"type\":\"message_stop\"") {
+            if data == b"[DONE]"
+                || starts_with(data, b"{\"type\":\"message_stop\"")
+                || starts_with(data, b"{\"type\":\"speech.audio.done\"")
+                || self.completed_named
+            {
                 self.terminated = true;
             } else if starts_with(data, b"{\"error\"") || starts_with(data, b"{\"type\":\"error\"")
             {
@@ -242,6 +282,9 @@ impl SseScan {
             }
         } else if line == b"event: error" {
             self.error = true;
+        } else if line == b"event: image_generation.completed" {
+            // Its data line (a whole image in base64) is longer than the scanner keeps.
+            self.completed_named = true;
         }
     }
 }
@@ -265,6 +308,14 @@ mod tests {
         assert!(s.error && !s.terminated);
         let mut s = SseScan::default();
         s.feed(b"event: message_stop\r\ndata: {\"type\":\"message_stop\"}\r\n\r\n");
+        assert!(s.terminated);
+        let mut s = SseScan::default();
+        s.feed(b"event: image_generation.completed\ndata: {\"b64_json\":\"");
+        s.feed(&[b'A'; 4096]);
+        s.feed(b"\",\"type\":\"image_generation.completed\"}\n\n");
+        assert!(s.terminated && !s.error);
+        let mut s = SseScan::default();
+        s.feed(b"data: {\"type\":\"speech.audio.done\",\"usage\":{}}\n\n");
         assert!(s.terminated);
     }
 }

@@ -45,6 +45,11 @@ total = "{total}"
 error_body = "{error_body}"
 keepalive = "{keepalive}"
 
+# Image generations wait for their first byte as long as any other request here.
+[media.images]
+max_body = 67108864
+first_byte = "{first_byte}"
+
 [upstream]
 pool_max_idle_per_host = {pool}
 pool_idle_timeout = "{pool_idle}"
@@ -54,7 +59,8 @@ name = "openai"
 provider = "openai"
 base_url = "http://{sim}/openai/v1"
 keys = ["sk-load-openai"]
-models = ["gpt-4o-mini", "text-embedding-3-small"]
+models = ["gpt-4o-mini", "text-embedding-3-small", "dall-e-2", "gpt-image-1", "tts-1",
+  "gpt-4o-mini-tts", "omni-moderation-latest"]
 
 [[channels]]
 name = "anthropic"

@@ -1,6 +1,7 @@
 //! `sluice-load bench`: the same closed-loop load direct to the simulator and through the relay,
 //! alternately, in one run; through the relay with the store, quota and limits on vs off
-//! (`store`); 1,000 slow streams for RSS per open stream; the targets as pass/fail
+//! (`store`); speech audio streamed through, TTFB and throughput (`speech`); 1,000 slow
+//! streams for RSS per open stream; the targets as pass/fail
 //! lines. Layout on 2 cores: the relay pinned to one CPU, the simulator (in-process) and the load
 //! generator (this process) pinned to the other, for the direct runs too.
 //!
@@ -9,6 +10,7 @@
 
 mod driver;
 mod report;
+mod speech;
 mod store;
 pub mod upload;
 
@@ -67,6 +69,9 @@ pub struct Args {
     /// Skip the store on vs off comparison (a second relay with a SQLite store, a metered token).
     #[arg(long)]
     pub no_store: bool,
+    /// Skip the speech scenarios (audio streamed through; `bench/speech.rs`).
+    #[arg(long)]
+    pub no_speech: bool,
 }
 
 /// Pins this process (the load generator and the in-process simulator) to `--load-cpu` before
@@ -326,6 +331,11 @@ pub async fn run(args: Args) -> Result<bool, String> {
             });
         }
     }
+    let speech = if args.no_speech {
+        Vec::new()
+    } else {
+        speech::compare(&args, &relay, sim.addr()).await?
+    };
     let store = if args.no_store {
         Vec::new()
     } else {
@@ -356,6 +366,7 @@ pub async fn run(args: Args) -> Result<bool, String> {
         loadavg: (load_before, load_after),
     };
     r.write()?;
+    speech::write(&args, &speech)?;
     Ok(true)
 }
 

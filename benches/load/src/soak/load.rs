@@ -1,7 +1,8 @@
 //! The soak's traffic: a weighted mix of request kinds sent open-loop at a fixed rate, and the
 //! tally of how they ended.
 //!
-//! Owns: the mix (endpoints x providers x stream, planned disconnects, slow readers), the
+//! Owns: the mix (endpoints x providers x stream, the media endpoints with their own faults,
+//! planned disconnects, slow readers), the
 //! scheduler (bounded in count, time and in-flight requests) and [`Tally`].
 //! Must never: start a request after the end time, or let one run past its client deadline.
 
@@ -56,6 +57,29 @@ impl Plan {
         let chat_url = format!("{relay}/v1/chat/completions");
         let msg_url = format!("{relay}/v1/messages");
         let emb_url = format!("{relay}/v1/embeddings");
+        let img_url = format!("{relay}/v1/images/generations");
+        let speech_url = format!("{relay}/v1/audio/speech");
+        let mod_url = format!("{relay}/v1/moderations");
+        let json = |v: serde_json::Value| Bytes::from(v.to_string());
+        let image = |prompt: &str| {
+            json(
+                json!({"model": "dall-e-2", "prompt": prompt, "size": "256x256",
+                "response_format": "b64_json"}),
+            )
+        };
+        let image_stream = |prompt: &str| {
+            json(
+                json!({"model": "gpt-image-1", "prompt": prompt, "stream": true,
+                "partial_images": 1}),
+            )
+        };
+        // About 4 s of speech (some 190 KB as WAV, in 8 KiB chunks).
+        let speech = |format: &str, text: &str| {
+            json(
+                json!({"model": "tts-1", "voice": "alloy", "response_format": format,
+                "input": format!("{text} {}", "soak ".repeat(12))}),
+            )
+        };
         let bearer = || Auth::Bearer(TOKEN);
         let key = || Auth::ApiKey(TOKEN);
         let (gpt, claude, grok) = ("gpt-4o-mini", "claude-3-5-haiku-latest", "grok-3-mini");
@@ -133,6 +157,85 @@ impl Plan {
                     false,
                 )?,
                 full,
+            ),
+            k(
+                "images dall-e-2",
+                4,
+                Call::new(&img_url, bearer(), image("soak"), false)?,
+                full,
+            ),
+            k(
+                "images gpt-image-1 stream",
+                3,
+                Call::new(&img_url, bearer(), image_stream("soak"), true)?,
+                full,
+            ),
+            k(
+                "speech mp3",
+                4,
+                Call::new(&speech_url, bearer(), speech("mp3", "soak"), false)?,
+                full,
+            ),
+            k(
+                "moderations",
+                4,
+                Call::new(
+                    &mod_url,
+                    bearer(),
+                    json(json!({"model": "omni-moderation-latest", "input": "soak"})),
+                    false,
+                )?,
+                full,
+            ),
+            k(
+                "planned: image refused by the safety system",
+                1,
+                Call::new(
+                    &img_url,
+                    bearer(),
+                    image("<<sim:moderation-blocked>> soak"),
+                    false,
+                )?,
+                full,
+            ),
+            k(
+                "planned: image stream cut before completed",
+                1,
+                Call::new(
+                    &img_url,
+                    bearer(),
+                    image_stream("<<sim:cut-before-completed>> soak"),
+                    true,
+                )?,
+                full,
+            ),
+            k(
+                "planned: speech cut mid-download",
+                1,
+                Call::new(
+                    &speech_url,
+                    bearer(),
+                    speech("wav", "<<sim:cut=4>> soak"),
+                    false,
+                )?,
+                full,
+            ),
+            k(
+                "planned: disconnect mid-download (speech)",
+                2,
+                Call::new(
+                    &speech_url,
+                    bearer(),
+                    speech("wav", "<<sim:drip=5ms>> soak"),
+                    false,
+                )?,
+                Reading::DropAfterChunks(3),
+            ),
+            k(
+                "slow reader (speech)",
+                2,
+                Call::new(&speech_url, bearer(), speech("wav", "soak"), false)?,
+                Reading::Slow(Duration::from_millis(10)),
             ),
             k(
                 "planned: disconnect before headers",
