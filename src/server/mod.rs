@@ -25,6 +25,7 @@ pub mod store_api;
 mod write_deadline;
 
 pub use access::Listener;
+pub(crate) use run::HTTP1_MAX_BUF;
 pub use run::{bind, serve, Listeners, Server};
 
 use crate::monitor::health::{HEALTH_PATH, METRICS_PATH};

@@ -242,13 +242,22 @@ impl Door {
     }
 }
 
+/// The most an HTTP/1 connection buffers on either side of the relay (hyper's `max_buf_size`).
+pub(crate) const HTTP1_MAX_BUF: usize = 64 * 1024;
+
 /// HTTP/1.1 and HTTP/2 (h2c by prior knowledge) on one port, with the client-side bounds.
 fn http_builder(state: &AppState) -> auto::Builder<TokioExecutor> {
     let (t, l) = (&state.config.timeouts, &state.config.limits);
     let mut builder = auto::Builder::new(supervisor::connection_executor());
     // Header and idle deadlines are `conn`'s own, for both protocols: hyper's HTTP/1 header
     // timeout starts only once the protocol is known and also cuts idle keep-alive connections.
-    builder.http1().header_read_timeout(None);
+    // hyper's read buffer grows up to this while a client sends faster than the upstream takes
+    // (an upload): 64 KiB, not hyper's ~400 KiB, keeps an upload's memory a few buffers (and
+    // still fits any request head a client sends; nginx's default is 4 x 8 KiB).
+    builder
+        .http1()
+        .header_read_timeout(None)
+        .max_buf_size(HTTP1_MAX_BUF);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -169,6 +169,9 @@ impl Upstream {
             .pool_idle_timeout(config.upstream.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
+            // The most an upstream connection buffers (an upload on its way, an answer on
+            // its way back), as on the client side.
+            .http1_max_buf_size(crate::server::HTTP1_MAX_BUF)
             .build(https);
         Ok(Self {
             client,
