@@ -60,7 +60,7 @@ provider = "openai"
 base_url = "http://{sim}/openai/v1"
 keys = ["sk-load-openai"]
 models = ["gpt-4o-mini", "text-embedding-3-small", "dall-e-2", "gpt-image-1", "tts-1",
-  "gpt-4o-mini-tts", "omni-moderation-latest"]
+  "gpt-4o-mini-tts", "omni-moderation-latest", "whisper-1"]
 
 [[channels]]
 name = "anthropic"

@@ -127,6 +127,22 @@ pub async fn run(args: Args) -> Result<bool, String> {
 
 /// A transcription of `audio` bytes of WAV, its form in either part order.
 fn upload_call(relay: &Relay, text_first: bool, audio: usize) -> Result<Call, String> {
+    transcription(
+        &relay.url("/v1/audio/transcriptions"),
+        Auth::Bearer(relay::TOKEN),
+        text_first,
+        audio,
+    )
+}
+
+/// A `whisper-1` transcription of `audio` bytes of WAV to `url`, its form in either part order
+/// (text fields first as the Python SDK sends them, or the file first), for the soak too.
+pub fn transcription(
+    url: &str,
+    auth: Auth,
+    text_first: bool,
+    audio: usize,
+) -> Result<Call, String> {
     let boundary = "5e1d0c3b9a8f47d6a1b2c3d4e5f60718";
     let text = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n"
@@ -146,12 +162,7 @@ fn upload_call(relay: &Relay, text_first: bool, audio: usize) -> Result<Call, St
         body.extend_from_slice(text.as_bytes());
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let mut call = Call::new(
-        &relay.url("/v1/audio/transcriptions"),
-        Auth::Bearer(relay::TOKEN),
-        Bytes::from(body),
-        false,
-    )?;
+    let mut call = Call::new(url, auth, Bytes::from(body), false)?;
     let ct = HeaderValue::try_from(format!("multipart/form-data; boundary={boundary}"))
         .map_err(|e| e.to_string())?;
     call.headers.retain(|(k, _)| *k != "content-type");

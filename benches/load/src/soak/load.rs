@@ -177,6 +177,28 @@ impl Plan {
                 full,
             ),
             k(
+                "transcription upload (text fields first)",
+                2,
+                crate::bench::upload::transcription(
+                    &format!("{relay}/v1/audio/transcriptions"),
+                    bearer(),
+                    true,
+                    64 * 1024,
+                )?,
+                full,
+            ),
+            k(
+                "transcription upload (file first, spooled)",
+                2,
+                crate::bench::upload::transcription(
+                    &format!("{relay}/v1/audio/transcriptions"),
+                    bearer(),
+                    false,
+                    512 * 1024,
+                )?,
+                full,
+            ),
+            k(
                 "moderations",
                 4,
                 Call::new(
