@@ -194,9 +194,9 @@ mod tests {
         use super::super::MediaPass;
         use crate::monitor::Ledger;
         use crate::providers::PassOptions;
-        use crate::relay::Record;
-        use crate::stream::body::{Held, RelayStream, StreamLimits};
+        use crate::stream::body::{RelayStream, StreamLimits};
         use crate::stream::sse::encode;
+        use crate::stream::testing::{cut, held};
         use crate::wire::{Endpoint, WireFormat};
         use bytes::Bytes;
         use futures_util::StreamExt;
@@ -233,26 +233,14 @@ mod tests {
 
         /// What the client gets for the upstream `text` sent in `chunks`.
         fn relay(endpoint: Endpoint, text: &[u8], cuts: &[usize]) -> (Vec<u8>, bool) {
-            let mut at: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
-            at.sort_unstable();
-            at.push(text.len());
-            let mut chunks = Vec::new();
-            let mut from = 0;
-            for to in at {
-                chunks.push(Bytes::copy_from_slice(&text[from..to]));
-                from = to;
-            }
+            let chunks = cut(text, cuts);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
                 .unwrap();
             rt.block_on(async {
                 let ledger = Ledger::new(&[]);
-                let held = Held {
-                    record: Record::new("t".into(), endpoint, &ledger),
-                    open: ledger.open_stream(),
-                    lease: None,
-                };
+                let held = held(endpoint, &ledger);
                 let limits = StreamLimits {
                     idle: Duration::from_secs(60),
                     keepalive: Duration::from_secs(60),

@@ -8,6 +8,8 @@ pub(crate) mod body;
 pub(crate) mod json_scan;
 pub(crate) mod raw;
 pub mod sse;
+#[cfg(test)]
+pub(crate) mod testing;
 mod transform;
 
 pub(crate) use body::{Held, RelayStream};

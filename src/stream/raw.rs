@@ -123,33 +123,21 @@ impl Stream for RawStream {
 mod tests {
     use super::*;
     use crate::monitor::Ledger;
-    use crate::relay::Record;
+    use crate::stream::testing::{cut, held};
     use crate::wire::Endpoint;
     use proptest::prelude::*;
 
     /// The chunks the client gets for `body` arriving from upstream cut at `cuts`, and whether
     /// the open-stream count was released at the end.
     fn relay(body: &[u8], cuts: &[usize]) -> (Vec<Bytes>, Vec<Bytes>, bool) {
-        let mut at: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
-        at.sort_unstable();
-        at.push(body.len());
-        let mut chunks = Vec::new();
-        let mut from = 0;
-        for to in at {
-            chunks.push(Bytes::copy_from_slice(&body[from..to]));
-            from = to;
-        }
+        let chunks = cut(body, cuts);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
         rt.block_on(async {
             let ledger = Ledger::new(&[]);
-            let held = Held {
-                record: Record::new("t".into(), Endpoint::Speech, &ledger),
-                open: ledger.open_stream(),
-                lease: None,
-            };
+            let held = held(Endpoint::Speech, &ledger);
             let upstream = futures_util::stream::iter(chunks.clone().into_iter().map(Ok)).boxed();
             let total = Instant::now() + Duration::from_secs(60);
             let raw = RawStream::new(upstream, Duration::from_secs(60), total, held);
@@ -175,11 +163,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_upstream_is_cut_at_the_idle_deadline() {
         let ledger = Ledger::new(&[]);
-        let held = Held {
-            record: Record::new("t".into(), Endpoint::Speech, &ledger),
-            open: ledger.open_stream(),
-            lease: None,
-        };
+        let held = held(Endpoint::Speech, &ledger);
         let first = futures_util::stream::iter([Ok(Bytes::from_static(b"RIFF"))]);
         let upstream = first.chain(futures_util::stream::pending()).boxed();
         let total = Instant::now() + Duration::from_secs(60);

@@ -22,12 +22,7 @@ fn body(
     limits: StreamLimits,
     ledger: &Arc<Ledger>,
 ) -> RelayStream {
-    let record = Record::new("t".into(), Endpoint::Chat, ledger);
-    let held = Held {
-        record,
-        open: ledger.open_stream(),
-        lease: None,
-    };
+    let held = crate::stream::testing::held(Endpoint::Chat, ledger);
     RelayStream::new(
         upstream,
         crate::providers::provider_for(crate::config::ProviderKind::Openai)
