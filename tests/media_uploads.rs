@@ -215,15 +215,7 @@ async fn a_file_before_the_model_is_spooled_and_its_spool_removed() {
         .text("response_format", "verbose_json");
     let body = form.bytes();
     let cut = body.len() - 300;
-    let mut up = RawUpload::start(
-        h.addr(),
-        TRANSCRIBE,
-        TOKEN,
-        &form.content_type(),
-        Some(body.len()),
-    )
-    .await;
-    up.send(&body[..cut]).await;
+    let mut up = RawUpload::partial(h.addr(), TRANSCRIBE, TOKEN, &form, cut).await;
     let path = spool.path().to_owned();
     eventually(Duration::from_secs(5), "a spool file appears", || {
         let n = std::fs::read_dir(&path).unwrap().count();
@@ -340,16 +332,7 @@ async fn a_client_stalling_before_the_model_part_is_a_408() {
     let form = Form::new()
         .file("file", "a.wav", "audio/wav", &wav(1.0))
         .text("model", "whisper-1");
-    let body = form.bytes();
-    let mut up = RawUpload::start(
-        h.addr(),
-        TRANSCRIBE,
-        TOKEN,
-        &form.content_type(),
-        Some(body.len()),
-    )
-    .await;
-    up.send(&body[..20_000]).await;
+    let up = RawUpload::partial(h.addr(), TRANSCRIBE, TOKEN, &form, 20_000).await;
     let (status, answer) = up.response(Duration::from_secs(5)).await;
     assert_eq!(status, 408, "{answer}");
     assert!(answer.contains("stalled"), "{answer}");
@@ -361,16 +344,7 @@ async fn a_client_stalling_before_the_model_part_is_a_408() {
 async fn a_client_stalling_after_the_model_part_releases_the_upstream() {
     let h = impatient().await;
     let form = audio("whisper-1", "json");
-    let body = form.bytes();
-    let mut up = RawUpload::start(
-        h.addr(),
-        TRANSCRIBE,
-        TOKEN,
-        &form.content_type(),
-        Some(body.len()),
-    )
-    .await;
-    up.send(&body[..40_000]).await;
+    let up = RawUpload::partial(h.addr(), TRANSCRIBE, TOKEN, &form, 40_000).await;
     eventually(
         Duration::from_secs(5),
         "the upload reached the simulator",
@@ -404,16 +378,8 @@ async fn a_client_hanging_up_mid_upload_releases_the_upstream_at_once() {
         .text("model", "gpt-image-1")
         .file("image", "a.png", "image/png", &png(64, 64, 200_000));
     for (path, form) in [(TRANSCRIBE, audio("whisper-1", "json")), (EDITS, edit)] {
-        let body = form.bytes();
-        let mut up = RawUpload::start(
-            h.addr(),
-            path,
-            TOKEN,
-            &form.content_type(),
-            Some(body.len()),
-        )
-        .await;
-        up.send(&body[..body.len() / 2]).await;
+        let half = form.bytes().len() / 2;
+        let up = RawUpload::partial(h.addr(), path, TOKEN, &form, half).await;
         eventually(
             Duration::from_secs(5),
             "the upload reached the simulator",

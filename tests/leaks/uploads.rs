@@ -86,11 +86,8 @@ async fn aborted_mid_upload(path: &'static str, form: impl Fn(bool) -> Form) {
     let mut open = Vec::new();
     for i in 0..2 * EACH {
         let f = form(i % 2 == 0);
-        let body = f.bytes();
-        let mut up =
-            RawUpload::start(h.addr(), path, TOKEN, &f.content_type(), Some(body.len())).await;
-        up.send(&body[..body.len() / 2]).await;
-        open.push(up);
+        let half = f.bytes().len() / 2;
+        open.push(RawUpload::partial(h.addr(), path, TOKEN, &f, half).await);
     }
     held(&h, path, before, spool.path()).await;
     drop(open);

@@ -133,6 +133,21 @@ impl RawUpload {
         }
     }
 
+    /// `form` announced whole (`content-length`) and its first `sent` bytes written: a client
+    /// that stops or leaves mid-upload.
+    pub async fn partial(
+        addr: SocketAddr,
+        path: &str,
+        token: &str,
+        form: &Form,
+        sent: usize,
+    ) -> Self {
+        let body = form.bytes();
+        let mut up = Self::start(addr, path, token, &form.content_type(), Some(body.len())).await;
+        up.send(&body[..sent.min(body.len())]).await;
+        up
+    }
+
     /// Writes more of the body (as one chunk when chunked).
     pub async fn send(&mut self, bytes: &[u8]) {
         if self.chunked {
