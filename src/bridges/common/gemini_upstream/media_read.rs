@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use super::read::{candidate, Candidate};
 use crate::bridges::common::json::{arr, obj, req_str};
 use crate::bridges::common::Side;
 use crate::providers::gemini::{self, media::modality_tokens};
@@ -64,35 +65,18 @@ pub(crate) fn read_inline(v: &Value) -> Result<MediaReading, ConvertError> {
                 .map_or(0, |u| u.completion_tokens.saturating_sub(output_image)),
         };
     }
-    let empty = Vec::new();
-    let candidates = match r.get("candidates") {
-        None | Some(Value::Null) => &empty,
-        Some(c) => arr(c, "upstream candidates", UP)?,
-    };
-    let first = candidates
-        .iter()
-        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0);
-    let Some(c) = first else {
-        if let Some(b) = r
-            .get("promptFeedback")
-            .and_then(|f| f.get("blockReason"))
-            .and_then(Value::as_str)
-        {
-            out.finish = Some(b.to_owned());
-            out.stop = Some(StopReason::ContentFilter);
+    let (finish, parts) = match candidate(r)? {
+        Candidate::None { blocked } => {
+            if let Some(b) = blocked {
+                out.finish = Some(b.to_owned());
+                out.stop = Some(StopReason::ContentFilter);
+            }
+            return Ok(out);
         }
-        return Ok(out);
+        Candidate::First { finish, parts } => (finish, parts),
     };
-    let c = obj(c, "upstream candidate", UP)?;
-    out.finish = c
-        .get("finishReason")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    out.stop = out.finish.as_deref().map(gemini::finish::read);
-    let parts = match c.get("content").and_then(|c| c.get("parts")) {
-        None | Some(Value::Null) => &empty,
-        Some(p) => arr(p, "upstream content.parts", UP)?,
-    };
+    out.finish = finish.map(str::to_owned);
+    out.stop = finish.map(gemini::finish::read);
     for p in parts {
         let p = obj(p, "upstream part", UP)?;
         if let Some(d) = p.get("inlineData") {

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use crate::bridges::common::json::{arr, obj, req_str};
+use crate::bridges::common::json::{arr, obj, req_str, Obj};
 use crate::bridges::common::Side;
 use crate::error::upstream_event;
 use crate::providers::gemini;
@@ -50,6 +50,44 @@ impl Reading {
     }
 }
 
+/// Candidate 0 of an answer, or its absence.
+pub(crate) enum Candidate<'a> {
+    /// No candidate 0: `blocked` is the prompt's `promptFeedback.blockReason`, if it gave one.
+    None { blocked: Option<&'a str> },
+    /// Its `finishReason` word and its parts.
+    First {
+        finish: Option<&'a str>,
+        parts: &'a [Value],
+    },
+}
+
+/// Finds candidate 0 of an answer (`r`, its object): the only one converted.
+pub(crate) fn candidate(r: &Obj) -> Result<Candidate<'_>, ConvertError> {
+    let candidates = match r.get("candidates") {
+        None | Some(Value::Null) => &[][..],
+        Some(c) => arr(c, "upstream candidates", UP)?.as_slice(),
+    };
+    let first = candidates
+        .iter()
+        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0);
+    let Some(c) = first else {
+        let blocked = r
+            .get("promptFeedback")
+            .and_then(|f| f.get("blockReason"))
+            .and_then(Value::as_str);
+        return Ok(Candidate::None { blocked });
+    };
+    let c = obj(c, "upstream candidate", UP)?;
+    let parts = match c.get("content").and_then(|c| c.get("parts")) {
+        None | Some(Value::Null) => &[][..],
+        Some(p) => arr(p, "upstream content.parts", UP)?.as_slice(),
+    };
+    Ok(Candidate::First {
+        finish: c.get("finishReason").and_then(Value::as_str),
+        parts,
+    })
+}
+
 /// Reads a response or a streamed chunk.
 pub(crate) fn read(v: &Value) -> Result<Reading, ConvertError> {
     let r = obj(v, "upstream response", UP)?;
@@ -61,33 +99,16 @@ pub(crate) fn read(v: &Value) -> Result<Reading, ConvertError> {
             .map(str::to_owned),
         ..Reading::default()
     };
-    let empty = Vec::new();
-    let candidates = match r.get("candidates") {
-        None | Some(Value::Null) => &empty,
-        Some(c) => arr(c, "upstream candidates", UP)?,
-    };
-    let first = candidates
-        .iter()
-        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0);
-    let Some(c) = first else {
-        let blocked = r
-            .get("promptFeedback")
-            .and_then(|f| f.get("blockReason"))
-            .is_some_and(|b| b.is_string());
-        if blocked {
-            out.finish = Some(StopReason::ContentFilter);
+    let (finish, parts) = match candidate(r)? {
+        Candidate::None { blocked } => {
+            if blocked.is_some() {
+                out.finish = Some(StopReason::ContentFilter);
+            }
+            return Ok(out);
         }
-        return Ok(out);
+        Candidate::First { finish, parts } => (finish, parts),
     };
-    let c = obj(c, "upstream candidate", UP)?;
-    out.finish = c
-        .get("finishReason")
-        .and_then(Value::as_str)
-        .map(gemini::finish::read);
-    let parts = match c.get("content").and_then(|c| c.get("parts")) {
-        None | Some(Value::Null) => &empty,
-        Some(p) => arr(p, "upstream content.parts", UP)?,
-    };
+    out.finish = finish.map(gemini::finish::read);
     for p in parts {
         let p = obj(p, "upstream part", UP)?;
         if let Some(t) = p.get("text") {
