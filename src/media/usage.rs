@@ -38,7 +38,8 @@ pub(crate) fn of_event(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUs
     (usage, media)
 }
 
-fn of_value(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUsage) {
+/// [`of_answer`] of an answer already parsed.
+pub(crate) fn of_value(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUsage) {
     let mut media = MediaUsage::default();
     match endpoint {
         Endpoint::ImageGenerations | Endpoint::ImageEdits | Endpoint::ImageVariations => {

@@ -11,7 +11,7 @@ use super::attempt::Answered;
 use super::{read, reported, Answer, Record, StreamParts};
 use crate::error::RelayError;
 use crate::media::events::MediaPass;
-use crate::media::usage::of_answer;
+use crate::media::usage::{of_answer, of_value};
 use crate::providers::PassOptions;
 use crate::routing::Lease;
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue};
-use serde::de::IgnoredAny;
+use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -82,17 +82,16 @@ pub(super) async fn answer(
             let bytes = read(state, a.response, a.total, &mut lease).await?;
             record.upstream_done();
             // A 2xx answer must be one whole JSON object: anything else (half an object
-            // included) is the channel's fault, never the client's 200.
-            let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-            let understood = if object && serde_json::from_slice::<IgnoredAny>(&bytes).is_ok() {
-                Ok(bytes)
-            } else {
-                Err(crate::upstream::UpstreamError::Invalid(
+            // included) is the channel's fault, never the client's 200. Parsed once: the
+            // same reading gives what it is billed by.
+            let understood = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) if v.is_object() => Ok(v),
+                _ => Err(crate::upstream::UpstreamError::Invalid(
                     "the answer is not a JSON object".to_owned(),
-                ))
+                )),
             };
-            let bytes = reported(&mut lease, understood)?;
-            let (usage, media) = of_answer(endpoint, &bytes);
+            let answer = reported(&mut lease, understood)?;
+            let (usage, media) = of_value(endpoint, &answer);
             record.usage = usage;
             if !media.is_empty() {
                 record.media = Some(media);
