@@ -277,15 +277,18 @@ async fn whole(
 
 /// Whether the upstream's answer is one JSON document (`application/json`, or `+json`).
 fn is_json(response: &UpstreamResponse) -> bool {
+    mime(response).is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"))
+}
+
+/// The media type an upstream answered with (`content-type` without its parameters), lower
+/// case.
+fn mime(response: &UpstreamResponse) -> Option<String> {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(str::trim)
-        .is_some_and(|mime| {
-            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-        })
+        .map(|m| m.trim().to_ascii_lowercase())
 }
 
 /// Reads a whole upstream answer, bounded; a failed read is the channel's.

@@ -43,16 +43,9 @@ enum Kind {
 }
 
 fn kind(response: &UpstreamResponse) -> Kind {
-    let mime = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if mime == "application/json" || mime.ends_with("+json") {
+    if super::is_json(response) {
         Kind::Json
-    } else if mime == "text/event-stream" {
+    } else if super::mime(response).as_deref() == Some("text/event-stream") {
         Kind::Events
     } else {
         Kind::Raw
