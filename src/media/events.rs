@@ -15,7 +15,7 @@ use crate::providers::pass::{forward, PassOptions, Passing};
 use crate::stream::json_scan::{has_member, has_object_member, Member};
 use crate::stream::sse::SseEvent;
 use crate::stream::Transform;
-use crate::wire::{ConvertError, Endpoint, MediaUsage, Usage, WireFormat};
+use crate::wire::{ConvertError, MediaUsage, Usage, WireFormat};
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
@@ -29,22 +29,20 @@ const TERMINAL: [&str; 4] = [
 ];
 
 pub(crate) struct MediaPass {
-    endpoint: Endpoint,
     passing: Passing,
     media: MediaUsage,
 }
 
 impl MediaPass {
-    pub(crate) fn new(endpoint: Endpoint, options: PassOptions) -> Self {
+    pub(crate) fn new(options: PassOptions) -> Self {
         Self {
-            endpoint,
             passing: Passing::new(options),
             media: MediaUsage::default(),
         }
     }
 
     fn read(&mut self, v: &Value) {
-        let (usage, media) = of_event(self.endpoint, v);
+        let (usage, media) = of_event(v);
         if let Some(u) = usage {
             let sum = self.passing.usage.get_or_insert_with(Usage::default);
             sum.prompt_tokens += u.prompt_tokens;
@@ -124,7 +122,7 @@ mod tests {
 
     #[test]
     fn an_image_stream_ends_at_its_completed_event_with_its_usage() {
-        let mut t = MediaPass::new(Endpoint::ImageGenerations, PassOptions::default());
+        let mut t = MediaPass::new(PassOptions::default());
         let mut out = Vec::new();
         let partial =
             r#"{"type":"image_generation.partial_image","b64_json":"aa","partial_image_index":0}"#;
@@ -149,7 +147,7 @@ mod tests {
 
     #[test]
     fn an_error_event_ends_the_stream_as_the_upstreams_failure() {
-        let mut t = MediaPass::new(Endpoint::Transcriptions, PassOptions::default());
+        let mut t = MediaPass::new(PassOptions::default());
         let mut out = Vec::new();
         t.on_event(
             &ev(None, r#"{"type":"transcript.text.delta","delta":"hi"}"#),
@@ -176,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_transcript_stream_ends_at_done_with_its_tokens() {
-        let mut t = MediaPass::new(Endpoint::Transcriptions, PassOptions::default());
+        let mut t = MediaPass::new(PassOptions::default());
         let mut out = Vec::new();
         t.on_event(
             &ev(None, r#"{"type":"transcript.text.done","text":"hi","usage":{"type":"tokens","input_tokens":14,"output_tokens":2}}"#),
@@ -248,7 +246,7 @@ mod tests {
                     max_event: 1 << 20,
                 };
                 let upstream = futures_util::stream::iter(chunks.into_iter().map(Ok)).boxed();
-                let pass = MediaPass::new(endpoint, PassOptions::default());
+                let pass = MediaPass::new(PassOptions::default());
                 let body =
                     RelayStream::new(upstream, Box::new(pass), WireFormat::OpenAi, limits, held);
                 let out: Vec<Bytes> = body.map(|b| b.unwrap()).collect().await;

@@ -23,7 +23,7 @@ pub(crate) fn of_answer(endpoint: Endpoint, body: &[u8]) -> (Option<Usage>, Medi
 
 /// What a media stream's event is billed by, when it is the event that says (an image's
 /// `completed`, speech's `speech.audio.done`, a transcript's `transcript.text.done`).
-pub(crate) fn of_event(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUsage) {
+pub(crate) fn of_event(v: &Value) -> (Option<Usage>, MediaUsage) {
     let mut media = MediaUsage::default();
     let kind = v["type"].as_str().unwrap_or_default();
     if kind.ends_with(".completed") && v.get("b64_json").is_some() {
@@ -34,7 +34,6 @@ pub(crate) fn of_event(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUs
     if let Some(s) = v.get("usage").and_then(seconds) {
         media.audio_seconds = s;
     }
-    let _ = endpoint;
     (usage, media)
 }
 
@@ -221,12 +220,12 @@ mod tests {
             r#"{"type":"image_generation.completed","b64_json":"aa","usage":{"input_tokens":5,"output_tokens":6}}"#,
         )
         .unwrap();
-        let (usage, media) = of_event(Endpoint::ImageGenerations, &done);
+        let (usage, media) = of_event(&done);
         assert_eq!((media.images, usage.unwrap().completion_tokens), (1, 6));
         let partial: Value =
             serde_json::from_str(r#"{"type":"image_generation.partial_image","b64_json":"aa"}"#)
                 .unwrap();
-        assert_eq!(of_event(Endpoint::ImageGenerations, &partial).1.images, 0);
+        assert_eq!(of_event(&partial).1.images, 0);
     }
 
     #[test]

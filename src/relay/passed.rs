@@ -99,7 +99,7 @@ pub(super) async fn answer(
             };
             Ok(Answer::Stream(Box::new(StreamParts {
                 upstream: http_body_util::BodyDataStream::new(a.response.into_body()).boxed(),
-                transform: Box::new(MediaPass::new(endpoint, options)),
+                transform: Box::new(MediaPass::new(options)),
                 lease,
                 total: a.total,
                 idle: a.stream_idle,
