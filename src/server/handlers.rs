@@ -137,14 +137,19 @@ pub(super) async fn handle(
     }
 }
 
-/// The bounds of an upload to `endpoint`: its family's size, the client body deadlines.
-fn upload_limits(endpoint: Endpoint, config: &Config) -> UploadLimits {
-    let max_body = config
+/// The largest request body of `endpoint`: its media family's `max_body`, else
+/// `limits.max_request_body`.
+fn max_body(endpoint: Endpoint, config: &Config) -> usize {
+    config
         .media
         .family(endpoint.family())
-        .map_or(config.limits.max_request_body, |f| f.max_body);
+        .map_or(config.limits.max_request_body, |f| f.max_body)
+}
+
+/// The bounds of an upload to `endpoint`: its family's size, the client body deadlines.
+fn upload_limits(endpoint: Endpoint, config: &Config) -> UploadLimits {
     UploadLimits {
-        max_body,
+        max_body: max_body(endpoint, config),
         memory: config.media.upload_memory,
         spool_dir: config.media.spool_dir.clone(),
         idle: config.timeouts.client_body,
@@ -156,10 +161,7 @@ fn upload_limits(endpoint: Endpoint, config: &Config) -> UploadLimits {
 /// is over the limit (a media family's own, else `limits.max_request_body`), and as soon as it
 /// passes the limit otherwise; 408 when it stalls or takes too long.
 async fn read_body(body: Body, endpoint: Endpoint, config: &Config) -> Result<Bytes, RelayError> {
-    let max = config
-        .media
-        .family(endpoint.family())
-        .map_or(config.limits.max_request_body, |f| f.max_body);
+    let max = max_body(endpoint, config);
     if body.size_hint().lower() > max as u64 {
         return Err(RelayError::BodyTooLarge(max));
     }
