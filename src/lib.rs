@@ -4,7 +4,8 @@
 //! spine) -> `routing` (channel choice) -> `bridges` (client format <-> upstream format) ->
 //! `providers` (everything about one upstream) -> `upstream` (HTTP client, deadlines) ->
 //! `stream` (SSE, the response body) back to the client. `wire` is the neutral vocabulary they
-//! share; `error` is the one place errors become client-facing bodies.
+//! share; `error` is the one place errors become client-facing bodies. Video requests leave the
+//! spine at `server`: `tasks` owns them (the store's tasks, one poller, billing, callbacks).
 
 #![warn(unreachable_pub)]
 
@@ -29,6 +30,7 @@ pub(crate) mod state;
 pub mod store;
 pub mod stream;
 pub mod supervisor;
+pub mod tasks;
 pub mod upstream;
 pub mod wire;
 

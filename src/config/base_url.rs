@@ -12,6 +12,17 @@ use url::Url;
 
 /// The normal form of `raw`, or what is wrong with it.
 pub(super) fn normalize(raw: &str) -> Result<String, String> {
+    checked(raw, true)
+}
+
+/// The normal form of a video-only provider's `raw` root (Kling, Runway, Luma, Zhipu,
+/// DashScope, Viggle): checked the same way, no trailing slash, no version added (their paths
+/// name their own versions from the host's root: `/v1/videos/...`, `/api/paas/v4/...`).
+pub(super) fn normalize_root(raw: &str) -> Result<String, String> {
+    checked(raw, false)
+}
+
+fn checked(raw: &str, add_version: bool) -> Result<String, String> {
     let mut url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{raw}` must start with http:// or https://"));
@@ -30,13 +41,13 @@ pub(super) fn normalize(raw: &str) -> Result<String, String> {
         ));
     }
     let path = url.path().trim_end_matches('/');
-    let path = if path.split('/').any(is_version) {
+    let path = if !add_version || path.split('/').any(is_version) {
         path.to_owned()
     } else {
         format!("{path}/v1")
     };
     url.set_path(&path);
-    Ok(url.as_str().to_owned())
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// A path segment that names an API version: `v1`, `v4`, `v1beta`, `v2alpha1`. A root that
@@ -52,6 +63,19 @@ fn is_version(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_video_root_is_kept_as_written() {
+        assert_eq!(
+            normalize_root("http://127.0.0.1:9000/kling/").unwrap(),
+            "http://127.0.0.1:9000/kling"
+        );
+        assert_eq!(
+            normalize_root("https://api.klingai.com").unwrap(),
+            "https://api.klingai.com"
+        );
+        assert!(normalize_root("ftp://x").is_err());
+    }
 
     #[test]
     fn adds_or_keeps_v1_and_drops_trailing_slashes() {

@@ -96,6 +96,7 @@ impl MediaConfig {
             | Family::GenerateContent
             | Family::CountTokens
             | Family::EmbedContent
+            | Family::Videos
             | Family::Models => None,
         }
     }

@@ -11,6 +11,7 @@ mod routing;
 mod secret;
 mod store;
 mod timeouts;
+mod video;
 
 pub use media::{FamilyConfig, MediaConfig};
 pub use monitor::{Level, MonitorConfig, Thresholds};
@@ -19,6 +20,7 @@ pub use routing::{BreakerConfig, ChannelTimeouts, OverloadConfig, PanicMode, Rou
 pub use secret::Secret;
 pub use store::{OnSpoolFull, StoreBackend, StoreConfig, UsageConfig};
 pub use timeouts::{Limits, Timeouts};
+pub use video::VideoConfig;
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -83,6 +85,9 @@ pub struct Config {
     pub prices: PricesConfig,
     #[serde(default)]
     pub media: MediaConfig,
+    /// Video tasks: the poller, deadlines, callbacks.
+    #[serde(default)]
+    pub video: VideoConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -96,6 +101,18 @@ pub enum ProviderKind {
     Gemini,
     /// Gemini models on Google Cloud's Vertex AI (a service account's OAuth access token).
     Vertex,
+    /// Kling's video API (a JWT signed from the access and secret key: `key = "AK:SK"`).
+    Kling,
+    /// Runway's API (`X-Runway-Version`).
+    Runway,
+    /// Luma's Dream Machine API.
+    Luma,
+    /// Zhipu's BigModel API (CogVideoX).
+    Zhipu,
+    /// Alibaba Cloud's DashScope (Wan video models).
+    Dashscope,
+    /// Viggle's render API (v2).
+    Viggle,
 }
 
 impl ProviderKind {
@@ -109,6 +126,46 @@ impl ProviderKind {
             Self::OpenaiCompatible => "openai-compatible",
             Self::Gemini => "gemini",
             Self::Vertex => "vertex",
+            Self::Kling => "kling",
+            Self::Runway => "runway",
+            Self::Luma => "luma",
+            Self::Zhipu => "zhipu",
+            Self::Dashscope => "dashscope",
+            Self::Viggle => "viggle",
+        }
+    }
+
+    /// Every kind, in the order the config documents them.
+    pub const ALL: [ProviderKind; 12] = [
+        Self::Openai,
+        Self::Anthropic,
+        Self::Xai,
+        Self::OpenaiCompatible,
+        Self::Gemini,
+        Self::Vertex,
+        Self::Kling,
+        Self::Runway,
+        Self::Luma,
+        Self::Zhipu,
+        Self::Dashscope,
+        Self::Viggle,
+    ];
+
+    /// Whether its channels serve video tasks only (no text endpoint).
+    pub fn video_only(self) -> bool {
+        match self {
+            Self::Kling
+            | Self::Runway
+            | Self::Luma
+            | Self::Zhipu
+            | Self::Dashscope
+            | Self::Viggle => true,
+            Self::Openai
+            | Self::Anthropic
+            | Self::Xai
+            | Self::OpenaiCompatible
+            | Self::Gemini
+            | Self::Vertex => false,
         }
     }
 }
@@ -169,10 +226,15 @@ pub struct ChannelConfig {
 
 impl ChannelConfig {
     /// The channel's `base_url` checked and in its normal form: the API root ending in `/v1`
-    /// (added when the config left it out), no trailing slash.
+    /// (added when the config left it out), no trailing slash; for the video-only providers
+    /// the root as written (their paths start at the host: `https://api.klingai.com`).
     pub fn api_base(&self) -> Result<String, ConfigError> {
-        base_url::normalize(&self.base_url)
-            .map_err(|e| ConfigError::Invalid(format!("channel `{}`: base_url {e}", self.name)))
+        let normal = if self.provider.video_only() {
+            base_url::normalize_root(&self.base_url)
+        } else {
+            base_url::normalize(&self.base_url)
+        };
+        normal.map_err(|e| ConfigError::Invalid(format!("channel `{}`: base_url {e}", self.name)))
     }
 }
 
@@ -365,6 +427,7 @@ impl Config {
         self.limits.validate()?;
         self.timeouts.validate()?;
         self.media.validate()?;
+        self.video.validate()?;
         self.routing.validate()?;
         self.overload.validate()?;
         if let Some(store) = &self.store {

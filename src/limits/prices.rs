@@ -268,6 +268,8 @@ impl PriceTable {
                 (0, cap)
             }
             Family::Moderations => (body_tokens, 0),
+            // A video task's charge is its own (`tasks::billing`), made when it is created.
+            Family::Videos => (0, 0),
             Family::Chat
             | Family::Completions
             | Family::Embeddings

@@ -52,7 +52,7 @@ pub(crate) fn of_value(endpoint: Endpoint, v: &Value) -> (Option<Usage>, MediaUs
                 .or_else(|| v["duration"].as_f64())
                 .unwrap_or(0.0);
         }
-        Endpoint::Speech | Endpoint::Moderations => {}
+        Endpoint::Speech | Endpoint::Moderations | Endpoint::Videos => {}
         Endpoint::Chat
         | Endpoint::Completions
         | Endpoint::Embeddings
@@ -131,6 +131,7 @@ pub(crate) fn of_request(endpoint: Endpoint, body: &[u8]) -> Option<MediaUsage> 
         | Endpoint::Transcriptions
         | Endpoint::Translations
         | Endpoint::Moderations
+        | Endpoint::Videos
         | Endpoint::Chat
         | Endpoint::Completions
         | Endpoint::Embeddings

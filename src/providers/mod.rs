@@ -10,7 +10,10 @@
 //!
 //! One folder per upstream: `openai/` (OpenAI and every OpenAI-compatible server: the OpenAI
 //! wire format), `anthropic/` (Anthropic's messages), `xai/` (the OpenAI wire with xAI's quirks),
-//! `gemini/` (Google's Gemini API), `vertex/` (Gemini models on Vertex AI, OAuth tokens).
+//! `gemini/` (Google's Gemini API), `vertex/` (Gemini models on Vertex AI, OAuth tokens), and
+//! the video-only upstreams `kling/`, `runway/`, `luma/`, `zhipu/`, `dashscope/`, `viggle/`
+//! (their text side is `video_only`). Video tasks go through the `video` seam ([`video::VideoApi`]),
+//! which OpenAI (Sora), Gemini and Vertex AI (Veo) implement beside their text side.
 //! Inside: `request.rs` (paths, auth), `errors.rs` (the error envelope and what its words mean),
 //! `usage.rs`, the stop words, `stream.rs` (a stream passed through) and `replay.rs`.
 
@@ -21,6 +24,8 @@ pub(crate) mod pass;
 pub(crate) mod replay;
 pub(crate) mod shared;
 pub mod vertex;
+pub mod video;
+mod video_only;
 mod xai;
 
 use crate::config::{ChannelConfig, ProviderKind, Secret};
@@ -114,6 +119,12 @@ pub fn provider_for(kind: ProviderKind) -> &'static dyn Provider {
         ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Gemini => &gemini::Gemini,
         ProviderKind::Vertex => &vertex::Vertex,
+        ProviderKind::Kling => &video_only::KLING,
+        ProviderKind::Runway => &video_only::RUNWAY,
+        ProviderKind::Luma => &video_only::LUMA,
+        ProviderKind::Zhipu => &video_only::ZHIPU,
+        ProviderKind::Dashscope => &video_only::DASHSCOPE,
+        ProviderKind::Viggle => &video_only::VIGGLE,
     }
 }
 

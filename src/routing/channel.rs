@@ -166,6 +166,20 @@ impl Channel {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The target of a video task's later calls (polls, content, cancel, remix): this channel
+    /// with the key that created the task, taken without a lease (a poll is the relay's own
+    /// call, not a client's request). `None` when the key is gone (the channel's keys
+    /// changed).
+    pub fn task_target(&self, key_index: usize) -> Option<Target<'_>> {
+        Some(Target {
+            base_url: &self.base_url,
+            key: self.keys.get(key_index)?,
+            extra_headers: &self.headers,
+            channel: &self.config,
+            access: None,
+        })
+    }
+
     pub fn serves(&self, model: &str) -> bool {
         self.models.contains(model)
     }
@@ -377,6 +391,12 @@ impl Lease {
 
     pub fn key_hint(&self) -> String {
         self.key.hint()
+    }
+
+    /// The index of the leased key in the channel's keys (a video task records it: its polls,
+    /// content and remixes go to the same key).
+    pub fn key_index(&self) -> usize {
+        self.key_index
     }
 
     pub fn succeeded(&mut self, now: Instant) {

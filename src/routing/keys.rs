@@ -66,6 +66,11 @@ impl KeyRing {
         }
     }
 
+    /// The key at `index`, whatever its state (a video task stays on the key that made it).
+    pub(super) fn get(&self, index: usize) -> Option<&Secret> {
+        self.keys.get(index)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<KeyState>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -17,6 +17,7 @@ mod migrate;
 mod postgres;
 mod sqlite;
 pub mod stats;
+pub mod tasks;
 pub mod tokens;
 pub mod usage;
 

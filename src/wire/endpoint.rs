@@ -36,6 +36,10 @@ pub enum Endpoint {
     Translations,
     /// `POST /v1/moderations`.
     Moderations,
+    /// OpenAI's video API (`/v1/videos`, create, poll, content, remix) and the routes that
+    /// create video tasks the same way (`/v1/video/generations`, providers' native routes):
+    /// served by `crate::tasks`, never by the bridges.
+    Videos,
 }
 
 /// How a client's request body comes.
@@ -65,6 +69,7 @@ impl Endpoint {
             Self::Transcriptions => "/v1/audio/transcriptions",
             Self::Translations => "/v1/audio/translations",
             Self::Moderations => "/v1/moderations",
+            Self::Videos => "/v1/videos",
         }
     }
 
@@ -85,7 +90,8 @@ impl Endpoint {
             | Self::BatchEmbedContents
             | Self::ImageGenerations
             | Self::Speech
-            | Self::Moderations => BodyKind::Json,
+            | Self::Moderations
+            | Self::Videos => BodyKind::Json,
         }
     }
 
@@ -107,7 +113,8 @@ impl Endpoint {
             | Self::GenerateContent
             | Self::CountTokens
             | Self::EmbedContent
-            | Self::BatchEmbedContents => false,
+            | Self::BatchEmbedContents
+            | Self::Videos => false,
         }
     }
 
@@ -123,7 +130,8 @@ impl Endpoint {
             | Self::Speech
             | Self::Transcriptions
             | Self::Translations
-            | Self::Moderations => WireFormat::OpenAi,
+            | Self::Moderations
+            | Self::Videos => WireFormat::OpenAi,
             Self::Messages => WireFormat::Anthropic,
             Self::GenerateContent
             | Self::CountTokens
@@ -146,6 +154,7 @@ impl Endpoint {
             Self::Speech => Family::Speech,
             Self::Transcriptions | Self::Translations => Family::Transcriptions,
             Self::Moderations => Family::Moderations,
+            Self::Videos => Family::Videos,
         }
     }
 }
@@ -165,6 +174,7 @@ super::labels::labelled! {
         Speech => "speech",
         Transcriptions => "transcriptions",
         Moderations => "moderations",
+        Videos => "videos",
         Models => "models",
     }
 }
@@ -178,7 +188,7 @@ mod tests {
         for (i, f) in Family::ALL.iter().enumerate() {
             assert_eq!(*f as usize, i, "{f:?}");
         }
-        assert_eq!(Family::ALL.len(), 12);
+        assert_eq!(Family::ALL.len(), 13);
         assert_eq!(Endpoint::Messages.family().as_str(), "messages");
     }
 }

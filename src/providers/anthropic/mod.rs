@@ -48,7 +48,8 @@ impl Provider for Anthropic {
             | Endpoint::Speech
             | Endpoint::Transcriptions
             | Endpoint::Translations
-            | Endpoint::Moderations => None,
+            | Endpoint::Moderations
+            | Endpoint::Videos => None,
         }
     }
 

@@ -31,7 +31,8 @@ pub(crate) fn events(op: Endpoint, v: &Value, out: &mut Events) -> Result<(), Up
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => return Err(not_streamed()),
+        | Endpoint::Moderations
+        | Endpoint::Videos => return Err(not_streamed()),
     }
     let blocks = v["content"]
         .as_array()

@@ -47,6 +47,8 @@ pub(crate) fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         Endpoint::CountTokens => Some(Endpoint::CountTokens),
         Endpoint::Embeddings | Endpoint::BatchEmbedContents => Some(Endpoint::BatchEmbedContents),
         Endpoint::EmbedContent => Some(Endpoint::EmbedContent),
+        // Veo's long-running operations (`providers::video`).
+        Endpoint::Videos => Some(Endpoint::Videos),
         // Gemini has no legacy text completions, no moderations, no image edits or variations
         // and no transcription endpoint (audio goes to a model inside a chat request).
         Endpoint::Completions

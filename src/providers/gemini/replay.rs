@@ -38,7 +38,8 @@ pub(crate) fn events(op: Endpoint, v: &Value, out: &mut Events) -> Result<(), Up
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => return Err(not_streamed()),
+        | Endpoint::Moderations
+        | Endpoint::Videos => return Err(not_streamed()),
     }
     let chunks = match v {
         Value::Array(a) => a.as_slice(),

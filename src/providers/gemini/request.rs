@@ -31,6 +31,7 @@ pub(crate) fn model_path(op: Endpoint, model: &str, stream: bool) -> String {
         Endpoint::CountTokens => "countTokens",
         Endpoint::EmbedContent => "embedContent",
         Endpoint::BatchEmbedContents | Endpoint::Embeddings => "batchEmbedContents",
+        Endpoint::Videos => "predictLongRunning",
         // Never a Gemini operation (`serves` gives none): its nearest method keeps this total.
         Endpoint::Completions
         | Endpoint::ImageEdits

@@ -57,7 +57,8 @@ fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => Some(endpoint),
+        | Endpoint::Moderations
+        | Endpoint::Videos => Some(endpoint),
     }
 }
 

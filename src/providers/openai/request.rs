@@ -28,6 +28,7 @@ pub(crate) fn build(target: &Target<'_>, op: Endpoint, body: Bytes) -> UpstreamR
         Endpoint::Transcriptions => "audio/transcriptions",
         Endpoint::Translations => "audio/translations",
         Endpoint::Moderations => "moderations",
+        Endpoint::Videos => "videos",
         // Never an OpenAI operation (`serves` gives none): its nearest path keeps this total.
         Endpoint::CountTokens => "chat/completions",
     };
@@ -58,7 +59,8 @@ pub(crate) fn stream_usage(op: Endpoint, client_asked: bool) -> Option<fn(&mut V
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => false,
+        | Endpoint::Moderations
+        | Endpoint::Videos => false,
     };
     (streams_usage && !client_asked).then_some(ask_usage as fn(&mut Value))
 }

@@ -69,7 +69,13 @@ impl Credentials {
             | ProviderKind::Anthropic
             | ProviderKind::Xai
             | ProviderKind::OpenaiCompatible
-            | ProviderKind::Gemini => return Ok(None),
+            | ProviderKind::Gemini
+            | ProviderKind::Kling
+            | ProviderKind::Runway
+            | ProviderKind::Luma
+            | ProviderKind::Zhipu
+            | ProviderKind::Dashscope
+            | ProviderKind::Viggle => return Ok(None),
         }
         match self.by_key.get(key) {
             Some(c) => c.get(upstream, deadline).await.map(Some),

@@ -124,7 +124,8 @@ fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => Gemini.serves(endpoint),
+        | Endpoint::Moderations
+        | Endpoint::Videos => Gemini.serves(endpoint),
     }
 }
 

@@ -28,7 +28,8 @@ fn serves(endpoint: Endpoint) -> Option<Endpoint> {
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => None,
+        | Endpoint::Moderations
+        | Endpoint::Videos => None,
         // xAI's images: `/v1/images/generations` (its JSON edits take no multipart upload).
         Endpoint::Chat
         | Endpoint::Completions

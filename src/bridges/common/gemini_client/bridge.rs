@@ -64,7 +64,8 @@ fn call(client_op: Endpoint) -> Result<Call, ConvertError> {
         | Endpoint::Speech
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => Err(ConvertError::InvalidRequest(format!(
+        | Endpoint::Moderations
+        | Endpoint::Videos => Err(ConvertError::InvalidRequest(format!(
             "{} cannot be converted for this model's upstream",
             client_op.path()
         ))),

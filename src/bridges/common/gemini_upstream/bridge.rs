@@ -97,7 +97,8 @@ fn asks(client_op: Endpoint) -> Option<Asks> {
         | Endpoint::ImageVariations
         | Endpoint::Transcriptions
         | Endpoint::Translations
-        | Endpoint::Moderations => None,
+        | Endpoint::Moderations
+        | Endpoint::Videos => None,
     }
 }
 
@@ -180,7 +181,8 @@ impl ToGemini {
             | Endpoint::Speech
             | Endpoint::Transcriptions
             | Endpoint::Translations
-            | Endpoint::Moderations => Err(unserved(op)),
+            | Endpoint::Moderations
+            | Endpoint::Videos => Err(unserved(op)),
         }
     }
 }
