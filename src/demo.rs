@@ -25,7 +25,10 @@ const MODELS: &str = "gpt-4o-mini, gpt-4o, text-embedding-3-small, gpt-3.5-turbo
                       grok-2-image, \
                       gemini-2.5-flash, gemini-2.5-pro, gemini-2.0-flash, gemini-embedding-001, \
                       text-embedding-004, gemini-2.5-flash-image, gemini-2.5-flash-preview-tts, \
-                      gemini-2.0-flash-vertex, imagen-4.0-generate-001";
+                      gemini-2.0-flash-vertex, imagen-4.0-generate-001; \
+                      video (/v1/videos): sora-2, sora-2-pro, kling-v1, gen4_turbo, ray-2, \
+                      cogvideox-3, wan2.2-t2v-plus, viggle-v4, veo-3.0-generate-001, \
+                      veo-3.0-generate-001-vertex";
 
 /// The simulator of demo mode, run in-process for as long as the relay serves.
 pub struct Demo {
@@ -106,7 +109,7 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         keys = ["sk-demo-openai"]
         models = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "gpt-3.5-turbo-instruct",
             "gpt-image-1", "dall-e-3", "dall-e-2", "tts-1", "gpt-4o-mini-tts", "whisper-1",
-            "gpt-4o-transcribe", "omni-moderation-latest"]
+            "gpt-4o-transcribe", "omni-moderation-latest", "sora-2", "sora-2-pro"]
 
         [[channels]]
         name = "demo-anthropic"
@@ -128,22 +131,73 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         base_url = "{gemini}/v1beta"
         keys = ["AIzaDemoKey"]
         models = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-embedding-001",
-            "text-embedding-004", "gemini-2.5-flash-image", "gemini-2.5-flash-preview-tts"]
+            "text-embedding-004", "gemini-2.5-flash-image", "gemini-2.5-flash-preview-tts",
+            "veo-3.0-generate-001"]
 
         [[channels]]
         name = "demo-vertex"
         provider = "vertex"
         base_url = "{vertex}/v1"
         keys = ["the test-only service account, below"]
-        models = ["gemini-2.0-flash-vertex", "imagen-4.0-generate-001"]
-        model_mapping = {{ "gemini-2.0-flash-vertex" = "gemini-2.0-flash" }}
+        models = ["gemini-2.0-flash-vertex", "imagen-4.0-generate-001",
+            "veo-3.0-generate-001-vertex"]
+        model_mapping = {{ "gemini-2.0-flash-vertex" = "gemini-2.0-flash",
+            "veo-3.0-generate-001-vertex" = "veo-3.0-generate-001" }}
         project = "{project}"
         location = "us-central1"
+
+        [[channels]]
+        name = "demo-kling"
+        provider = "kling"
+        base_url = "{root}/kling"
+        keys = ["ak-demo:sk-demo"]
+        models = ["kling-v1", "kling-v2-master"]
+
+        [[channels]]
+        name = "demo-runway"
+        provider = "runway"
+        base_url = "{root}/runway"
+        keys = ["key_demo"]
+        models = ["gen4_turbo"]
+
+        [[channels]]
+        name = "demo-luma"
+        provider = "luma"
+        base_url = "{root}/luma"
+        keys = ["luma-demo"]
+        models = ["ray-2"]
+
+        [[channels]]
+        name = "demo-zhipu"
+        provider = "zhipu"
+        base_url = "{root}/zhipu"
+        keys = ["demo-id.demo-secret"]
+        models = ["cogvideox-3"]
+
+        [[channels]]
+        name = "demo-dashscope"
+        provider = "dashscope"
+        base_url = "{root}/dashscope"
+        keys = ["sk-demo-dashscope"]
+        models = ["wan2.2-t2v-plus"]
+
+        [[channels]]
+        name = "demo-viggle"
+        provider = "viggle"
+        base_url = "{root}/viggle"
+        keys = ["vgl-demo-key"]
+        models = ["viggle-v4"]
+        model_mapping = {{ "viggle-v4" = "V4_Preview" }}
+
+        [video]
+        # The simulator's tasks take about a second: poll them often.
+        poll_interval = "500ms"
 
         [[tokens]]
         name = "demo"
         key = "{DEMO_TOKEN}"
         "#,
+        root = format!("http://{}", sim.addr()),
         openai = sim.base_url(Provider::OpenAi),
         anthropic = sim.base_url(Provider::Anthropic),
         xai = sim.base_url(Provider::Xai),

@@ -86,6 +86,10 @@ pub enum RelayError {
     /// The relay failed (a handler panicked): 500, never the client's fault.
     #[error("internal relay error")]
     Internal,
+    /// Video tasks could not be read or written (no store configured, or the store failed or
+    /// timed out): 503, the relay's, not the client's or a channel's.
+    #[error("{0}")]
+    TasksUnavailable(String),
     /// The store's token refused the request (unknown, disabled, a model or address it may
     /// not use, a rate limit, its quota) or could not be checked: 401, 403, 429 or 503.
     #[error(transparent)]
@@ -119,6 +123,7 @@ impl RelayError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TasksUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Limit(e) => e.status(),
         }
     }
@@ -131,7 +136,7 @@ impl RelayError {
             Self::NoChannel { .. } => Outcome::RateLimited,
             Self::Unavailable { .. } => Outcome::NoChannel,
             Self::Overloaded { .. } => Outcome::Shed,
-            Self::Internal => Outcome::Internal,
+            Self::Internal | Self::TasksUnavailable(_) => Outcome::Internal,
             Self::Limit(e) => match e {
                 LimitError::RateLimited(_) => Outcome::RateLimited,
                 LimitError::QuotaExceeded(_) => Outcome::QuotaExceeded,
@@ -232,6 +237,7 @@ impl RelayError {
             Self::Forbidden(_) => Some("forbidden"),
             Self::NotFound(_) => Some("not_found"),
             Self::Internal => Some("internal_error"),
+            Self::TasksUnavailable(_) => Some("tasks_unavailable"),
             Self::Unbridged { .. } => Some("unsupported_format"),
             Self::Limit(e) => Some(e.code()),
             Self::BadRequest(_)

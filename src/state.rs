@@ -34,6 +34,8 @@ pub struct AppState {
     pub supervisor: Supervisor,
     /// The access tokens of the Vertex AI keys (refreshed by a supervised job).
     pub credentials: Arc<crate::providers::vertex::Credentials>,
+    /// Signed callback URLs of video tasks (the key lives as long as the relay).
+    pub callbacks: crate::tasks::callback::Callbacks,
     draining: AtomicBool,
 }
 
@@ -101,6 +103,7 @@ impl AppState {
         Ok(Self {
             tokens: Tokens::new(&config),
             credentials: Arc::new(crate::providers::vertex::Credentials::new(&config)),
+            callbacks: crate::tasks::callback::Callbacks::new(&config.video),
             metered,
             routes: Arc::new(Routes::new(&config)?),
             upstream: Upstream::new(&config, monitor.ledger().clone())?,

@@ -268,8 +268,11 @@ impl PriceTable {
                 (0, cap)
             }
             Family::Moderations => (body_tokens, 0),
-            // A video task's charge is its own (`tasks::billing`), made when it is created.
-            Family::Videos => (0, 0),
+            // A video task: the seconds asked, at the video price.
+            Family::Videos => {
+                units.video_ms = (asked.video_seconds.max(0.0) * 1000.0).ceil() as u64;
+                (0, 0)
+            }
             Family::Chat
             | Family::Completions
             | Family::Embeddings

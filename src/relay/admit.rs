@@ -92,10 +92,11 @@ pub(crate) fn admit(
         client_ip: ask.client_ip,
         prompt_bytes: ask.prompt_bytes,
         max_tokens: ask.max_tokens,
-        media: record.endpoint.is_media().then_some(MediaAsk {
-            endpoint: record.endpoint,
-            asked: record.media_asked,
-        }),
+        media: (record.endpoint.is_media() || record.endpoint == crate::wire::Endpoint::Videos)
+            .then_some(MediaAsk {
+                endpoint: record.endpoint,
+                asked: record.media_asked,
+            }),
     };
     let admission = m.limits.admit(entry, &req)?;
     record.admitted(admission);

@@ -17,7 +17,7 @@ mod passed;
 mod plan;
 mod record;
 
-pub(crate) use admit::{authenticate, identify, Caller};
+pub(crate) use admit::{admit, authenticate, identify, Ask, Caller};
 pub(crate) use outcome::Outcome;
 pub(crate) use plan::{FromPath, Peek};
 pub(crate) use record::{marking_panics, Record};

@@ -130,6 +130,11 @@ impl Record {
     }
 
     /// The client's address, for a store token's address rules.
+    /// Whether the request is billed through the store (a store token's).
+    pub(crate) fn is_metered(&self) -> bool {
+        self.metered.is_some()
+    }
+
     pub(crate) fn client_ip(&self) -> Option<IpAddr> {
         self.metered.as_ref().and_then(|m| m.client_ip)
     }
@@ -356,6 +361,7 @@ impl Record {
             u.image_quality = media.quality.map(|q| q.as_str().to_owned());
             u.characters = media.characters;
             u.audio_ms = audio_ms(media.audio_seconds);
+            u.video_ms = audio_ms(media.video_seconds);
         }
         if let Some(a) = m.admission.take() {
             a.finish(&mut u);

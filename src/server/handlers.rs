@@ -161,7 +161,15 @@ fn upload_limits(endpoint: Endpoint, config: &Config) -> UploadLimits {
 /// is over the limit (a media family's own, else `limits.max_request_body`), and as soon as it
 /// passes the limit otherwise; 408 when it stalls or takes too long.
 async fn read_body(body: Body, endpoint: Endpoint, config: &Config) -> Result<Bytes, RelayError> {
-    let max = max_body(endpoint, config);
+    read_body_within(body, max_body(endpoint, config), config).await
+}
+
+/// [`read_body`] bounded by `max` bytes.
+pub(super) async fn read_body_within(
+    body: Body,
+    max: usize,
+    config: &Config,
+) -> Result<Bytes, RelayError> {
     if body.size_hint().lower() > max as u64 {
         return Err(RelayError::BodyTooLarge(max));
     }

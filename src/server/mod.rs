@@ -22,6 +22,7 @@ mod held;
 mod models;
 mod run;
 pub mod store_api;
+mod video_routes;
 mod write_deadline;
 
 pub use access::Listener;
@@ -80,6 +81,8 @@ fn router(state: Arc<AppState>, listener: Listener) -> Router {
         }
         // `/v1/models` and `/v1/models/{id}` (GET) with Google's `POST .../{model}:{method}`.
         routes = gemini_routes::routes(routes);
+        // OpenAI's video API, `/v1/video/generations`, native video routes, callbacks.
+        routes = video_routes::routes(routes);
     }
     routes = routes.route(HEALTH_PATH, get(health::health));
     routes = match access::placement(&state.config, listener) {

@@ -93,6 +93,9 @@ pub struct MediaUsage {
     pub size: Option<ImageSize>,
     /// The images' quality, likewise.
     pub quality: Option<ImageQuality>,
+    /// Seconds of video: a video task's, as asked (its charge at creation; the settlement
+    /// corrects it to what was made).
+    pub video_seconds: f64,
 }
 
 impl MediaUsage {
@@ -102,6 +105,7 @@ impl MediaUsage {
             && self.characters == 0
             && self.size.is_none()
             && self.quality.is_none()
+            && self.video_seconds == 0.0
     }
 
     /// Adds one more part of an answer (a stream's event): counts add up, a size or quality
@@ -112,6 +116,7 @@ impl MediaUsage {
         self.characters = self.characters.saturating_add(more.characters);
         self.size = more.size.or(self.size);
         self.quality = more.quality.or(self.quality);
+        self.video_seconds += more.video_seconds;
     }
 
     /// What a request is billed by, from what it `asked` and what its answer said
@@ -131,6 +136,12 @@ impl MediaUsage {
             },
             size: answered.size.or(asked.size),
             quality: answered.quality.or(asked.quality),
+            // A created task is charged the seconds asked (settled when it ends).
+            video_seconds: if answered.video_seconds > 0.0 {
+                answered.video_seconds
+            } else {
+                asked.video_seconds
+            },
         };
         (!billed.is_empty()).then_some(billed)
     }
