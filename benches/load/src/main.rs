@@ -33,6 +33,9 @@ enum Command {
     /// One 25 MiB WAV transcription through the relay in each part order; prints the relay's
     /// RSS growth over it (VmRSS, VmHWM).
     Upload(bench::upload::Args),
+    /// Thousands of pending video tasks over the video providers: one full round of polls'
+    /// time, the poller's tasks, connections and fds against its concurrency, RSS per task.
+    Poll(bench::poll::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
             .and_then(runtime)
             .and_then(|rt| rt.block_on(bench::run(args))),
         Command::Upload(args) => runtime(None).and_then(|rt| rt.block_on(bench::upload::run(args))),
+        Command::Poll(args) => runtime(None).and_then(|rt| rt.block_on(bench::poll::run(args))),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

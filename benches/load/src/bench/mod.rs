@@ -9,6 +9,7 @@
 //! Must never: turn a timing into an assertion (exit 0 whatever the figures), or run unbounded.
 
 mod driver;
+pub mod poll;
 mod report;
 mod speech;
 mod store;
