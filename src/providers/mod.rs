@@ -18,6 +18,7 @@
 //! `usage.rs`, the stop words, `stream.rs` (a stream passed through) and `replay.rs`.
 
 pub(crate) mod anthropic;
+pub(crate) mod dashscope;
 pub(crate) mod gemini;
 pub(crate) mod openai;
 pub(crate) mod pass;
@@ -27,6 +28,7 @@ pub mod vertex;
 pub mod video;
 mod video_only;
 mod xai;
+pub(crate) mod zhipu;
 
 use crate::config::{ChannelConfig, ProviderKind, Secret};
 use crate::stream::Transform;

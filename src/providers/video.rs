@@ -272,15 +272,15 @@ pub struct NativeTask<'a> {
 /// The one registration point: the video API of a kind, `None` for kinds that make no video.
 pub fn video_api_for(kind: ProviderKind) -> Option<&'static dyn VideoApi> {
     match kind {
+        ProviderKind::Gemini => Some(&super::gemini::video::GEMINI_VEO),
+        ProviderKind::Vertex => Some(&super::vertex::video::VERTEX_VEO),
+        ProviderKind::Zhipu => Some(&super::zhipu::ZHIPU),
+        ProviderKind::Dashscope => Some(&super::dashscope::DASHSCOPE),
         ProviderKind::Openai
         | ProviderKind::OpenaiCompatible
-        | ProviderKind::Gemini
-        | ProviderKind::Vertex
         | ProviderKind::Kling
         | ProviderKind::Runway
         | ProviderKind::Luma
-        | ProviderKind::Zhipu
-        | ProviderKind::Dashscope
         | ProviderKind::Viggle => None,
         ProviderKind::Anthropic | ProviderKind::Xai => None,
     }

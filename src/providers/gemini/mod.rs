@@ -21,6 +21,7 @@ pub(crate) mod replay;
 pub(crate) mod request;
 pub(crate) mod stream;
 pub(crate) mod usage;
+pub(crate) mod video;
 
 use super::{PassOptions, Provider, Target};
 use crate::stream::Transform;

@@ -19,6 +19,7 @@
 mod account;
 pub mod credentials;
 mod token;
+pub(crate) mod video;
 
 pub use credentials::{Credentials, REFRESHER};
 
