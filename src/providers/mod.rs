@@ -19,13 +19,17 @@
 
 pub(crate) mod anthropic;
 pub(crate) mod gemini;
+mod kling;
+mod luma;
 pub(crate) mod openai;
 pub(crate) mod pass;
 pub(crate) mod replay;
+mod runway;
 pub(crate) mod shared;
 pub mod vertex;
 pub mod video;
 mod video_only;
+mod viggle;
 mod xai;
 
 use crate::config::{ChannelConfig, ProviderKind, Secret};

@@ -272,16 +272,15 @@ pub struct NativeTask<'a> {
 /// The one registration point: the video API of a kind, `None` for kinds that make no video.
 pub fn video_api_for(kind: ProviderKind) -> Option<&'static dyn VideoApi> {
     match kind {
-        ProviderKind::Openai
-        | ProviderKind::OpenaiCompatible
-        | ProviderKind::Gemini
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible => Some(&super::openai::video::SORA),
+        ProviderKind::Kling => Some(&super::kling::KLING),
+        ProviderKind::Runway => Some(&super::runway::RUNWAY),
+        ProviderKind::Luma => Some(&super::luma::LUMA),
+        ProviderKind::Viggle => Some(&super::viggle::VIGGLE),
+        ProviderKind::Gemini
         | ProviderKind::Vertex
-        | ProviderKind::Kling
-        | ProviderKind::Runway
-        | ProviderKind::Luma
         | ProviderKind::Zhipu
-        | ProviderKind::Dashscope
-        | ProviderKind::Viggle => None,
+        | ProviderKind::Dashscope => None,
         ProviderKind::Anthropic | ProviderKind::Xai => None,
     }
 }
