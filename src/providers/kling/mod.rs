@@ -80,8 +80,8 @@ impl VideoApi for Kling {
         let (upstream_id, report) = video::report(&data, redactor)?;
         Ok(Submitted {
             upstream_id,
-            // The answer does not name the action: the caller stores `action_of(spec)`.
-            upstream_ref: None,
+            // The route that made the task, which its polls must name.
+            upstream_ref: video::action_in(&data).map(str::to_owned),
             report: Some(report),
         })
     }

@@ -90,8 +90,15 @@ fn text2video_posts_the_mapped_body_with_a_fresh_jwt() {
     assert_eq!(req.method, Method::POST);
     assert_eq!(req.url, "http://127.0.0.1:9/kling/v1/videos/text2video");
     assert_eq!(req.headers["content-type"], "application/json");
+    let mut b = json_of(&req);
+    let marker = b["external_task_id"].take();
+    assert!(
+        marker.as_str().unwrap().starts_with("text2video-"),
+        "{marker}"
+    );
+    b.as_object_mut().unwrap().remove("external_task_id");
     assert_eq!(
-        json_of(&req),
+        b,
         json!({"model_name":"kling-v1-6","prompt":"a cat surfing","duration":"10",
             "mode":"std","aspect_ratio":"16:9",
             "callback_url":"http://127.0.0.1:8/v1/videos/callbacks/task_1?sig=x"})
@@ -232,6 +239,38 @@ fn every_status_word_maps_with_derived_progress() {
         .unwrap();
     assert_eq!(sub.upstream_id, "8730000001");
     assert_eq!(sub.report.unwrap().state, TaskState::Queued);
+}
+
+#[test]
+fn the_action_comes_back_through_the_external_task_id() {
+    let c = chan("ak-sim:sk-sim");
+    let mut s = spec();
+    s.image = Some(ImageInput::Url("https://img.example/a.png".into()));
+    let sent = json_of(&KLING.submit(&c.target(), &s).unwrap());
+    let mut answer = task("submitted");
+    answer["task_info"] = json!({"external_task_id": sent["external_task_id"]});
+    let sub = KLING.read_submit(&envelope(answer), &r()).unwrap();
+    assert_eq!(sub.upstream_ref.as_deref(), Some("image2video"));
+    let mut text = task("submitted");
+    text["task_info"] = json!({"external_task_id": "text2video-0190abc"});
+    let sub = KLING.read_submit(&envelope(text), &r()).unwrap();
+    assert_eq!(sub.upstream_ref.as_deref(), Some("text2video"));
+    let mut own = task("submitted");
+    own["task_info"] = json!({"external_task_id": "client-order-7"});
+    assert_eq!(
+        KLING
+            .read_submit(&envelope(own), &r())
+            .unwrap()
+            .upstream_ref,
+        None
+    );
+    s.extra
+        .insert("external_task_id".into(), json!("client-order-7"));
+    assert_eq!(
+        body(&s)["external_task_id"],
+        "client-order-7",
+        "the client's id wins"
+    );
 }
 
 #[test]

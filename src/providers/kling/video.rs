@@ -3,7 +3,8 @@
 //!
 //! Owns: which action a spec calls (an image given: `image2video`), `model_name`, `duration`
 //! (`"5"` or `"10"`, the seconds rounded to the nearer), `mode` (`pro` from 1080p up) and
-//! `aspect_ratio` (from `size`), the image as a URL or raw base64, `callback_url`; the status
+//! `aspect_ratio` (from `size`), the image as a URL or raw base64, `callback_url`, an
+//! `external_task_id` that names the action (read back from the answer's `task_info`); the status
 //! words (`submitted`, `processing`, `succeed`, `failed`), progress derived when not told, the
 //! result URL and its duration.
 //! Must never: keep an upstream string unredacted, or accept a task id that is not one plain
@@ -94,7 +95,23 @@ pub(super) fn body(spec: &VideoSpec) -> Map<String, Value> {
     for (k, v) in &spec.extra {
         m.insert(k.clone(), v.clone());
     }
+    if !m.contains_key("external_task_id") {
+        let marker = format!("{}-{}", action_of(spec), uuid::Uuid::now_v7().simple());
+        m.insert("external_task_id".into(), Value::String(marker));
+    }
     m
+}
+
+/// The action a create's answer names through the `external_task_id` [`body`] gave it (Kling
+/// echoes it in `task_info`): the answer says nothing else of the route that made the task,
+/// and a task is found only under that route. `None` when the client chose its own id.
+pub(super) fn action_in(data: &Value) -> Option<&'static str> {
+    let marker = data.pointer("/task_info/external_task_id")?.as_str()?;
+    match marker.split_once('-')?.0 {
+        TEXT2VIDEO => Some(TEXT2VIDEO),
+        IMAGE2VIDEO => Some(IMAGE2VIDEO),
+        _ => None,
+    }
 }
 
 /// The `data` of a 2xx envelope, or the refusal its `code` says.

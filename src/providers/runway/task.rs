@@ -2,9 +2,9 @@
 //! report.
 //!
 //! Owns: the camelCase body (`model`, `promptText`, `promptImage` as a URL or data URI,
-//! `ratio` `"1280:720"` from `size`, `duration`), the status words (`PENDING`, `THROTTLED`,
-//! `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`), progress 0-1 scaled to 0-100, `output[0]`,
-//! and `failure` with its dot-separated `failureCode`.
+//! `ratio` `"1280:720"` from `size`, `duration` held to Runway's 2-10 s), the status words
+//! (`PENDING`, `THROTTLED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`), progress 0-1
+//! scaled to 0-100, `output[0]`, and `failure` with its dot-separated `failureCode`.
 //! Must never: keep an upstream string unredacted, or accept a task id that is not one plain
 //! path segment.
 
@@ -49,7 +49,7 @@ pub(super) fn body(spec: &VideoSpec) -> Map<String, Value> {
         m.insert("ratio".into(), Value::String(format!("{w}:{h}")));
     }
     if let Some(s) = spec.seconds {
-        m.insert("duration".into(), Value::from(s));
+        m.insert("duration".into(), Value::from(s.clamp(2, 10)));
     }
     for (k, v) in &spec.extra {
         m.insert(k.clone(), v.clone());

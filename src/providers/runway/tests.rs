@@ -106,6 +106,11 @@ fn text_and_image_creates_post_camel_case_bodies_with_the_version() {
         json_of(&RUNWAY.submit(&c.target(), &s).unwrap())["promptImage"],
         "https://img.example/a.png"
     );
+    s.seconds = Some(12);
+    assert_eq!(
+        json_of(&RUNWAY.submit(&c.target(), &s).unwrap())["duration"],
+        10
+    );
     s.remix_of = Some("x".into());
     assert!(matches!(
         RUNWAY.submit(&c.target(), &s),

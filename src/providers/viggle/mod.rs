@@ -5,8 +5,8 @@
 //! /api/render/{job_id}` under the host root; the form and the job object (`render`), its
 //! errors (`errors`); and two helpers the sibling video adapters share (`form`: a multipart
 //! body built whole, `common`: plain ids, sizes, a result URL's fetch). The legacy
-//! `Access-Token` API, remix and callbacks are not offered. The prompt is not sent (Viggle
-//! takes none): what to render comes from `extra` (new-api's `metadata`).
+//! `Access-Token` API, remix and callbacks are not offered. Viggle takes no prompt: what to
+//! render comes from `extra` (new-api's `metadata`).
 //! Must never: do I/O, send credentials to a result URL, or let a word of Viggle's out
 //! unredacted.
 

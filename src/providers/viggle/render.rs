@@ -1,6 +1,6 @@
 //! Viggle's render (API v2): the multipart create form and the job object read into a report.
 //!
-//! Owns: the form (`model`, then the client's `extra` fields as they came: `ref_image_url`,
+//! Owns: the form (`model`, `prompt` when given, then the client's `extra` fields as they came: `ref_image_url`,
 //! `driving_video_url`, `character_id`, `scene_id`, `background_mode`, `bg_color`, `fast`,
 //! `character_mapping`...; an image given as a URL is `ref_image_url`, as bytes the file
 //! `ref_image`), the status words (`queued`, `processing`, `complete`, `failed`,
@@ -22,6 +22,11 @@ pub(super) fn form(spec: &VideoSpec) -> Result<(HeaderValue, Bytes), VideoError>
     let mut f = Form::new();
     if !spec.model.is_empty() {
         f.text("model", &spec.model)?;
+    }
+    // Viggle reads no prompt (an unknown form field); sent so a prompt's words reach the
+    // upstream as the client wrote them (the simulator reads its `[sim:...]` markers there).
+    if !spec.prompt.is_empty() && !spec.extra.contains_key("prompt") {
+        f.text("prompt", &spec.prompt)?;
     }
     for (k, v) in &spec.extra {
         if k != "model" {

@@ -107,7 +107,7 @@ async fn submit_is_a_multipart_render_with_extra_fields() {
     assert_eq!(get("background_mode").as_deref(), Some("solid"));
     assert_eq!(get("fast").as_deref(), Some("true"));
     assert_eq!(get("character_mapping").as_deref(), Some(r#"{"0":"c1"}"#));
-    assert_eq!(get("prompt"), None, "Viggle takes no prompt");
+    assert_eq!(get("prompt").as_deref(), Some("dance"), "ignored by Viggle");
 }
 
 #[tokio::test]
