@@ -456,3 +456,60 @@ fn native_answers_name_the_relay_task_and_content_url() {
         "processing"
     );
 }
+
+#[test]
+fn the_five_are_registered_and_read_their_own_errors() {
+    use crate::config::ProviderKind;
+    use crate::providers::{provider_for, video::video_api_for};
+    let unauthorized = |kind, body: &str| {
+        let h = HeaderMap::new();
+        let via_text =
+            provider_for(kind).fault(StatusCode::UNAUTHORIZED, &h, body.as_bytes(), &r());
+        let via_video =
+            video_api_for(kind)
+                .unwrap()
+                .fault(StatusCode::UNAUTHORIZED, &h, body.as_bytes(), &r());
+        assert_eq!(via_text.message, via_video.message, "{kind:?}");
+        via_text
+    };
+    for (kind, body, message) in [
+        (
+            ProviderKind::Openai,
+            r#"{"error":{"message":"bad key"}}"#,
+            "bad key",
+        ),
+        (
+            ProviderKind::Kling,
+            r#"{"code":1002,"message":"bad signature"}"#,
+            "bad signature",
+        ),
+        (
+            ProviderKind::Runway,
+            r#"{"error":"bad runway key"}"#,
+            "bad runway key",
+        ),
+        (
+            ProviderKind::Luma,
+            r#"{"detail":"bad luma key"}"#,
+            "bad luma key",
+        ),
+        (
+            ProviderKind::Viggle,
+            r#"{"detail":{"error_code":"CS-ORAU-001","message":"bad viggle key"}}"#,
+            "bad viggle key",
+        ),
+    ] {
+        let f = unauthorized(kind, body);
+        assert_eq!(f.kind, FaultKind::KeyRefused, "{kind:?}");
+        assert_eq!(f.message.as_deref(), Some(message), "{kind:?}");
+    }
+    assert!(video_api_for(ProviderKind::Kling)
+        .unwrap()
+        .native()
+        .is_some());
+    assert!(video_api_for(ProviderKind::Runway)
+        .unwrap()
+        .native()
+        .is_some());
+    assert!(video_api_for(ProviderKind::Luma).unwrap().takes_callback());
+}

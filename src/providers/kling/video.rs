@@ -69,7 +69,9 @@ pub(super) fn body(spec: &VideoSpec) -> Map<String, Value> {
     let mut m = Map::new();
     let s = |v: &str| Value::String(v.to_owned());
     m.insert("model_name".into(), s(&spec.model));
-    m.insert("prompt".into(), s(&spec.prompt));
+    if !spec.prompt.is_empty() {
+        m.insert("prompt".into(), s(&spec.prompt));
+    }
     if let Some(secs) = spec.seconds {
         m.insert("duration".into(), s(duration(secs)));
     }
