@@ -20,13 +20,17 @@
 pub(crate) mod anthropic;
 pub(crate) mod dashscope;
 pub(crate) mod gemini;
+mod kling;
+mod luma;
 pub(crate) mod openai;
 pub(crate) mod pass;
 pub(crate) mod replay;
+mod runway;
 pub(crate) mod shared;
 pub mod vertex;
 pub mod video;
 mod video_only;
+mod viggle;
 mod xai;
 pub(crate) mod zhipu;
 

@@ -272,16 +272,15 @@ pub struct NativeTask<'a> {
 /// The one registration point: the video API of a kind, `None` for kinds that make no video.
 pub fn video_api_for(kind: ProviderKind) -> Option<&'static dyn VideoApi> {
     match kind {
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible => Some(&super::openai::video::SORA),
+        ProviderKind::Kling => Some(&super::kling::KLING),
+        ProviderKind::Runway => Some(&super::runway::RUNWAY),
+        ProviderKind::Luma => Some(&super::luma::LUMA),
+        ProviderKind::Viggle => Some(&super::viggle::VIGGLE),
         ProviderKind::Gemini => Some(&super::gemini::video::GEMINI_VEO),
         ProviderKind::Vertex => Some(&super::vertex::video::VERTEX_VEO),
         ProviderKind::Zhipu => Some(&super::zhipu::ZHIPU),
         ProviderKind::Dashscope => Some(&super::dashscope::DASHSCOPE),
-        ProviderKind::Openai
-        | ProviderKind::OpenaiCompatible
-        | ProviderKind::Kling
-        | ProviderKind::Runway
-        | ProviderKind::Luma
-        | ProviderKind::Viggle => None,
         ProviderKind::Anthropic | ProviderKind::Xai => None,
     }
 }

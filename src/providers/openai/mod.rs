@@ -5,9 +5,9 @@
 //! messages served by chat completions through their bridge), and the OpenAI format's words:
 //! requests and bearer auth (`request`), the error envelope and what its words mean (`errors`),
 //! `usage` objects (`usage`), `finish_reason` words (`finish`), a stream passed through
-//! (`stream`) and a JSON answer replayed as chunks (`replay`). [`OpenAiFormat`] is the provider
-//! of the format, with the quirks of each upstream that speaks it (`xai` gives its own). The
-//! bridges read the format through these modules.
+//! (`stream`) and a JSON answer replayed as chunks (`replay`); and Sora's video API (`video`).
+//! [`OpenAiFormat`] is the provider of the format, with the quirks of each upstream that speaks
+//! it (`xai` gives its own). The bridges read the format through these modules.
 //! Must never: do I/O, or know another provider's words.
 
 pub(crate) mod errors;
@@ -16,6 +16,7 @@ pub(crate) mod replay;
 pub(crate) mod request;
 pub(crate) mod stream;
 pub(crate) mod usage;
+pub(crate) mod video;
 
 use super::shared::usage_member;
 use super::{PassOptions, Provider, Target};
