@@ -1,8 +1,9 @@
 //! The relay's shared state: built once at start, read by every request.
 //!
 //! Owns: config, token table, channels, the upstream client, the overload counters, the
-//! supervisor of background jobs, the store when one is configured (`metered`), and whether the
-//! relay is draining (shutdown has begun).
+//! supervisor of background jobs, the store when one is configured (`metered`) and with it the
+//! video task poller (its job started here, `task_poller`, critical), and whether the relay is
+//! draining (shutdown has begun).
 //! Must never: hold per-request data.
 
 mod metered;
@@ -11,10 +12,12 @@ pub use metered::Metered;
 
 use crate::auth::Tokens;
 use crate::config::{Config, ConfigError};
+use crate::limits::PriceTable;
 use crate::monitor::Monitor;
 use crate::overload::Overload;
 use crate::routing::Routes;
 use crate::supervisor::{self, Supervisor, SupervisorError};
+use crate::tasks::poller::{self, Poller, PollerParts};
 use crate::upstream::Upstream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,6 +37,9 @@ pub struct AppState {
     pub supervisor: Supervisor,
     /// The access tokens of the Vertex AI keys (refreshed by a supervised job).
     pub credentials: Arc<crate::providers::vertex::Credentials>,
+    /// The video task poller (`Some` with a store): its job runs on the supervisor; the video
+    /// front asks it for on-demand refreshes and hands it callback reports.
+    pub poller: Option<Arc<Poller>>,
     draining: AtomicBool,
 }
 
@@ -92,18 +98,41 @@ impl AppState {
                 &state.supervisor,
             )?;
         }
+        if let Some(poller) = &state.poller {
+            let poller = poller.clone();
+            state
+                .supervisor
+                .spawn_critical(poller::JOB, move |cancel| poller.clone().run(cancel))?;
+        }
         Ok(Arc::new(state))
     }
 
     fn build(config: Config, metered: Option<Metered>) -> Result<Self, StartError> {
         let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
         let monitor = Monitor::new(&config.monitor, &channels);
+        let credentials = Arc::new(crate::providers::vertex::Credentials::new(&config));
+        let routes = Arc::new(Routes::new(&config)?);
+        let upstream = Upstream::new(&config, monitor.ledger().clone())?;
+        let poller = match &metered {
+            Some(m) => Some(Arc::new(Poller::new(PollerParts {
+                store: m.store.clone(),
+                routes: routes.clone(),
+                upstream: upstream.clone(),
+                credentials: credentials.clone(),
+                sink: m.sink.clone(),
+                prices: Arc::new(PriceTable::new(&config.prices)?),
+                config: config.video.clone(),
+                gauges: monitor.video().clone(),
+            }))),
+            None => None,
+        };
         Ok(Self {
             tokens: Tokens::new(&config),
-            credentials: Arc::new(crate::providers::vertex::Credentials::new(&config)),
+            credentials,
             metered,
-            routes: Arc::new(Routes::new(&config)?),
-            upstream: Upstream::new(&config, monitor.ledger().clone())?,
+            routes,
+            upstream,
+            poller,
             overload: Overload::new(&config.overload),
             supervisor: Supervisor::new(monitor.ledger().clone(), supervisor::MAX_JOBS),
             monitor,

@@ -10,6 +10,7 @@
 
 pub mod billing;
 pub mod callback;
+pub mod gauges;
 pub mod poller;
 mod state;
 mod task;
