@@ -80,7 +80,7 @@ pub struct Poller {
 #[derive(Debug)]
 enum Written {
     /// Stored, as this task (its new version).
-    Done(Task),
+    Done(Box<Task>),
     /// Another writer came first (or the task had ended): nothing written.
     Lost,
     /// The store failed.
@@ -283,7 +283,7 @@ impl Poller {
                     }
                     self.gauges.settled();
                 }
-                Written::Done(next)
+                Written::Done(Box::new(next))
             }
             Ok(None) => Written::Lost,
             Err(e) => {
@@ -301,7 +301,7 @@ impl Poller {
         }
         let next = self.polled(&task).await;
         match self.write(next).await {
-            Written::Done(t) => t,
+            Written::Done(t) => *t,
             Written::Lost | Written::Failed => match self.store.get_task(&task.id).await {
                 Ok(Some(t)) => t,
                 Ok(None) | Err(_) => task,
@@ -321,7 +321,7 @@ impl Poller {
                 return None;
             }
             match self.write(pace::released(next)).await {
-                Written::Done(t) => return Some(t),
+                Written::Done(t) => return Some(*t),
                 Written::Failed => return None,
                 Written::Lost => match self.store.get_task(&current.id).await {
                     Ok(Some(t)) => current = t,

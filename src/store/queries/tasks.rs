@@ -96,15 +96,15 @@ fn bind_mutable<'q>(q: Query<'q>, v: &'q TaskValues<'_>) -> Query<'q> {
 }
 
 pub(crate) async fn insert(h: &Handle, v: &TaskValues<'_>) -> StoreResult<()> {
-    let q = sqlx::query::<Db>(concat!(
+    let q = sqlx::query::<Db>(
         "INSERT INTO video_tasks (id, token_id, owner, front, channel, key_index, provider, \
          model, upstream_model, upstream_id, request_id, created_at, version, upstream_ref, \
          spec, state, progress, failure_code, failure_message, result_url, video_ms, \
          charged_units, updated_at, completed_at, expires_at, deadline_at, next_poll_at, polls, \
          poll_errors, lease_owner, lease_until, deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, \
          $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
-         $25, $26, $27, $28, $29, $30, $31, $32)"
-    ))
+         $25, $26, $27, $28, $29, $30, $31, $32)",
+    )
     .bind(v.id)
     .bind(v.token_id)
     .bind(v.owner)
