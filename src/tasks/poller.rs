@@ -294,9 +294,13 @@ impl Poller {
     }
 
     /// Polls `task` now (a client's refresh), by the same poll and compare-and-set as a round;
-    /// the task as stored afterwards (as given if the store cannot be read).
+    /// the task as stored afterwards (as given if the store cannot be read). Rate-limited per
+    /// task: a task written (polled) less than `video.refresh_interval` ago, or ended, is
+    /// answered as given, without a poll.
     pub async fn refresh(&self, task: Task) -> Task {
-        if task.state.is_terminal() {
+        let fresh = now_ms().saturating_sub(task.updated_at)
+            < i64::try_from(self.config.refresh_interval.as_millis()).unwrap_or(i64::MAX);
+        if task.state.is_terminal() || fresh {
             return task;
         }
         let next = self.polled(&task).await;

@@ -105,11 +105,13 @@ fn ended_at(t: &mut Task, now: i64, pace: &Pace) {
     }
 }
 
-/// The task after a good poll: the report merged, the error streak reset, the next poll at the
+/// The task after a good poll (`updated_at` is when it was last polled): the report merged,
+/// the error streak reset, the next poll at the
 /// interval or the upstream's hint (the later), jittered by `jitter`.
 pub(crate) fn reported(task: &Task, r: &PollReport, now: i64, pace: &Pace, jitter: f64) -> Task {
     let mut t = task.clone();
     merge(&mut t, r, now, pace);
+    t.updated_at = now;
     t.polls = t.polls.saturating_add(1);
     t.poll_errors = 0;
     let wait = r.poll_after.map_or(pace.interval, |h| h.max(pace.interval));
@@ -128,6 +130,7 @@ pub(crate) fn failed(
     jitter: f64,
 ) -> Task {
     let mut t = task.clone();
+    t.updated_at = now;
     t.polls = t.polls.saturating_add(1);
     t.poll_errors = t.poll_errors.saturating_add(1);
     let wait = scaled(backoff(pace, t.poll_errors), jitter).max(retry_after.unwrap_or_default());

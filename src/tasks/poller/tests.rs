@@ -249,8 +249,8 @@ impl Rig {
             video_ms: None,
             charged_units: 400,
             request_id: format!("req-{upstream_id}"),
-            created_at: now,
-            updated_at: now,
+            created_at: now - 60_000,
+            updated_at: now - 60_000,
             completed_at: None,
             expires_at: None,
             deadline_at: now + 3_600_000,
@@ -546,6 +546,22 @@ async fn cancellation_ends_the_job_while_a_poll_hangs() {
             Some("a"),
             "its lease lapses on its own"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_inside_the_refresh_interval_answers_without_a_poll() {
+    with_upstream(|url, up| async move {
+        let rig = Rig::new(&url).await;
+        let p = rig.poller("a");
+        let t = rig.insert("run-r", |_| {}).await;
+        let once = p.refresh(t).await;
+        assert_eq!((once.state, once.progress), (TaskState::InProgress, 50));
+        let twice = p.refresh(once.clone()).await;
+        assert_eq!(twice, once);
+        assert_eq!(up.hits.lock().unwrap()["run-r"], 1, "one upstream poll");
+        assert_eq!(p.gauges().polls(), 1);
     })
     .await;
 }
