@@ -106,16 +106,18 @@ fn ended_at(t: &mut Task, now: i64, pace: &Pace) {
 }
 
 /// The task after a good poll (`updated_at` is when it was last polled): the report merged,
-/// the error streak reset, the next poll at the
-/// interval or the upstream's hint (the later), jittered by `jitter`.
+/// the error streak reset, the next poll at the interval or the upstream's hint (the later),
+/// jittered by `jitter` but never before the hint.
 pub(crate) fn reported(task: &Task, r: &PollReport, now: i64, pace: &Pace, jitter: f64) -> Task {
     let mut t = task.clone();
     merge(&mut t, r, now, pace);
     t.updated_at = now;
     t.polls = t.polls.saturating_add(1);
     t.poll_errors = 0;
-    let wait = r.poll_after.map_or(pace.interval, |h| h.max(pace.interval));
-    t.next_poll_at = now.saturating_add(ms(scaled(wait, jitter)));
+    // Jittered, but never before the upstream asked to be polled again.
+    let hint = r.poll_after.unwrap_or_default();
+    let wait = scaled(hint.max(pace.interval), jitter).max(hint);
+    t.next_poll_at = now.saturating_add(ms(wait));
     released(t)
 }
 
@@ -237,7 +239,12 @@ mod tests {
         hinted.poll_after = Some(Duration::from_secs(20));
         assert_eq!(reported(&t, &hinted, 0, &pace(), 1.2).next_poll_at, 24_000);
         assert_eq!(reported(&t, &hinted, 0, &pace(), 5.0).next_poll_at, 24_000);
-        assert_eq!(reported(&t, &hinted, 0, &pace(), 0.8).next_poll_at, 16_000);
+        assert_eq!(
+            reported(&t, &hinted, 0, &pace(), 0.8).next_poll_at,
+            20_000,
+            "never before the hint"
+        );
+        assert_eq!(reported(&t, &r, 0, &pace(), 0.8).next_poll_at, 4_000);
     }
 
     #[test]
