@@ -155,3 +155,32 @@ impl AppState {
         self.draining.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_relay_with_a_store_runs_the_task_poller_and_one_without_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::parse("[[tokens]]\nkey = \"sk-client-0123456789\"\n").unwrap();
+        config.store = Some(crate::config::StoreConfig::in_dir(dir.path()));
+        let state = AppState::open(config).await.unwrap();
+        assert!(state.poller.is_some());
+        let job = state
+            .supervisor
+            .jobs()
+            .into_iter()
+            .find(|j| j.name == poller::JOB)
+            .expect("the poller's job");
+        assert!(job.critical);
+        state
+            .supervisor
+            .shutdown(std::time::Duration::from_secs(5))
+            .await;
+        let file = Config::parse("[[tokens]]\nkey = \"sk-client-0123456789\"\n").unwrap();
+        let bare = AppState::new(file).unwrap();
+        assert!(bare.poller.is_none());
+        assert!(bare.supervisor.jobs().iter().all(|j| j.name != poller::JOB));
+    }
+}

@@ -179,6 +179,7 @@ async fn answer(State(up): State<Arc<FakeUpstream>>, Path(id): Path<String>) -> 
 struct Rig {
     store: Store,
     config: Config,
+    writers: Mutex<Vec<usage::UsageWriter>>,
     _dir: tempfile::TempDir,
 }
 
@@ -202,6 +203,7 @@ impl Rig {
         Self {
             store,
             config,
+            writers: Mutex::new(Vec::new()),
             _dir: dir,
         }
     }
@@ -209,7 +211,9 @@ impl Rig {
     fn poller(&self, instance: &str) -> Poller {
         let ledger = Ledger::new(&[]);
         let sc = StoreConfig::in_dir(self._dir.path().join(instance));
-        let (sink, _writer) = usage::pipeline(&self.store, &sc, None).unwrap();
+        let (sink, writer) = usage::pipeline(&self.store, &sc, None).unwrap();
+        // Kept (not run): the sink's records wait in its queue for the test to count.
+        self.writers.lock().unwrap().push(writer);
         Poller::new(PollerParts {
             store: self.store.clone(),
             routes: Arc::new(Routes::new(&self.config).unwrap()),
@@ -331,6 +335,11 @@ async fn a_round_polls_due_tasks_and_writes_what_they_report() {
             p.gauges().settlements(),
             2,
             "the completed and the failed one"
+        );
+        assert_eq!(
+            p.sink.snapshot().queue_depth,
+            2,
+            "both settlements handed to the sink"
         );
     })
     .await;
@@ -562,6 +571,23 @@ async fn a_refresh_inside_the_refresh_interval_answers_without_a_poll() {
         assert_eq!(twice, once);
         assert_eq!(up.hits.lock().unwrap()["run-r"], 1, "one upstream poll");
         assert_eq!(p.gauges().polls(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_instances_polling_together_poll_each_task_once() {
+    with_upstream(|url, up| async move {
+        let rig = Rig::new(&url).await;
+        let (a, b) = (rig.poller("a"), rig.poller("b"));
+        for n in 0..30 {
+            rig.insert(&format!("wait-{n}"), |_| {}).await;
+        }
+        tokio::join!(a.round(), b.round());
+        let hits = up.hits.lock().unwrap().clone();
+        assert_eq!(hits.len(), 30);
+        assert!(hits.values().all(|n| *n == 1), "{hits:?}");
+        assert_eq!(a.gauges().polls() + b.gauges().polls(), 30);
     })
     .await;
 }
