@@ -5,8 +5,8 @@
 //! each poll under its deadline with its body read bounded, write each result by
 //! compare-and-set), the pace (`pace`: each provider's least interval, backoff with jitter after
 //! failed polls, the upstream's `retry-after` and poll-after hints), the one settlement of a
-//! task a write of this poller ended, the on-demand refresh and the callback reports the video
-//! front hands it, and the store's task counts it refreshes for the monitor every few seconds.
+//! task a write of this poller ended, the on-demand refresh, the callback reports and the other
+//! writes (a client's cancel) the video front hands it, and the store's task counts it refreshes for the monitor every few seconds.
 //! Must never: run one job or task per video task, hold a task it has not leased (or lost by a
 //! compare-and-set), settle a task a write of its own did not end, or let a poll outlive its
 //! deadline.
@@ -291,6 +291,25 @@ impl Poller {
                 Written::Failed
             }
         }
+    }
+
+    /// Writes `next` (a task read from the store and changed: a client's cancel, say) by
+    /// compare-and-set, releasing its lease; when this write ended the task, settles it (the
+    /// one settlement). The task as written, or `None` when another writer came first, the
+    /// stored task had ended, or the store failed.
+    pub async fn commit(&self, next: Task) -> Option<Task> {
+        match self.write(pace::released(next)).await {
+            Written::Done(t) => Some(*t),
+            Written::Lost | Written::Failed => None,
+        }
+    }
+
+    /// When a task created now on `kind` is first polled: one interval (jittered) from `now`.
+    pub fn first_poll_at(&self, kind: ProviderKind, now: i64) -> i64 {
+        let pace = self.pace_of(kind);
+        let jitter = 1.0 + rand::random_range(-pace::JITTER..=pace::JITTER);
+        let wait = pace.interval.mul_f64(jitter);
+        now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// Polls `task` now (a client's refresh), by the same poll and compare-and-set as a round;

@@ -390,6 +390,11 @@ async fn polls_in_flight_never_exceed_poll_concurrency() {
         assert!(max >= 2, "polls ran one at a time ({max})");
         assert_eq!(p.gauges().polls(), 24);
         assert_eq!(up.hits.lock().unwrap().len(), 24);
+        let open = p.upstream.open_connections();
+        assert!(
+            open <= 4,
+            "{open} upstream connections, more than polls in flight"
+        );
     })
     .await;
 }
@@ -588,6 +593,35 @@ async fn two_instances_polling_together_poll_each_task_once() {
         assert_eq!(hits.len(), 30);
         assert!(hits.values().all(|n| *n == 1), "{hits:?}");
         assert_eq!(a.gauges().polls() + b.gauges().polls(), 30);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cancel_committed_by_the_front_settles_once_and_stops_the_polls() {
+    with_upstream(|url, up| async move {
+        let rig = Rig::new(&url).await;
+        let (p, front) = (rig.poller("a"), rig.poller("front"));
+        let t = rig.insert("run-c", |_| {}).await;
+        let mut cancelled = t.clone();
+        cancelled.state = TaskState::Cancelled;
+        cancelled.failure = Some(TaskFailure::new("cancelled", "cancelled by its client"));
+        let written = front.commit(cancelled.clone()).await.expect("written");
+        assert_eq!((written.state, written.version), (TaskState::Cancelled, 1));
+        assert!(
+            front.commit(cancelled).await.is_none(),
+            "a stale write is refused"
+        );
+        assert_eq!(front.gauges().settlements(), 1);
+        p.round().await;
+        assert!(
+            up.hits.lock().unwrap().is_empty(),
+            "an ended task is not polled"
+        );
+        let now = now_ms();
+        let first = p.first_poll_at(ProviderKind::Openai, now);
+        // The fake's 50 ms (longer than the configured 20 ms), ±20%.
+        assert!((now + 40..=now + 60).contains(&first), "{}", first - now);
     })
     .await;
 }
