@@ -1,8 +1,9 @@
 //! The relay's shared state: built once at start, read by every request.
 //!
 //! Owns: config, token table, channels, the upstream client, the overload counters, the
-//! supervisor of background jobs, the store when one is configured (`metered`), and whether the
-//! relay is draining (shutdown has begun).
+//! supervisor of background jobs, the store when one is configured (`metered`) and with it the
+//! video task poller (its job started here, `task_poller`, critical), and whether the relay is
+//! draining (shutdown has begun).
 //! Must never: hold per-request data.
 
 mod metered;
@@ -11,10 +12,12 @@ pub use metered::Metered;
 
 use crate::auth::Tokens;
 use crate::config::{Config, ConfigError};
+use crate::limits::PriceTable;
 use crate::monitor::Monitor;
 use crate::overload::Overload;
 use crate::routing::Routes;
 use crate::supervisor::{self, Supervisor, SupervisorError};
+use crate::tasks::poller::{self, Poller, PollerParts};
 use crate::upstream::Upstream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -36,6 +39,9 @@ pub struct AppState {
     pub credentials: Arc<crate::providers::vertex::Credentials>,
     /// Signed callback URLs of video tasks (the key lives as long as the relay).
     pub callbacks: crate::tasks::callback::Callbacks,
+    /// The video task poller (`Some` with a store): its job runs on the supervisor; the video
+    /// front asks it for on-demand refreshes and hands it callback reports.
+    pub poller: Option<Arc<Poller>>,
     draining: AtomicBool,
 }
 
@@ -94,19 +100,42 @@ impl AppState {
                 &state.supervisor,
             )?;
         }
+        if let Some(poller) = &state.poller {
+            let poller = poller.clone();
+            state
+                .supervisor
+                .spawn_critical(poller::JOB, move |cancel| poller.clone().run(cancel))?;
+        }
         Ok(Arc::new(state))
     }
 
     fn build(config: Config, metered: Option<Metered>) -> Result<Self, StartError> {
         let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
         let monitor = Monitor::new(&config.monitor, &channels);
+        let credentials = Arc::new(crate::providers::vertex::Credentials::new(&config));
+        let routes = Arc::new(Routes::new(&config)?);
+        let upstream = Upstream::new(&config, monitor.ledger().clone())?;
+        let poller = match &metered {
+            Some(m) => Some(Arc::new(Poller::new(PollerParts {
+                store: m.store.clone(),
+                routes: routes.clone(),
+                upstream: upstream.clone(),
+                credentials: credentials.clone(),
+                sink: m.sink.clone(),
+                prices: Arc::new(PriceTable::new(&config.prices)?),
+                config: config.video.clone(),
+                gauges: monitor.video().clone(),
+            }))),
+            None => None,
+        };
         Ok(Self {
             tokens: Tokens::new(&config),
-            credentials: Arc::new(crate::providers::vertex::Credentials::new(&config)),
+            credentials,
             callbacks: crate::tasks::callback::Callbacks::new(&config.video),
             metered,
-            routes: Arc::new(Routes::new(&config)?),
-            upstream: Upstream::new(&config, monitor.ledger().clone())?,
+            routes,
+            upstream,
+            poller,
             overload: Overload::new(&config.overload),
             supervisor: Supervisor::new(monitor.ledger().clone(), supervisor::MAX_JOBS),
             monitor,
@@ -127,5 +156,34 @@ impl AppState {
 
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_relay_with_a_store_runs_the_task_poller_and_one_without_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::parse("[[tokens]]\nkey = \"sk-client-0123456789\"\n").unwrap();
+        config.store = Some(crate::config::StoreConfig::in_dir(dir.path()));
+        let state = AppState::open(config).await.unwrap();
+        assert!(state.poller.is_some());
+        let job = state
+            .supervisor
+            .jobs()
+            .into_iter()
+            .find(|j| j.name == poller::JOB)
+            .expect("the poller's job");
+        assert!(job.critical);
+        state
+            .supervisor
+            .shutdown(std::time::Duration::from_secs(5))
+            .await;
+        let file = Config::parse("[[tokens]]\nkey = \"sk-client-0123456789\"\n").unwrap();
+        let bare = AppState::new(file).unwrap();
+        assert!(bare.poller.is_none());
+        assert!(bare.supervisor.jobs().iter().all(|j| j.name != poller::JOB));
     }
 }

@@ -2,7 +2,7 @@
 //! operator sees a leak long before it kills the process (design.md rule 6).
 //!
 //! Owns: the [`Monitor`] of one relay instance: its [`Ledger`] (RAII-guarded gauges, counters,
-//! histograms), the OS view from /proc, the sample ring behind trends, health status against
+//! histograms) and the video tasks' counts, the OS view from /proc, the sample ring behind trends, health status against
 //! thresholds, the Prometheus text, the sampler loop and the `sluice monitor` command.
 //! Must never: be a global (several relays share a test process), spawn tasks itself (the
 //! sampler is a future the supervisor runs), or grow with traffic (labels and ring are bounded).
@@ -24,10 +24,11 @@ pub use histogram::HistogramSnapshot;
 pub use ledger::{
     Counters, Counts, ErrorKind, ErrorLabel, Guard, Ledger, TimeoutKind, OTHER_CHANNEL,
 };
-pub use snapshot::{Alert, Growth, Latency, Snapshot, Status};
+pub use snapshot::{Alert, Growth, Latency, Snapshot, Status, VIDEO_OVERDUE};
 pub use trend::{slope, Sample};
 
 use crate::config::MonitorConfig;
+use crate::tasks::gauges::VideoGauges;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -36,6 +37,8 @@ use trend::Ring;
 pub struct Monitor {
     config: MonitorConfig,
     ledger: Arc<Ledger>,
+    /// What is counted of video tasks (the poller and the video front count there).
+    video: Arc<VideoGauges>,
     ring: Mutex<Ring>,
     started: Instant,
 }
@@ -55,6 +58,7 @@ impl Monitor {
             ring: Mutex::new(Ring::new(config.ring_capacity())),
             config: config.clone(),
             ledger: Ledger::new(channels),
+            video: Arc::new(VideoGauges::default()),
             started: Instant::now(),
         })
     }
@@ -62,6 +66,11 @@ impl Monitor {
     /// The ledger to create guards and count events on.
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    /// The video tasks' counts.
+    pub fn video(&self) -> &Arc<VideoGauges> {
+        &self.video
     }
 
     pub fn config(&self) -> &MonitorConfig {

@@ -8,7 +8,10 @@
 
 use super::histogram::HistogramSnapshot;
 use super::{Gauge, Ledger, Snapshot, Status};
+use crate::config::ProviderKind;
 use crate::supervisor::JobStatus;
+use crate::tasks::gauges::{PollErrorKind, VideoSnapshot};
+use crate::tasks::TaskState;
 use std::fmt::Write;
 
 pub const PREFIX: &str = "sluice_";
@@ -143,7 +146,78 @@ pub fn render(s: &Snapshot, ledger: &Ledger) -> String {
     for (name, help, h) in ledger.histograms() {
         w.histogram(name, help, &h);
     }
+    render_video(&mut w, &s.video);
     w.0
+}
+
+/// The video tasks: pending by provider and state (every state of every provider kind, so a
+/// series drops to 0 rather than vanishing), the oldest pending task's age, polls, poll errors
+/// by kind, callbacks, and tasks past their deadline.
+fn render_video(w: &mut Writer, v: &VideoSnapshot) {
+    w.family(
+        "video_tasks_pending",
+        "Video tasks not ended, by provider kind and state (as last counted).",
+        "gauge",
+    );
+    for kind in ProviderKind::ALL {
+        for state in TaskState::ALL.into_iter().filter(|s| !s.is_terminal()) {
+            let n = v
+                .pending
+                .iter()
+                .filter(|g| g.provider == kind.as_str() && g.state == state)
+                .map(|g| g.count)
+                .sum::<u64>();
+            let labels = [("provider", kind.as_str()), ("state", state.as_str())];
+            w.sample("video_tasks_pending", &labels, n as f64);
+        }
+    }
+    w.family(
+        "video_oldest_pending_seconds",
+        "Age of the oldest video task not ended (0 when none).",
+        "gauge",
+    );
+    w.sample(
+        "video_oldest_pending_seconds",
+        &[],
+        v.oldest_pending_seconds.unwrap_or(0.0),
+    );
+    w.family(
+        "video_tasks_overdue",
+        "Video tasks past their deadline and not yet expired.",
+        "gauge",
+    );
+    w.sample("video_tasks_overdue", &[], v.overdue as f64);
+    w.family(
+        "video_polls_total",
+        "Upstream polls of video tasks sent by this instance.",
+        "counter",
+    );
+    w.sample("video_polls_total", &[], v.polls_total as f64);
+    w.family(
+        "video_poll_errors_total",
+        "Failed polls of video tasks, by kind.",
+        "counter",
+    );
+    for kind in PollErrorKind::ALL {
+        let n = v.poll_errors.get(kind.as_str()).copied().unwrap_or(0);
+        w.sample(
+            "video_poll_errors_total",
+            &[("kind", kind.as_str())],
+            n as f64,
+        );
+    }
+    w.family(
+        "video_callbacks_total",
+        "Provider callbacks about video tasks received.",
+        "counter",
+    );
+    w.sample("video_callbacks_total", &[], v.callbacks_total as f64);
+    w.family(
+        "video_settlements_total",
+        "Video tasks this instance ended and settled.",
+        "counter",
+    );
+    w.sample("video_settlements_total", &[], v.settlements_total as f64);
 }
 
 /// The supervisor's jobs: `sluice_background_job_running{job}` (1 while a run is in progress)

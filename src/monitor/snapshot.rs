@@ -2,7 +2,7 @@
 //! against the configured thresholds.
 //!
 //! Owns: [`Snapshot`] (the JSON of `/api/monitor/health`), the status rule (the worst level of
-//! any thresholded gauge) and the "keeps growing" rule.
+//! any thresholded gauge, and a warning while video tasks are past their deadline) and the "keeps growing" rule.
 //! Must never: read anything; it is built from an observation the monitor made.
 
 use super::gauges::{Gauge, Reading};
@@ -10,6 +10,7 @@ use super::ledger::Counters;
 use super::trend::Ring;
 use super::{Monitor, Observation};
 use crate::config::Thresholds;
+use crate::tasks::gauges::VideoSnapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -74,6 +75,8 @@ pub struct Snapshot {
     /// Gauges growing faster than their tolerance over at least half the window.
     pub growing: Vec<Growth>,
     pub alerts: Vec<Alert>,
+    /// Video tasks: polls, poll errors, callbacks, pending tasks and those past their deadline.
+    pub video: VideoSnapshot,
     pub samples: usize,
     pub interval_seconds: f64,
     pub window_seconds: f64,
@@ -82,7 +85,9 @@ pub struct Snapshot {
 impl Snapshot {
     pub(super) fn new(monitor: &Monitor, obs: Observation, ring: &Ring) -> Self {
         let config = monitor.config();
-        let alerts = evaluate(&obs.reading, &config.thresholds);
+        let video = monitor.video().snapshot();
+        let mut alerts = evaluate(&obs.reading, &config.thresholds);
+        alerts.extend(overdue_alert(&video));
         let trend = ring.trend();
         let covered = ring.len() >= 3 && ring.span() >= config.window.as_secs_f64() / 2.0;
         let growing = if covered {
@@ -115,6 +120,7 @@ impl Snapshot {
             trend,
             growing,
             alerts,
+            video,
             samples: ring.len(),
             interval_seconds: config.interval.as_secs_f64(),
             window_seconds: config.window.as_secs_f64(),
@@ -145,6 +151,22 @@ pub(super) fn evaluate(reading: &Reading, thresholds: &Thresholds) -> Vec<Alert>
             })
         })
         .collect()
+}
+
+/// The alert name of video tasks past their deadline.
+pub const VIDEO_OVERDUE: &str = "video_tasks_overdue";
+
+/// A warning while pending video tasks are past their deadline (the sweep expires them each
+/// round, so a lasting count means the poller is behind or down). Never critical: the relay
+/// still serves.
+pub(super) fn overdue_alert(video: &VideoSnapshot) -> Option<Alert> {
+    (video.overdue > 0).then_some(Alert {
+        gauge: VIDEO_OVERDUE,
+        status: Status::Warn,
+        value: video.overdue,
+        warn: 1,
+        critical: u64::MAX,
+    })
 }
 
 /// The thresholded gauges whose trend is above their growth tolerance.

@@ -11,6 +11,7 @@
 pub mod billing;
 pub mod callback;
 pub(crate) mod front;
+pub mod gauges;
 pub mod poller;
 mod state;
 mod task;

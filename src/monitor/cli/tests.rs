@@ -182,3 +182,33 @@ fn the_store_line_shows_status_queue_spool_and_writes() {
     );
     assert!(!render(&snapshot("ok"), "http://x", false).contains("\nstore "));
 }
+
+#[test]
+fn the_video_lines_show_pending_polls_errors_and_overdue() {
+    let mut v = snapshot("warn");
+    v["video"] = json!({
+        "polls_total": 120, "polls_per_second": 2.5, "callbacks_total": 4,
+        "poll_errors": {"status": 2, "deadline": 0, "invalid": 1, "network": 0, "channel_gone": 0},
+        "pending": [{"provider": "kling", "state": "queued", "count": 3},
+                    {"provider": "luma", "state": "in_progress", "count": 1}],
+        "pending_total": 4, "oldest_pending_seconds": 42.4, "overdue": 1, "counted_at": 5,
+    });
+    let text = render(&v, "http://x", false);
+    let line = text.lines().find(|l| l.starts_with("video ")).expect(&text);
+    for part in [
+        "pending 4",
+        "oldest 42s",
+        "overdue 1",
+        "polls 120 (2.5/s)",
+        "poll errors: status 2, invalid 1",
+        "callbacks 4",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(
+        text.contains("by provider: kling queued 3, luma in_progress 1"),
+        "{text}"
+    );
+    assert!(render(&v, "http://x", true).contains("\x1b[33moverdue 1"));
+    assert!(!render(&snapshot("ok"), "http://x", false).contains("\nvideo "));
+}

@@ -1,7 +1,8 @@
 //! The text view of one health snapshot, as `sluice monitor` draws it.
 //!
 //! Owns: layout, units (bytes as KiB/MiB/GiB), colors by level; the store's line (status, queue,
-//! spool, write latency and failures) when the relay has a store.
+//! spool, write latency and failures) when the relay has a store; the video tasks' lines once
+//! the relay polls tasks.
 //! Must never: fail on a snapshot it does not fully know; missing fields show as `-` or 0.
 
 use serde_json::Value;
@@ -120,6 +121,12 @@ pub fn render(v: &Value, url: &str, color: bool) -> String {
             n("records_dropped"),
         );
     }
+    if let Some(video) = v["video"].as_object().filter(|x| {
+        !x.get("counted_at").is_none_or(Value::is_null)
+            || x.get("polls_total").and_then(Value::as_u64).unwrap_or(0) > 0
+    }) {
+        video_lines(&mut out, video, &paint);
+    }
     let _ = writeln!(
         out,
         "samples {} over {}s (every {}s)",
@@ -128,6 +135,68 @@ pub fn render(v: &Value, url: &str, color: bool) -> String {
         v["interval_seconds"].as_f64().unwrap_or(0.0),
     );
     out
+}
+
+/// The video tasks' lines: pending by provider and state, the oldest one's age, polls and
+/// their rate, poll errors by kind, callbacks, and those past their deadline (a warning).
+fn video_lines(
+    out: &mut String,
+    video: &serde_json::Map<String, Value>,
+    paint: &dyn Fn(&str, String) -> String,
+) {
+    let n = |k: &str| video.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let oldest = video
+        .get("oldest_pending_seconds")
+        .and_then(Value::as_f64)
+        .map_or_else(|| "-".to_owned(), |s| format!("{s:.0}s"));
+    let errors: Vec<String> = video
+        .get("poll_errors")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let errors = if errors.is_empty() {
+        "none".to_owned()
+    } else {
+        errors.join(", ")
+    };
+    let overdue = n("overdue");
+    let overdue = if overdue > 0 {
+        paint("warn", format!("overdue {overdue}"))
+    } else {
+        "overdue 0".to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "video pending {}  oldest {oldest}  {overdue}  polls {} ({:.1}/s)  poll errors: {errors}  callbacks {}",
+        n("pending_total"),
+        n("polls_total"),
+        video.get("polls_per_second").and_then(Value::as_f64).unwrap_or(0.0),
+        n("callbacks_total"),
+    );
+    let groups: Vec<String> = video
+        .get("pending")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|g| {
+                    format!(
+                        "{} {} {}",
+                        g["provider"].as_str().unwrap_or("?"),
+                        g["state"].as_str().unwrap_or("?"),
+                        g["count"].as_u64().unwrap_or(0)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !groups.is_empty() {
+        let _ = writeln!(out, "  by provider: {}", groups.join(", "));
+    }
 }
 
 fn sum_nested(v: &Value) -> u64 {

@@ -66,3 +66,34 @@ async fn status_only_says_nothing_else() {
         assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), body);
     }
 }
+
+#[tokio::test]
+async fn tasks_past_their_deadline_warn_and_show_in_health() {
+    use crate::store::tasks::TaskCounts;
+    let m = Monitor::new(&MonitorConfig::default(), &[]);
+    let (_, v) = health_response(&m, false);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["video"]["overdue"], 0);
+    m.video().set_counts(
+        TaskCounts {
+            overdue: 3,
+            ..TaskCounts::default()
+        },
+        1_000,
+    );
+    let (code, v) = health_response(&m, false);
+    assert_eq!((code, v["status"].as_str()), (StatusCode::OK, Some("warn")));
+    let alert = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["gauge"] == crate::monitor::VIDEO_OVERDUE)
+        .expect("an overdue alert");
+    assert_eq!(
+        (alert["status"].as_str(), alert["value"].as_u64()),
+        (Some("warn"), Some(3))
+    );
+    assert_eq!(v["video"]["overdue"], 3);
+    m.video().set_counts(TaskCounts::default(), 2_000);
+    assert_eq!(health_response(&m, false).1["status"], "ok");
+}

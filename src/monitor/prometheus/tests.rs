@@ -297,3 +297,65 @@ fn every_family_and_timeout_kind_is_exposed_at_zero() {
         "no `other` family"
     );
 }
+
+#[test]
+fn video_tasks_are_exposed_with_fixed_labels() {
+    use crate::store::tasks::TaskCounts;
+    use crate::tasks::gauges::PollErrorKind;
+    use crate::tasks::TaskState;
+    let m = Monitor::new(&MonitorConfig::default(), &[]);
+    let g = m.video();
+    g.poll();
+    g.poll();
+    g.poll_error(PollErrorKind::Deadline);
+    g.callback();
+    g.set_counts(
+        TaskCounts {
+            pending: vec![("kling".to_owned(), TaskState::InProgress, 4)],
+            oldest_pending_created_at: Some(1_000),
+            overdue: 2,
+        },
+        61_000,
+    );
+    let (types, lines) = parse(&m.render_prometheus());
+    for (name, kind) in [
+        ("sluice_video_tasks_pending", "gauge"),
+        ("sluice_video_oldest_pending_seconds", "gauge"),
+        ("sluice_video_tasks_overdue", "gauge"),
+        ("sluice_video_polls_total", "counter"),
+        ("sluice_video_poll_errors_total", "counter"),
+        ("sluice_video_callbacks_total", "counter"),
+    ] {
+        assert_eq!(types.get(name).map(String::as_str), Some(kind), "{name}");
+    }
+    let v = |name, labels: &[(&str, &str)]| find(&lines, name, labels).map(|l| l.value);
+    let pending = |p, s| {
+        v(
+            "sluice_video_tasks_pending",
+            &[("provider", p), ("state", s)],
+        )
+    };
+    assert_eq!(pending("kling", "in_progress"), Some(4.0));
+    assert_eq!(pending("kling", "queued"), Some(0.0), "zeros are rendered");
+    assert_eq!(pending("runway", "queued"), Some(0.0));
+    assert_eq!(
+        pending("kling", "completed"),
+        None,
+        "ended tasks are not pending"
+    );
+    assert_eq!(v("sluice_video_oldest_pending_seconds", &[]), Some(60.0));
+    assert_eq!(v("sluice_video_tasks_overdue", &[]), Some(2.0));
+    assert_eq!(v("sluice_video_polls_total", &[]), Some(2.0));
+    assert_eq!(
+        v("sluice_video_poll_errors_total", &[("kind", "deadline")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "sluice_video_poll_errors_total",
+            &[("kind", "channel_gone")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(v("sluice_video_callbacks_total", &[]), Some(1.0));
+}

@@ -11,6 +11,7 @@
 
 pub(crate) mod channels;
 pub(crate) mod meta;
+pub(crate) mod tasks;
 pub(crate) mod tokens;
 pub(crate) mod usage;
 pub(crate) mod usage_read;
