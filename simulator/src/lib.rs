@@ -125,8 +125,9 @@ mod server;
 mod state;
 mod stats;
 mod vertex;
+mod video;
 
-pub use config::{GoogleOAuthConfig, ServiceAccountKey, SimConfig};
+pub use config::{GoogleOAuthConfig, ServiceAccountKey, SimConfig, VideoConfig};
 pub use dialect::Dialect;
 pub use faults::mix::Mix;
 pub use faults::scenario::{Scenario, ScenarioError};
@@ -134,7 +135,7 @@ pub use faults::select::FAULT_HEADER;
 pub use faults::spec::{Fault, FaultError, FaultSet};
 pub use handle::SimHandle;
 pub use provider::Provider;
-pub use stats::Stats;
+pub use stats::{Stats, VideoStats};
 pub use vertex::account::TestServiceAccount;
 
 use std::sync::Arc;
@@ -154,10 +155,15 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
         config.scenario,
         config.mix,
         config.google_oauth,
+        config.video,
+        addr,
     ));
     let app = app::router(shared.clone());
     let cancel = CancellationToken::new();
     let mut server = JoinSet::new();
+    if let Some(rx) = shared.video.take_receiver() {
+        server.spawn(video::callback::run(shared.clone(), rx, cancel.clone()));
+    }
     server.spawn(server::run(
         listener,
         app,

@@ -49,7 +49,16 @@ pub(crate) fn versions(provider: Provider) -> &'static [&'static str] {
     match provider {
         Provider::Vertex => &["v1", "v1beta1"],
         Provider::Gemini => &["v1", "v1beta", "v1alpha"],
-        Provider::OpenAi | Provider::Anthropic | Provider::Xai | Provider::GoogleOAuth => &[],
+        Provider::OpenAi
+        | Provider::Anthropic
+        | Provider::Xai
+        | Provider::GoogleOAuth
+        | Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => &[],
     }
 }
 
@@ -97,6 +106,8 @@ pub(crate) fn label(path: &str) -> (String, Option<String>) {
             "models" => Some("{model}"),
             "projects" => Some("{project}"),
             "locations" => Some("{location}"),
+            "operations" => Some("{operation}"),
+            "files" => Some("{file}"),
             _ => None,
         };
         match placeholder {
