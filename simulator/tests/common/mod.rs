@@ -3,6 +3,7 @@
 
 pub mod google;
 pub mod media;
+pub mod video;
 
 use std::time::Duration;
 
