@@ -146,6 +146,14 @@ mod tests {
         );
         assert_eq!(label("/v1/models"), ("/v1/models".to_owned(), None));
         assert_eq!(
+            label("/v1beta/models/veo-3.0-generate-001/operations/abc123").0,
+            "/v1beta/models/{model}/operations/{operation}"
+        );
+        assert_eq!(
+            label("/v1beta/files/abc123:download").0,
+            "/v1beta/files/{file}:download"
+        );
+        assert_eq!(
             label("/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent").0,
             "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent"
         );
