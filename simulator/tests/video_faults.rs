@@ -223,6 +223,29 @@ async fn task_faults_come_from_header_scenario_and_directive_too() {
 }
 
 #[tokio::test]
+async fn the_video_fixture_scenario_spreads_task_faults_over_creates() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/scenarios/video-tasks.toml"
+    );
+    let scenario = Scenario::from_file(std::path::Path::new(path)).unwrap();
+    let sim = sluice_sim::start(SimConfig {
+        video: fast(),
+        scenario: Some(scenario),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let v = Video::new(&sim, Provider::Zhipu).await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(v.create("x", None).await);
+    }
+    let faults = sim.stats().faults_total();
+    assert!(faults > 0 && faults < 40, "{:?}", sim.stats().faults);
+}
+
+#[tokio::test]
 async fn kling_and_luma_call_back_on_each_change_of_state() {
     let sim = video_sim().await;
     let rx = Receiver::start().await;
