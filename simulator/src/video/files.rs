@@ -264,6 +264,42 @@ mod tests {
         assert_eq!(u32::from_be_bytes([d[0], d[1], d[2], d[3]]), 8000);
     }
 
+    /// Walks the container boxes, checking every child fills its parent exactly; returns the
+    /// kinds seen, depth first.
+    fn walk(b: &[u8], out: &mut Vec<String>) {
+        const CONTAINERS: [&[u8]; 6] = [b"moov", b"trak", b"mdia", b"minf", b"dinf", b"stbl"];
+        let mut at = 0;
+        while at < b.len() {
+            assert!(at + 8 <= b.len(), "a box header past the end");
+            let len = u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+            assert!(len >= 8 && at + len <= b.len(), "box length {len} at {at}");
+            let kind = &b[at + 4..at + 8];
+            out.push(String::from_utf8_lossy(kind).into_owned());
+            if CONTAINERS.contains(&kind) {
+                walk(&b[at + 8..at + len], out);
+            }
+            at += len;
+        }
+    }
+
+    #[test]
+    fn every_box_fills_its_parent_and_the_chunk_offset_points_into_mdat() {
+        let v = mp4(9, 12);
+        let mut kinds = Vec::new();
+        walk(&v, &mut kinds);
+        for k in [
+            "mvhd", "tkhd", "mdhd", "hdlr", "vmhd", "dref", "stsd", "stts", "stsc", "stsz", "stco",
+        ] {
+            assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+        }
+        let at = v.windows(4).position(|w| w == b"stco").unwrap();
+        let o = &v[at + 12..at + 16];
+        let offset = u32::from_be_bytes([o[0], o[1], o[2], o[3]]) as usize;
+        let mdat = v.windows(4).position(|w| w == b"mdat").unwrap();
+        assert_eq!(offset, mdat + 4);
+        assert_eq!(v.len() - offset, SAMPLE * 12);
+    }
+
     #[test]
     fn images_have_their_magic() {
         assert_eq!(&WEBP[..4], b"RIFF");
