@@ -17,7 +17,7 @@ use crate::faults::layer::layer;
 use crate::faults::mix::Mix;
 use crate::faults::scenario::Scenario;
 use crate::state::{Ctx, Shared};
-use crate::{anthropic, gemini, openai, vertex, Dialect, Provider};
+use crate::{anthropic, gemini, openai, vertex, video, Dialect, Provider};
 
 /// The whole simulator as one router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -34,12 +34,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         };
         let routes = match provider {
             Provider::Anthropic => anthropic::router(ctx.clone()),
-            Provider::OpenAi | Provider::Xai => {
-                openai::router(ctx.clone(), &openai::dialects::OPENAI)
-            }
+            Provider::OpenAi => openai::router(ctx.clone(), &openai::dialects::OPENAI)
+                .merge(video::sora::router(ctx.clone())),
+            Provider::Xai => openai::router(ctx.clone(), &openai::dialects::OPENAI),
             Provider::Gemini => gemini::router(ctx.clone()),
             Provider::Vertex => vertex::router(ctx.clone()),
             Provider::GoogleOAuth => vertex::oauth::router(ctx.clone()),
+            Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => video::router(ctx.clone()),
         };
         let routes = routes.route_layer(middleware::from_fn_with_state(ctx, layer));
         app = app.nest(provider.path_prefix(), routes);

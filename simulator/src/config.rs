@@ -22,6 +22,8 @@ pub struct SimConfig {
     pub mix: Option<Mix>,
     /// The Google OAuth token endpoint that mints Vertex AI access tokens.
     pub google_oauth: GoogleOAuthConfig,
+    /// Video tasks: their timings and how many the task book holds.
+    pub video: VideoConfig,
 }
 
 impl Default for SimConfig {
@@ -32,6 +34,38 @@ impl Default for SimConfig {
             scenario: None,
             mix: None,
             google_oauth: GoogleOAuthConfig::default(),
+            video: VideoConfig::default(),
+        }
+    }
+}
+
+/// How simulated video tasks progress: each task waits about `queue`, then runs about `run`
+/// (both jittered by ±25 %, seeded per task; the prompt marker `[sim:run=DUR]` sets one
+/// task's run time exactly) in `steps` visible progress steps.
+#[derive(Clone, Debug)]
+pub struct VideoConfig {
+    /// Time in the provider's queued state (default 200 ms).
+    pub queue: Duration,
+    /// Time in the running state (default 800 ms).
+    pub run: Duration,
+    /// Progress steps shown while running (default 4; at least 1).
+    pub steps: u32,
+    /// Most tasks held (default 100 000); when full, the oldest task that has ended (or is
+    /// stuck) is evicted, and if it is still live the create is refused with the
+    /// provider's 429.
+    pub capacity: usize,
+    /// Whether the seeded ±25 % jitter applies (default true).
+    pub jitter: bool,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        VideoConfig {
+            queue: Duration::from_millis(200),
+            run: Duration::from_millis(800),
+            steps: 4,
+            capacity: 100_000,
+            jitter: true,
         }
     }
 }

@@ -29,14 +29,21 @@ impl SimHandle {
     /// `http://ADDR/openai/v1`, `http://ADDR/anthropic`, `http://ADDR/xai/v1`; for Google
     /// (whose SDK adds the API version itself) `http://ADDR/gemini` and `http://ADDR/vertex`;
     /// for the Google OAuth token endpoint its whole URL (a service account's `token_uri`),
-    /// `http://ADDR/google-oauth/token`.
+    /// `http://ADDR/google-oauth/token`; for the video-only providers the host root under their
+    /// prefix (`http://ADDR/kling`), to which their documented paths are appended.
     pub fn base_url(&self, provider: Provider) -> String {
         let (addr, prefix) = (self.addr, provider.path_prefix());
         match provider {
             Provider::OpenAi | Provider::Xai => format!("http://{addr}{prefix}/v1"),
-            Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
-                format!("http://{addr}{prefix}")
-            }
+            Provider::Anthropic
+            | Provider::Gemini
+            | Provider::Vertex
+            | Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => format!("http://{addr}{prefix}"),
             Provider::GoogleOAuth => format!("http://{addr}{prefix}/token"),
         }
     }
@@ -49,6 +56,12 @@ impl SimHandle {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.shared.stats.snapshot()
+    }
+
+    /// The queue and run times the simulator chose for the video task with upstream id `id`
+    /// (seeded: same seed and creation order, same timings), if it holds that task.
+    pub fn video_timings(&self, id: &str) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.shared.video.book.timings(id)
     }
 
     /// Zeroes the totals; `connections_open` (a live gauge) is kept.

@@ -73,6 +73,14 @@ pub(crate) fn common(provider: Provider, request_id: &str, limited: bool) -> Hea
             }
         }
         Provider::Xai => put(&mut h, "x-request-id", request_id),
+        // The video-only providers' request ids live in their bodies; this one is the
+        // simulator's own, for tracing.
+        Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => put(&mut h, "x-request-id", request_id),
         // Google sends no request id and no rate-limit headers (quota trouble is told in the
         // 429 body); these are the front end's own.
         Provider::Gemini | Provider::Vertex => {
@@ -108,6 +116,12 @@ pub(crate) fn for_error(
     let mut h = common(provider, request_id, limited);
     match provider {
         Provider::OpenAi | Provider::Anthropic | Provider::Xai => {}
+        Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => {}
         Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
             if status == StatusCode::UNAUTHORIZED {
                 put(
@@ -153,6 +167,12 @@ pub(crate) fn respond(
             format!("gfet4t7; dur={millis}"),
         ),
         Provider::Anthropic | Provider::Xai | Provider::GoogleOAuth => {}
+        Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => {}
     }
     reply.into_response()
 }

@@ -2,7 +2,9 @@
 //! (OpenAI, Anthropic, xAI) closely enough for their official SDKs, and injects faults.
 //!
 //! All providers share one port, each under its own prefix:
-//! OpenAI at `/openai/v1/...`, Anthropic at `/anthropic/v1/...`, xAI at `/xai/v1/...`;
+//! OpenAI at `/openai/v1/...`, Anthropic at `/anthropic/v1/...`, xAI at `/xai/v1/...`,
+//! Google at `/gemini` and `/vertex`, the video-only providers at `/kling`, `/runway`,
+//! `/luma`, `/zhipu`, `/dashscope`, `/viggle`;
 //! [`SimHandle::base_url`] gives the base URL each SDK expects. `GET /__sim/stats` shows
 //! [`Stats`] as JSON and `POST /__sim/stats/reset` zeroes them.
 //!
@@ -34,6 +36,59 @@
 //! `candidatesTokensDetails`; Vertex AI's Imagen (`imagen-*`) answers `:predict` with
 //! `predictions[{bytesBase64Encoded, mimeType}]`. [`Stats::uploads`] and [`Stats::upload_bytes`] count
 //! multipart requests and the bytes read of them, per endpoint.
+//!
+//! # Video
+//! Each provider's async video API, with its own paths, auth, status words, progress scale,
+//! shapes and error envelope, all on one task engine (`video/`). The video-only providers
+//! live under their own prefixes, whose [`SimHandle::base_url`] is the host root the
+//! provider's documented paths are appended to (`http://ADDR/kling` + `/v1/videos/...`).
+//!
+//! | provider | create | poll | status words | result |
+//! |---|---|---|---|---|
+//! | Sora (`/openai`, `sk-`) | `POST /v1/videos` (JSON or multipart, `input_reference`), `POST /v1/videos/{id}/remix` | `GET /v1/videos/{id}` (+ `openai-poll-after-ms`), `GET /v1/videos?after&limit&order`, `DELETE` | `queued`, `in_progress`, `completed`, `failed`; `progress` 0-100 | `GET /v1/videos/{id}/content?variant=video\|thumbnail\|spritesheet` (auth) |
+//! | Kling (`/kling`, JWT) | `POST /v1/videos/text2video` \| `image2video` | `GET /v1/videos/{route}/{id}` (the creating route only) | `submitted`, `processing`, `succeed`, `failed` | `data.task_result.videos[0].url` |
+//! | Runway (`/runway`, `key_`, `X-Runway-Version: 2024-11-06`) | `POST /v1/image_to_video` \| `text_to_video` → `{id}` | `GET /v1/tasks/{id}`; `DELETE` (204: cancels a live task, deletes an ended one) | `PENDING`, `RUNNING` (`progress` 0-1), `SUCCEEDED`, `FAILED` (`failureCode`), `CANCELLED` | `output[0]` |
+//! | Luma (`/luma`, `luma-`) | `POST /dream-machine/v1/generations[/video]` → 201 | `GET`/`DELETE /dream-machine/v1/generations/{id}` | `queued`, `dreaming`, `completed`, `failed` | `assets.video` (`assets.image` a JPEG) |
+//! | Zhipu (`/zhipu`, `id.secret`) | `POST /api/paas/v4/videos/generations` | `GET /api/paas/v4/async-result/{id}` | `PROCESSING`, `SUCCESS`, `FAIL` | `video_result[0].url`, `.cover_image_url` |
+//! | DashScope (`/dashscope`, `sk-`, `X-DashScope-Async: enable`) | `POST /api/v1/services/aigc/video-generation/video-synthesis` | `GET /api/v1/tasks/{id}` (unknown: `UNKNOWN`); `POST .../{id}/cancel` | `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELED` | `output.video_url`, `usage` |
+//! | Viggle v2 (`/viggle`, any 8+ chars) | `POST /api/render` (multipart or JSON; with only `model` set it is accepted: simulation shortcut) | `GET /api/render/{job_id}` (no auth); `DELETE` cancels | `queued`, `processing`, `complete`, `failed`, `cancelled`; `progress_pct` | `cdn_url` |
+//! | Veo, Gemini API (`AIza`) | `POST /v1beta/models/veo-*:predictLongRunning` | `GET /v1beta/models/{veo}/operations/{op}` | `done` | `generateVideoResponse.generatedSamples[0].video.uri` → `/gemini/v1beta/files/{op}:download?alt=media` (key) |
+//! | Veo, Vertex AI (`ya29.`) | `POST .../models/veo-*:predictLongRunning` | `POST .../models/{veo}:fetchPredictOperation` `{operationName}` | `done` | `videos[0].bytesBase64Encoded`, or `gcsUri` with `parameters.storageUri` |
+//!
+//! Kling's JWT is HS256 (`typ: JWT`, claims `iss`, `exp`, `nbf`) signed with the secret key;
+//! the rule is that access key `ak-X` has secret key `sk-X`. Refusals: 401 with code 1001
+//! (none), 1002 (invalid, bad signature), 1003 (`nbf` ahead), 1004 (expired), 1000 (an
+//! access key not `ak-`). Models by prefix: `sora-2*`, `kling-*`, `gen4*`/`gen3a*`/`veo3*`,
+//! `ray-*`, `cogvideox*`, `wan*`, `V4_Preview`/`V3_Preview`/`viggle*`, `veo-*`.
+//!
+//! Timings ([`VideoConfig`], `SimConfig::video`): a task is queued about `queue` (200 ms),
+//! then runs about `run` (800 ms) in `steps` (4) progress steps, each jittered ±25 % from the
+//! seed; running progress reads `(k+1)*100/(steps+1)` (never 0 or 100). A task's state is
+//! derived from the clock since submit (no per-task timers); the book holds `capacity`
+//! (100 000) tasks, evicting the oldest ended one, and refuses with the provider's 429 when
+//! the oldest is still live. Ids come from the seed and creation order (same seed, same
+//! ids and timings; [`SimHandle::video_timings`]). Result files are generated from the task
+//! (an MP4 with `ftyp`, `moov`, `mdat`, its duration the task's seconds; a 1x1 WebP; a grey
+//! JPEG), never stored; the CDN-style ones (`{prefix}/sim-files/video-{id}.mp4`, no auth)
+//! answer 404 until done. Every content route answers `Range: bytes=a-b` with 206 and
+//! `Content-Range` (416 past the end) and streams in 1 KiB frames, so `truncate`/`cut`
+//! apply.
+//!
+//! Task faults, chosen at submit by the usual fault spec (header, `<<sim:...>>`, scenario,
+//! mix) or by a `[sim:FAULT, ...]` marker in the prompt (any text field for Viggle):
+//! `task-fail` (ends failed in the provider's shape; Veo: no videos and
+//! `raiMediaFilteredCount: 1`), `task-stuck` (never leaves running), `task-expire` (results
+//! answer as expired links: 403 XML for CDN links and Gemini files, 404 for Sora; Sora's
+//! `expires_at` equals `completed_at`), `poll-malformed` (poll bodies cut in half: not
+//! JSON), `content-cut=N` (a download aborts after N bytes), `run=DUR` (this task runs
+//! exactly DUR), and for callbacks `callback-delay=DUR`, `callback-dup`, `callback-never`.
+//!
+//! Callbacks: a Kling or Luma create with `callback_url` gets a POST of the task as a poll
+//! shows it (Kling's `data`, Luma's Generation) when it starts running and when it ends,
+//! from one background sender (a bounded queue, at most 16 POSTs in flight, each under a
+//! 5 s deadline; http to a loopback host only). A failed POST is dropped and counted.
+//! [`Stats::video`] counts per provider tasks created, polls, content downloads and
+//! callbacks sent and failed.
 //!
 //! # Keys
 //! A key is valid when it carries the provider's prefix (and something after it):
@@ -86,6 +141,7 @@
 //! | `stall-download[=BYTES]` | the body (JSON, stream or binary) sends BYTES (default half of it), then nothing, and stays open |
 //! | `cut-before-completed` | an event stream is aborted just before its final event (`*.completed`, `*.done`; the one before `[DONE]`) |
 //! | `moderation-blocked` | 400 content-policy refusal: `moderation_blocked` for GPT image models, `content_policy_violation` for others |
+//! | `task-fail`, `task-stuck`, `task-expire`, `poll-malformed`, `content-cut=N`, `run=DUR`, `callback-delay=DUR`, `callback-dup`, `callback-never` | a video task's faults, chosen at its create (see Video) |
 //! | `none` | no fault (for weighted choices) |
 //!
 //! Stream-only faults on a JSON response are ignored (and not counted). Binary bodies (speech
@@ -125,8 +181,9 @@ mod server;
 mod state;
 mod stats;
 mod vertex;
+mod video;
 
-pub use config::{GoogleOAuthConfig, ServiceAccountKey, SimConfig};
+pub use config::{GoogleOAuthConfig, ServiceAccountKey, SimConfig, VideoConfig};
 pub use dialect::Dialect;
 pub use faults::mix::Mix;
 pub use faults::scenario::{Scenario, ScenarioError};
@@ -134,7 +191,7 @@ pub use faults::select::FAULT_HEADER;
 pub use faults::spec::{Fault, FaultError, FaultSet};
 pub use handle::SimHandle;
 pub use provider::Provider;
-pub use stats::Stats;
+pub use stats::{Stats, VideoStats};
 pub use vertex::account::TestServiceAccount;
 
 use std::sync::Arc;
@@ -154,10 +211,15 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
         config.scenario,
         config.mix,
         config.google_oauth,
+        config.video,
+        addr,
     ));
     let app = app::router(shared.clone());
     let cancel = CancellationToken::new();
     let mut server = JoinSet::new();
+    if let Some(rx) = shared.video.take_receiver() {
+        server.spawn(video::callback::run(shared.clone(), rx, cancel.clone()));
+    }
     server.spawn(server::run(
         listener,
         app,

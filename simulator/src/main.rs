@@ -82,6 +82,7 @@ async fn run(args: Args) -> Result<(), String> {
             token_lifetime: args.google_token_lifetime,
             service_accounts,
         },
+        ..SimConfig::default()
     };
     let sim = sluice_sim::start(config)
         .await

@@ -18,17 +18,45 @@ pub enum Provider {
     /// Google's OAuth 2.0 token endpoint, which mints Vertex AI access tokens
     /// (`/google-oauth/token`).
     GoogleOAuth,
+    /// Kling video (`/kling/v1/videos/...`), JWT auth.
+    Kling,
+    /// Runway video (`/runway/v1/...`), `X-Runway-Version` required.
+    Runway,
+    /// Luma Dream Machine (`/luma/dream-machine/v1/...`).
+    Luma,
+    /// Zhipu CogVideoX (`/zhipu/api/paas/v4/...`).
+    Zhipu,
+    /// Alibaba DashScope Wan (`/dashscope/api/v1/...`), async header required.
+    Dashscope,
+    /// Viggle v2 (`/viggle/api/render...`).
+    Viggle,
 }
 
 impl Provider {
     /// Every simulated provider.
-    pub const ALL: [Provider; 6] = [
+    pub const ALL: [Provider; 12] = [
         Provider::OpenAi,
         Provider::Anthropic,
         Provider::Xai,
         Provider::Gemini,
         Provider::Vertex,
         Provider::GoogleOAuth,
+        Provider::Kling,
+        Provider::Runway,
+        Provider::Luma,
+        Provider::Zhipu,
+        Provider::Dashscope,
+        Provider::Viggle,
+    ];
+
+    /// The providers that serve only video tasks.
+    pub const VIDEO_ONLY: [Provider; 6] = [
+        Provider::Kling,
+        Provider::Runway,
+        Provider::Luma,
+        Provider::Zhipu,
+        Provider::Dashscope,
+        Provider::Viggle,
     ];
 
     /// Lower-case name used in paths, stats keys and scenario files.
@@ -40,11 +68,17 @@ impl Provider {
             Provider::Gemini => "gemini",
             Provider::Vertex => "vertex",
             Provider::GoogleOAuth => "google-oauth",
+            Provider::Kling => "kling",
+            Provider::Runway => "runway",
+            Provider::Luma => "luma",
+            Provider::Zhipu => "zhipu",
+            Provider::Dashscope => "dashscope",
+            Provider::Viggle => "viggle",
         }
     }
 
     /// Parses the lower-case name (`openai`, `anthropic`, `xai`, `gemini`, `vertex`,
-    /// `google-oauth`).
+    /// `google-oauth`, `kling`, `runway`, `luma`, `zhipu`, `dashscope`, `viggle`).
     pub fn from_name(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.as_str() == name)
     }
@@ -58,20 +92,37 @@ impl Provider {
             Provider::Gemini => "/gemini",
             Provider::Vertex => "/vertex",
             Provider::GoogleOAuth => "/google-oauth",
+            Provider::Kling => "/kling",
+            Provider::Runway => "/runway",
+            Provider::Luma => "/luma",
+            Provider::Zhipu => "/zhipu",
+            Provider::Dashscope => "/dashscope",
+            Provider::Viggle => "/viggle",
         }
     }
 
     /// Whether `key` looks like one of this provider's API keys (its prefix). For Vertex AI
     /// the key is an access token, which must also be one the token endpoint issued; the
-    /// token endpoint itself takes no key.
+    /// token endpoint itself takes no key. Kling's bearer is a JWT (checked in
+    /// `video::kling_auth`); here its access key `ak-…`. Zhipu's key is `id.secret` (holds a
+    /// `.`), Viggle's any 8 characters or more.
     pub fn accepts_key(self, key: &str) -> bool {
         let prefix = match self {
-            Provider::OpenAi => "sk-",
+            Provider::OpenAi | Provider::Dashscope => "sk-",
             Provider::Anthropic => "sk-ant-",
             Provider::Xai => "xai-",
             Provider::Gemini => "AIza",
             Provider::Vertex => "ya29.",
             Provider::GoogleOAuth => return false,
+            Provider::Kling => "ak-",
+            Provider::Runway => "key_",
+            Provider::Luma => "luma-",
+            Provider::Zhipu => {
+                return key
+                    .split_once('.')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+            }
+            Provider::Viggle => return key.trim().len() >= 8,
         };
         key.len() > prefix.len() && key.starts_with(prefix)
     }
@@ -93,6 +144,7 @@ impl Provider {
                 "whisper-",
                 "omni-moderation",
                 "text-moderation",
+                "sora-2",
             ],
             Provider::Anthropic => &["claude-"],
             Provider::Xai => &["grok-"],
@@ -104,6 +156,12 @@ impl Provider {
                 "imagen-",
             ],
             Provider::GoogleOAuth => &[],
+            Provider::Kling => &["kling-"],
+            Provider::Runway => &["gen4", "gen3a", "veo3"],
+            Provider::Luma => &["ray-"],
+            Provider::Zhipu => &["cogvideox"],
+            Provider::Dashscope => &["wan"],
+            Provider::Viggle => &["V4_Preview", "V3_Preview", "viggle"],
         };
         prefixes.iter().any(|p| model.starts_with(p))
     }
@@ -114,9 +172,16 @@ impl Provider {
     /// and location `{project}`, `{location}`).
     pub(crate) fn endpoint(self, matched: &str, path: &str) -> (String, Option<String>) {
         match self {
-            Provider::OpenAi | Provider::Anthropic | Provider::Xai | Provider::GoogleOAuth => {
-                (matched.to_owned(), None)
-            }
+            Provider::OpenAi
+            | Provider::Anthropic
+            | Provider::Xai
+            | Provider::GoogleOAuth
+            | Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => (matched.to_owned(), None),
             Provider::Gemini | Provider::Vertex => crate::gemini::path::label(path),
         }
     }

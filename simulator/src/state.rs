@@ -9,7 +9,8 @@ use crate::faults::select::FaultState;
 use crate::gen::ids::Ids;
 use crate::stats::StatsRecorder;
 use crate::vertex::tokens::TokenBook;
-use crate::{GoogleOAuthConfig, Provider};
+use crate::video::Engine;
+use crate::{GoogleOAuthConfig, Provider, VideoConfig};
 
 /// What every handler of a simulator shares.
 pub(crate) struct Shared {
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) google_oauth: GoogleOAuthConfig,
     /// The Vertex AI access tokens issued and not yet expired.
     pub(crate) tokens: TokenBook,
+    /// The video tasks and the callback queue.
+    pub(crate) video: Engine,
 }
 
 impl Shared {
@@ -28,6 +31,8 @@ impl Shared {
         scenario: Option<Scenario>,
         mix: Option<Mix>,
         google_oauth: GoogleOAuthConfig,
+        video: VideoConfig,
+        addr: std::net::SocketAddr,
     ) -> Self {
         Shared {
             stats: Arc::new(StatsRecorder::default()),
@@ -35,6 +40,7 @@ impl Shared {
             faults: FaultState::new(seed, scenario, mix),
             google_oauth,
             tokens: TokenBook::default(),
+            video: Engine::new(seed, video, addr),
         }
     }
 }

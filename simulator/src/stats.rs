@@ -33,9 +33,45 @@ pub struct Stats {
     /// a stalled or aborted upload counts what was read).
     #[serde(default)]
     pub upload_bytes: BTreeMap<String, u64>,
+    /// Video task counts per provider name (`"openai"` for Sora, `"kling"`, `"gemini"`...).
+    #[serde(default)]
+    pub video: BTreeMap<String, VideoStats>,
+}
+
+/// The video task counts of one provider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoStats {
+    /// Tasks created (remixes included).
+    pub tasks_created: u64,
+    /// Polls of a task answered (found or not).
+    pub polls: u64,
+    /// Result downloads begun (video, thumbnail, spritesheet, inline bytes).
+    pub content_downloads: u64,
+    /// Callbacks POSTed and answered 2xx.
+    pub callbacks_sent: u64,
+    /// Callbacks dropped: refused URL, connect or send error, non-2xx, deadline, full queue.
+    pub callbacks_failed: u64,
+}
+
+/// One video event counted in [`VideoStats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VideoEvent {
+    Created,
+    Polled,
+    Downloaded,
+    CallbackSent,
+    CallbackFailed,
 }
 
 impl Stats {
+    /// The video counts of one provider (zero when it saw none).
+    pub fn video_of(&self, provider: Provider) -> VideoStats {
+        self.video
+            .get(provider.as_str())
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Requests served for one provider endpoint (`endpoint` as `/v1/chat/completions`).
     pub fn requests_to(&self, provider: Provider, endpoint: &str) -> u64 {
         let key = format!("{} {endpoint}", provider.as_str());
@@ -73,6 +109,7 @@ struct Totals {
     tokens_issued: u64,
     uploads: BTreeMap<String, u64>,
     upload_bytes: BTreeMap<String, u64>,
+    video: BTreeMap<String, VideoStats>,
 }
 
 /// The live counters behind [`Stats`].
@@ -110,6 +147,20 @@ impl StatsRecorder {
         *t.faults.entry(kind.to_owned()).or_default() += 1;
     }
 
+    /// One video event of `provider`.
+    pub(crate) fn video(&self, provider: Provider, event: VideoEvent) {
+        let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let v = t.video.entry(provider.as_str().to_owned()).or_default();
+        let n = match event {
+            VideoEvent::Created => &mut v.tasks_created,
+            VideoEvent::Polled => &mut v.polls,
+            VideoEvent::Downloaded => &mut v.content_downloads,
+            VideoEvent::CallbackSent => &mut v.callbacks_sent,
+            VideoEvent::CallbackFailed => &mut v.callbacks_failed,
+        };
+        *n += 1;
+    }
+
     pub(crate) fn token_issued(&self) {
         let mut t = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         t.tokens_issued += 1;
@@ -126,6 +177,7 @@ impl StatsRecorder {
             tokens_issued: t.tokens_issued,
             uploads: t.uploads.clone(),
             upload_bytes: t.upload_bytes.clone(),
+            video: t.video.clone(),
         }
     }
 

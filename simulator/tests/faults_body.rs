@@ -246,7 +246,14 @@ async fn echo_key_repeats_the_requests_key_in_status_errors_and_error_events() {
             )
             .await;
             let (message, debug) = match provider {
-                Provider::Xai | Provider::GoogleOAuth => (&v["error"], &v["debug"]),
+                Provider::Xai
+                | Provider::GoogleOAuth
+                | Provider::Kling
+                | Provider::Runway
+                | Provider::Luma
+                | Provider::Zhipu
+                | Provider::Dashscope
+                | Provider::Viggle => (&v["error"], &v["debug"]),
                 Provider::OpenAi | Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
                     (&v["error"]["message"], &v["error"]["debug"])
                 }

@@ -90,9 +90,16 @@ impl ApiError {
     pub(crate) fn bad_key(provider: Provider, message: impl Into<String>) -> Self {
         let status = match provider {
             Provider::Xai | Provider::Gemini => StatusCode::BAD_REQUEST,
-            Provider::OpenAi | Provider::Anthropic | Provider::Vertex | Provider::GoogleOAuth => {
-                StatusCode::UNAUTHORIZED
-            }
+            Provider::OpenAi
+            | Provider::Anthropic
+            | Provider::Vertex
+            | Provider::GoogleOAuth
+            | Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => StatusCode::UNAUTHORIZED,
         };
         Self::new(status, ErrorKind::Authentication, message)
     }
@@ -108,6 +115,12 @@ impl ApiError {
             Provider::OpenAi | Provider::Xai => {
                 format!("The model `{model}` does not exist or you do not have access to it.")
             }
+            Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => format!("model {model} is not supported"),
         };
         let mut e = Self::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message);
         e.param = Some("model");
@@ -142,6 +155,12 @@ impl ApiError {
                 google::fault_message(provider, kind).unwrap_or(message)
             }
             Provider::OpenAi | Provider::Anthropic | Provider::Xai => message,
+            Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => message,
         };
         Self::new(status, kind, message)
     }
@@ -168,7 +187,28 @@ impl ApiError {
             Provider::Xai => json!({"code": xai_code(self.kind), "error": self.message}),
             Provider::Gemini | Provider::Vertex => google::body(self, provider),
             Provider::GoogleOAuth => google::oauth_body(self),
+            Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => crate::video::envelope::body(self, provider, request_id),
         }
+    }
+
+    /// The error with the provider's own error code (`"1002"` for Kling, `"InvalidApiKey"` for
+    /// DashScope, `"CS-ORAU-001"` for Viggle, OpenAI's `code`), in place of the usual one.
+    pub(crate) fn with_code(mut self, code: &'static str) -> Self {
+        let ty = match self.kind {
+            ErrorKind::Server | ErrorKind::Overloaded | ErrorKind::Timeout => "server_error",
+            _ => "invalid_request_error",
+        };
+        self.words = Some(Box::new(Words {
+            ty,
+            code: Some(code),
+            extra: None,
+        }));
+        self
     }
 
     /// The error as a reply (headers are added by the caller).
@@ -184,6 +224,12 @@ pub(crate) fn json_reply(provider: Provider, status: StatusCode, body: &Value) -
             SimReply::json_pretty(status, body)
         }
         Provider::OpenAi | Provider::Anthropic | Provider::Xai => SimReply::json(status, body),
+        Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => SimReply::json(status, body),
     }
 }
 
@@ -281,13 +327,19 @@ impl Echo {
     /// at the top).
     pub(crate) fn apply(&self, provider: Provider, body: &mut Value, refuses: bool) {
         let debug = json!({ self.header: self.value });
-        let message = match provider {
+        let pointer = match provider {
             Provider::OpenAi | Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
-                &mut body["error"]["message"]
+                "/error/message"
             }
-            Provider::Xai => &mut body["error"],
-            Provider::GoogleOAuth => &mut body["error_description"],
+            Provider::Xai | Provider::Runway => "/error",
+            Provider::GoogleOAuth => "/error_description",
+            Provider::Kling | Provider::Dashscope => "/message",
+            Provider::Luma => "/detail",
+            Provider::Zhipu => "/error/message",
+            Provider::Viggle => "/detail/message",
         };
+        let mut missing = Value::Null;
+        let message = body.pointer_mut(pointer).unwrap_or(&mut missing);
         let text = message.as_str().unwrap_or("");
         let text = if refuses {
             format!("Incorrect API key provided: {}. {text}", self.key)
@@ -299,7 +351,14 @@ impl Echo {
             Provider::OpenAi | Provider::Anthropic | Provider::Gemini | Provider::Vertex => {
                 body["error"]["debug"] = debug
             }
-            Provider::Xai | Provider::GoogleOAuth => body["debug"] = debug,
+            Provider::Xai
+            | Provider::GoogleOAuth
+            | Provider::Kling
+            | Provider::Runway
+            | Provider::Luma
+            | Provider::Zhipu
+            | Provider::Dashscope
+            | Provider::Viggle => body["debug"] = debug,
         }
     }
 }
@@ -319,6 +378,13 @@ pub(crate) fn stream_error_body(provider: Provider, echo: Option<&Echo>) -> Valu
             json!({"code": "Internal error", "error": "The service encountered an error (simulated)."})
         }
         Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => google::stream_error(),
+        Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => ApiError::for_status(provider, StatusCode::INTERNAL_SERVER_ERROR)
+            .body(provider, "req_stream"),
     };
     if let Some(echo) = echo {
         echo.apply(provider, &mut body, false);
@@ -335,6 +401,12 @@ pub(crate) fn stream_error_event(provider: Provider, echo: Option<&Echo>) -> byt
     match provider {
         Provider::Anthropic => event(Some("error"), &body),
         Provider::OpenAi | Provider::Xai => event(None, &body),
+        Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => event(None, &body),
         Provider::Gemini | Provider::Vertex | Provider::GoogleOAuth => {
             let mut text = serde_json::to_vec_pretty(&body).unwrap_or_default();
             text.push(b'\n');

@@ -13,7 +13,7 @@ use axum::Json;
 use http::StatusCode;
 use serde_json::json;
 
-use super::select::Chosen;
+use super::select::{Chosen, ChosenFaults};
 use super::spec::{Fault, FaultError};
 use super::{select, transform, upload};
 use crate::errors::{json_reply, ApiError, Echo, ErrorKind};
@@ -37,7 +37,7 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
         path.strip_prefix(prefix).unwrap_or(path),
     );
     ctx.shared.stats.request(ctx.provider, &endpoint);
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if upload::is_multipart(&parts.headers) {
         return multipart(ctx, &endpoint, path_model, parts, body, next).await;
     }
@@ -61,6 +61,9 @@ pub(crate) async fn layer(State(ctx): State<Ctx>, req: Request, next: Next) -> R
     };
     let model = select::json_model(&bytes);
     let control = parts.extensions.get::<ConnControl>().cloned();
+    if !chosen.faults.is_empty() {
+        parts.extensions.insert(ChosenFaults(chosen.faults.clone()));
+    }
     let req = Request::from_parts(parts, Body::from(bytes));
     if chosen.faults.is_empty() {
         return next.run(req).await;
@@ -74,7 +77,7 @@ async fn multipart(
     ctx: Ctx,
     endpoint: &str,
     path_model: Option<String>,
-    parts: http::request::Parts,
+    mut parts: http::request::Parts,
     body: Body,
     next: Next,
 ) -> Response {
@@ -98,6 +101,9 @@ async fn multipart(
         return upload.stall(&ctx, endpoint, limit, control).await;
     }
     let model = select::multipart_model(&upload.head);
+    if !chosen.faults.is_empty() {
+        parts.extensions.insert(ChosenFaults(chosen.faults.clone()));
+    }
     let req = Request::from_parts(parts, upload.into_body(&ctx, endpoint));
     if chosen.faults.is_empty() {
         return next.run(req).await;

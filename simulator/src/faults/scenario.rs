@@ -5,7 +5,7 @@
 //! ```toml
 //! seed = 7                         # optional: seeds this scenario's weighted choices
 //! [[rule]]
-//! provider = "openai"              # optional: openai | anthropic | xai | gemini | vertex | google-oauth
+//! provider = "openai"              # optional: openai | anthropic | xai | gemini | vertex | google-oauth | kling | runway | luma | zhipu | dashscope | viggle
 //! path = "/v1/chat/completions"    # optional: endpoint path; a trailing * matches a prefix
 //!                                  # (Google's name the model `{model}`, see `Provider::endpoint`)
 //! model = "gpt-4o*"                # optional: request model; a trailing * matches a prefix
@@ -35,7 +35,7 @@ pub enum ScenarioError {
     Toml(#[from] toml::de::Error),
     #[error("rule {rule}: {source}")]
     Fault { rule: usize, source: FaultError },
-    #[error("rule {rule}: unknown provider `{name}` (known: openai, anthropic, xai, gemini, vertex, google-oauth)")]
+    #[error("rule {rule}: unknown provider `{name}` (known: openai, anthropic, xai, gemini, vertex, google-oauth, kling, runway, luma, zhipu, dashscope, viggle)")]
     Provider { rule: usize, name: String },
     #[error("rule {rule}: bad requests range `{text}` (expected N, A..B, A..=B, A.. or ..B)")]
     Range { rule: usize, text: String },

@@ -44,6 +44,11 @@ pub(crate) struct Chosen {
     pub(crate) rng: SmallRng,
 }
 
+/// The faults chosen for a request, in its extensions for the handlers that act on some
+/// themselves (video tasks take their task-level faults from it at submit).
+#[derive(Clone, Debug)]
+pub(crate) struct ChosenFaults(pub(crate) FaultSet);
+
 fn rng_for(seed: u64, salt: u64) -> SmallRng {
     let mut s = seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     SmallRng::seed_from_u64(splitmix(&mut s))

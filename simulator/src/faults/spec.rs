@@ -50,12 +50,30 @@ pub enum Fault {
     CutBeforeCompleted,
     /// `moderation-blocked`: the safety system's refusal (400, worded for the request's model).
     ModerationBlocked,
+    /// `task-fail`: a video task chosen at submit ends failed, in the provider's shape.
+    TaskFail,
+    /// `task-stuck`: a video task never leaves its running state.
+    TaskStuck,
+    /// `task-expire`: a video task's results answer 404/403 (expired links) once completed.
+    TaskExpire,
+    /// `poll-malformed`: the polls of a video task answer bodies that are not JSON.
+    PollMalformed,
+    /// `callback-delay=DUR`: each callback of a video task is sent DUR late.
+    CallbackDelay(Duration),
+    /// `callback-dup`: each callback of a video task is sent twice.
+    CallbackDup,
+    /// `callback-never`: a video task sends no callbacks.
+    CallbackNever,
+    /// `content-cut=N`: a video task's result downloads end (connection aborted) after N bytes.
+    ContentCut(usize),
+    /// `run=DUR`: a video task runs exactly DUR (no jitter).
+    TaskRun(Duration),
 }
 
 /// A bad fault spec.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: status, retry-after, truncate, cut, stall-headers, stall-after, delay, drip, reset, blackhole, malformed, oversize, error-event, no-done, echo-key, stall-upload, stall-download, cut-before-completed, moderation-blocked, none)")]
+    #[error("unknown fault `{0}` (known: status, retry-after, truncate, cut, stall-headers, stall-after, delay, drip, reset, blackhole, malformed, oversize, error-event, no-done, echo-key, stall-upload, stall-download, cut-before-completed, moderation-blocked, task-fail, task-stuck, task-expire, poll-malformed, callback-delay, callback-dup, callback-never, content-cut, run, none)")]
     Unknown(String),
     #[error("fault `{name}` needs a value: {expected}")]
     MissingValue {
@@ -185,6 +203,15 @@ fn parse_one(item: &str) -> Result<Option<Fault>, FaultError> {
             }
             Some(Fault::Drip(lo, hi))
         }
+        "task-fail" => return none(Fault::TaskFail),
+        "task-stuck" => return none(Fault::TaskStuck),
+        "task-expire" => return none(Fault::TaskExpire),
+        "poll-malformed" => return none(Fault::PollMalformed),
+        "callback-dup" => return none(Fault::CallbackDup),
+        "callback-never" => return none(Fault::CallbackNever),
+        "callback-delay" => Some(Fault::CallbackDelay(dur(need("a duration like 250ms")?)?)),
+        "content-cut" => Some(Fault::ContentCut(count(need("a byte count")?)?)),
+        "run" => Some(Fault::TaskRun(dur(need("a duration like 2s")?)?)),
         "reset" => return none(Fault::Reset),
         "blackhole" => return none(Fault::Blackhole),
         "malformed" => return none(Fault::Malformed),
@@ -238,6 +265,15 @@ impl Fault {
             Fault::StallDownload(_) => "stall-download".into(),
             Fault::CutBeforeCompleted => "cut-before-completed".into(),
             Fault::ModerationBlocked => "moderation-blocked".into(),
+            Fault::TaskFail => "task-fail".into(),
+            Fault::TaskStuck => "task-stuck".into(),
+            Fault::TaskExpire => "task-expire".into(),
+            Fault::PollMalformed => "poll-malformed".into(),
+            Fault::CallbackDelay(_) => "callback-delay".into(),
+            Fault::CallbackDup => "callback-dup".into(),
+            Fault::CallbackNever => "callback-never".into(),
+            Fault::ContentCut(_) => "content-cut".into(),
+            Fault::TaskRun(_) => "run".into(),
         }
     }
 }
@@ -257,6 +293,9 @@ impl fmt::Display for Fault {
             Fault::ErrorEvent(Some(n)) => write!(f, "error-event={n}"),
             Fault::StallUpload(Some(n)) => write!(f, "stall-upload={n}"),
             Fault::StallDownload(Some(n)) => write!(f, "stall-download={n}"),
+            Fault::CallbackDelay(t) => write!(f, "callback-delay={}", d(t)),
+            Fault::ContentCut(n) => write!(f, "content-cut={n}"),
+            Fault::TaskRun(t) => write!(f, "run={}", d(t)),
             other => f.write_str(&other.kind()),
         }
     }
@@ -322,6 +361,31 @@ mod tests {
         assert!(FaultSet::parse("none").unwrap().is_empty());
         assert!(FaultSet::parse("").unwrap().is_empty());
         assert_eq!(FaultSet::parse("cut=1+reset").unwrap().0.len(), 2);
+    }
+
+    #[test]
+    fn parses_task_faults() {
+        let s = FaultSet::parse(
+            "task-fail, task-stuck, task-expire, poll-malformed, callback-delay=50ms, callback-dup, callback-never, content-cut=100, run=2s",
+        )
+        .unwrap();
+        assert_eq!(
+            s.0,
+            vec![
+                Fault::TaskFail,
+                Fault::TaskStuck,
+                Fault::TaskExpire,
+                Fault::PollMalformed,
+                Fault::CallbackDelay(ms(50)),
+                Fault::CallbackDup,
+                Fault::CallbackNever,
+                Fault::ContentCut(100),
+                Fault::TaskRun(ms(2000)),
+            ]
+        );
+        assert_eq!(FaultSet::parse(&s.to_string()).unwrap(), s);
+        assert!(FaultSet::parse("content-cut").is_err());
+        assert!(FaultSet::parse("task-fail=1").is_err());
     }
 
     #[test]

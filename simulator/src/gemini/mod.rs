@@ -19,6 +19,7 @@ pub(crate) mod request;
 pub(crate) mod safety;
 pub(crate) mod serve;
 pub(crate) mod tools;
+pub(crate) mod veo;
 
 use std::time::Instant;
 
@@ -41,6 +42,11 @@ pub(crate) fn router(ctx: Ctx) -> Router {
     Router::new()
         .route("/{version}/models", get(list))
         .route("/{version}/models/{model}", get(get_model).post(call))
+        .route(
+            "/{version}/models/{model}/operations/{operation}",
+            get(veo::get_operation),
+        )
+        .route("/{version}/files/{file}", get(veo::download))
         .with_state(ctx)
 }
 
@@ -85,9 +91,15 @@ async fn call(
     Path((version, segment)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
+    extensions: http::Extensions,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
+    if let Some(model) = segment.strip_suffix(":predictLongRunning") {
+        let result = path::check_version(ctx.provider, &version, uri.path())
+            .and_then(|()| veo::create(&ctx, model, &headers, &uri, &body, &extensions));
+        return respond(ctx.provider, &ctx.shared.ids, started, result);
+    }
     let result = answer_call(&ctx, &version, &segment, &headers, &uri, &body);
     respond(ctx.provider, &ctx.shared.ids, started, result)
 }

@@ -49,7 +49,16 @@ pub(crate) fn versions(provider: Provider) -> &'static [&'static str] {
     match provider {
         Provider::Vertex => &["v1", "v1beta1"],
         Provider::Gemini => &["v1", "v1beta", "v1alpha"],
-        Provider::OpenAi | Provider::Anthropic | Provider::Xai | Provider::GoogleOAuth => &[],
+        Provider::OpenAi
+        | Provider::Anthropic
+        | Provider::Xai
+        | Provider::GoogleOAuth
+        | Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => &[],
     }
 }
 
@@ -97,6 +106,8 @@ pub(crate) fn label(path: &str) -> (String, Option<String>) {
             "models" => Some("{model}"),
             "projects" => Some("{project}"),
             "locations" => Some("{location}"),
+            "operations" => Some("{operation}"),
+            "files" => Some("{file}"),
             _ => None,
         };
         match placeholder {
@@ -134,6 +145,14 @@ mod tests {
             )
         );
         assert_eq!(label("/v1/models"), ("/v1/models".to_owned(), None));
+        assert_eq!(
+            label("/v1beta/models/veo-3.0-generate-001/operations/abc123").0,
+            "/v1beta/models/{model}/operations/{operation}"
+        );
+        assert_eq!(
+            label("/v1beta/files/abc123:download").0,
+            "/v1beta/files/{file}:download"
+        );
         assert_eq!(
             label("/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent").0,
             "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent"

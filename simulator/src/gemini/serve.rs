@@ -62,7 +62,13 @@ pub(crate) fn count_tokens(ctx: &Ctx, model: &str, body: &[u8]) -> Result<SimRep
         | Provider::OpenAi
         | Provider::Anthropic
         | Provider::Xai
-        | Provider::GoogleOAuth => {}
+        | Provider::GoogleOAuth
+        | Provider::Kling
+        | Provider::Runway
+        | Provider::Luma
+        | Provider::Zhipu
+        | Provider::Dashscope
+        | Provider::Viggle => {}
     }
     Ok(SimReply::json_pretty(StatusCode::OK, &out))
 }

@@ -6,11 +6,11 @@
 mod answer;
 mod chat;
 mod chat_out;
-mod common;
+pub(crate) mod common;
 mod completions;
 pub(crate) mod dialects;
 mod embeddings;
-mod media;
+pub(crate) mod media;
 mod models;
 mod spacing;
 pub(crate) mod style;

@@ -15,6 +15,7 @@ mod imagen;
 mod models;
 pub(crate) mod oauth;
 pub(crate) mod tokens;
+mod veo;
 
 use std::time::Instant;
 
@@ -87,9 +88,25 @@ async fn call(
     Path(p): Path<CallPath>,
     headers: HeaderMap,
     uri: Uri,
+    extensions: http::Extensions,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
+    if let Some((model, method)) = veo::VeoMethod::split(&p.model) {
+        let result = check_path(&ctx, &p.version, &p.publisher, &uri).and_then(|()| {
+            veo::call(
+                &ctx,
+                &p.project,
+                &p.location,
+                model,
+                method,
+                &headers,
+                &body,
+                &extensions,
+            )
+        });
+        return respond(ctx.provider, &ctx.shared.ids, started, result);
+    }
     let result = answer_call(&ctx, &p, &headers, &uri, &body);
     respond(ctx.provider, &ctx.shared.ids, started, result)
 }

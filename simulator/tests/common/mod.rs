@@ -3,6 +3,7 @@
 
 pub mod google;
 pub mod media;
+pub mod video;
 
 use std::time::Duration;
 
@@ -49,7 +50,42 @@ pub fn auth(rb: reqwest::RequestBuilder, provider: Provider) -> reqwest::Request
         Provider::Gemini => rb.header("x-goog-api-key", GEMINI_KEY),
         // Vertex AI takes an access token from the token endpoint: see `vertex_token`.
         Provider::Vertex | Provider::GoogleOAuth => rb,
+        Provider::Kling => rb.bearer_auth(kling_jwt("ak-sim", "sk-sim", 1800, -5)),
+        Provider::Runway => rb
+            .bearer_auth(RUNWAY_KEY)
+            .header("x-runway-version", "2024-11-06"),
+        Provider::Luma => rb.bearer_auth(LUMA_KEY),
+        Provider::Zhipu => rb.bearer_auth(ZHIPU_KEY),
+        Provider::Dashscope => rb
+            .bearer_auth(DASHSCOPE_KEY)
+            .header("x-dashscope-async", "enable"),
+        Provider::Viggle => rb.bearer_auth(VIGGLE_KEY),
     }
+}
+
+pub const RUNWAY_KEY: &str = "key_test123";
+pub const LUMA_KEY: &str = "luma-test123";
+pub const ZHIPU_KEY: &str = "sim-id.sim-secret";
+pub const DASHSCOPE_KEY: &str = "sk-dash-test";
+pub const VIGGLE_KEY: &str = "viggle-test-key";
+
+/// A Kling JWT (HS256, `typ: JWT`) for `access` signed with `secret`, expiring `exp_in`
+/// seconds from now and valid from `nbf_in` seconds from now.
+pub fn kling_jwt(access: &str, secret: &str, exp_in: i64, nbf_in: i64) -> String {
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let claims = json!({"iss": access, "exp": now + exp_in, "nbf": now + nbf_in});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 /// Sends the request, asserts the status (showing the body when it differs) and returns the body

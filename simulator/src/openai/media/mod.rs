@@ -5,7 +5,7 @@
 
 pub(crate) mod edits;
 pub(crate) mod files;
-mod form;
+pub(crate) mod form;
 mod image_out;
 pub(crate) mod images;
 pub(crate) mod moderations;
