@@ -190,8 +190,12 @@ pub fn config(sim: &SimHandle, listen: SocketAddr) -> Config {
         model_mapping = {{ "viggle-v4" = "V4_Preview" }}
 
         [video]
-        # The simulator's tasks take about a second: poll them often.
+        # The simulator's tasks take about a second: poll them often (a provider's own interval
+        # overrides its documented pace).
         poll_interval = "500ms"
+        poll_intervals = {{ openai = "500ms", kling = "500ms", runway = "500ms", luma = "500ms",
+            zhipu = "500ms", dashscope = "500ms", viggle = "500ms", gemini = "500ms",
+            vertex = "500ms" }}
 
         [[tokens]]
         name = "demo"

@@ -40,6 +40,11 @@ async fn relay(db: &TestSqlite, tweak: impl FnOnce(&mut sluice::Config) + 'stati
             c.store = Some(store);
             c.routing.max_attempts = 1;
             c.video.poll_interval = Duration::from_millis(100);
+            for kind in sluice::config::ProviderKind::ALL {
+                c.video
+                    .poll_intervals
+                    .insert(kind.as_str().to_owned(), Duration::from_millis(100).into());
+            }
             tweak(c);
         })
         .start()

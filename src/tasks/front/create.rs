@@ -96,7 +96,6 @@ pub(crate) async fn create(
     } else {
         0
     };
-    let first_poll = video.poll_interval_of(submitted.channel.kind.as_str());
     let (state, progress, failure) = match &submitted.report {
         Some(r) if !r.state.is_terminal() => (r.state, r.progress.unwrap_or(0), None),
         // A create answered with a finished task is polled once more for its result.
@@ -137,7 +136,10 @@ pub(crate) async fn create(
         completed_at: None,
         expires_at: None,
         deadline_at: now + millis(video.task_deadline_of(&create.model)),
-        next_poll_at: now + millis(first_poll),
+        next_poll_at: match &cx.state.poller {
+            Some(p) => p.first_poll_at(submitted.channel.kind, now),
+            None => now + millis(video.poll_interval_of(submitted.channel.kind.as_str())),
+        },
         polls: 0,
         poll_errors: 0,
         lease_owner: None,

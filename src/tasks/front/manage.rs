@@ -76,16 +76,22 @@ pub(crate) async fn delete(cx: &Ctx<'_>, caller: &Caller, id: &str) -> Result<()
         next.updated_at = now;
         next.lease_owner = None;
         next.lease_until = 0;
-        match store.update_task(&next).await.map_err(store_failed)? {
-            Some(version) => {
-                next.version = version;
-                settle(cx, &next);
-                break;
-            }
-            None => {
-                task = cx.owned(caller, id).await?;
-            }
+        let written = match &cx.state.poller {
+            // The poller's write: compare-and-set, the lease released, the settlement once.
+            Some(p) => p.commit(next).await.is_some(),
+            None => match store.update_task(&next).await.map_err(store_failed)? {
+                Some(version) => {
+                    next.version = version;
+                    settle(cx, &next);
+                    true
+                }
+                None => false,
+            },
+        };
+        if written {
+            break;
         }
+        task = cx.owned(caller, id).await?;
     }
     store.delete_task(id).await.map_err(store_failed)?;
     Ok(())

@@ -11,23 +11,22 @@
 use super::{store_failed, Ctx};
 use crate::error::RelayError;
 use crate::providers::video::video_api_for;
-use crate::store::now_ms;
 use crate::tasks::Task;
 
 /// `task` refreshed from its upstream when it is pending and was not refreshed within
-/// `video.refresh_interval`; else as stored.
+/// `video.refresh_interval` (the poller's rule); else as stored.
 pub(crate) async fn refresh(cx: &Ctx<'_>, task: Task) -> Task {
-    let interval = super::create::millis(cx.state.config.video.refresh_interval);
-    if task.state.is_terminal() || now_ms() - task.updated_at < interval {
-        return task;
+    match &cx.state.poller {
+        Some(p) => p.refresh(task).await,
+        None => task,
     }
-    let _ = cx;
-    task
 }
 
-/// A callback for task `id` with `body`.
+/// A callback for task `id` with `body`: counted, checked, and applied as a poll's report
+/// would be (a duplicate or a late one changes nothing).
 pub(crate) async fn callback(cx: &Ctx<'_>, id: &str, body: &[u8]) -> Result<(), RelayError> {
     let store = cx.store()?;
+    cx.state.monitor.video().callback();
     let task = store
         .get_task(id)
         .await
@@ -36,13 +35,18 @@ pub(crate) async fn callback(cx: &Ctx<'_>, id: &str, body: &[u8]) -> Result<(), 
     let api = video_api_for(task.provider)
         .filter(|a| a.takes_callback())
         .ok_or_else(|| RelayError::NotFound("unknown callback".to_owned()))?;
-    let (upstream_id, _report) = api
+    let (upstream_id, report) = api
         .read_callback(body, &cx.state.upstream.redactor())
         .map_err(super::create::video_error)?;
     if upstream_id != task.upstream_id {
         return Err(RelayError::BadRequest(
             "the callback names another task".to_owned(),
         ));
+    }
+    if let Some(p) = &cx.state.poller {
+        if let Some(t) = p.apply_report(task, report).await {
+            tracing::debug!(target: "sluice::video", task = %t.id, state = t.state.as_str(), "callback applied");
+        }
     }
     Ok(())
 }

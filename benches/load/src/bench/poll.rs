@@ -25,10 +25,28 @@ const MODELS: [(&str, &str, &str, &str, &str); 8] = [
     ("kling-v1", "kling", "kling", "kling", "ak-load:sk-load"),
     ("gen4_turbo", "runway", "runway", "runway", "key_load"),
     ("ray-2", "luma", "luma", "luma", "luma-load"),
-    ("cogvideox-3", "zhipu", "zhipu", "zhipu", "load-id.load-secret"),
-    ("wan2.2-t2v-plus", "dashscope", "dashscope", "dashscope", "sk-load-dashscope"),
+    (
+        "cogvideox-3",
+        "zhipu",
+        "zhipu",
+        "zhipu",
+        "load-id.load-secret",
+    ),
+    (
+        "wan2.2-t2v-plus",
+        "dashscope",
+        "dashscope",
+        "dashscope",
+        "sk-load-dashscope",
+    ),
     ("V4_Preview", "viggle", "viggle", "viggle", "vgl-load-key"),
-    ("veo-3.0-generate-001", "gemini", "gemini", "gemini/v1beta", "AIzaLoadKey"),
+    (
+        "veo-3.0-generate-001",
+        "gemini",
+        "gemini",
+        "gemini/v1beta",
+        "AIzaLoadKey",
+    ),
 ];
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -50,7 +68,12 @@ pub struct Args {
     pub rounds: u32,
 }
 
-fn config(args: &Args, listen: std::net::SocketAddr, admin: std::net::SocketAddr, sim: std::net::SocketAddr) -> String {
+fn config(
+    args: &Args,
+    listen: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+    sim: std::net::SocketAddr,
+) -> String {
     let tuning = Tuning {
         shutdown_grace: Duration::from_secs(5),
         connect: Duration::from_secs(5),
@@ -203,7 +226,12 @@ async fn create(c: &client::Client, relay: &Relay, from: usize, to: usize) -> (u
             "prompt": format!("pending task {i} [sim:run=3600s]"),
             "seconds": "4",
         });
-        Call::new(&url, Auth::Bearer(relay::TOKEN), Bytes::from(body.to_string()), false)
+        Call::new(
+            &url,
+            Auth::Bearer(relay::TOKEN),
+            Bytes::from(body.to_string()),
+            false,
+        )
     });
     let outcomes = futures_util::stream::iter(calls)
         .map(|call| async move {
