@@ -21,6 +21,7 @@ mod media;
 mod shutdown;
 mod streams;
 mod uploads;
+mod video;
 
 use futures_util::future::join_all;
 use sluice_test_support::leak::traffic::{self, Outcome, Route, Shape};
