@@ -585,3 +585,218 @@ mod media {
         }
     }
 }
+
+/// Video tasks, as random lifecycles: random providers, task faults, run times and client
+/// actions (deleting a pending task, asking for refreshes).
+mod video {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
+    use serde_json::{json, Value};
+    use sluice::store::usage::query::UsageFilter;
+    use sluice::store::TokenSpec;
+    use sluice::tasks::billing::settlement_id;
+    use sluice_test_support::db::TestSqlite;
+    use sluice_test_support::leak::{self, Baseline};
+    use sluice_test_support::Harness;
+    use std::time::Duration;
+
+    const MODELS: [&str; 9] = [
+        "sora-2",
+        "kling-v1",
+        "gen4_turbo",
+        "ray-2",
+        "cogvideox-3",
+        "wan2.2-t2v-plus",
+        "viggle-v4",
+        "veo-3.0-generate-001",
+        "veo-3.0-generate-001-vertex",
+    ];
+
+    /// What the simulator does with a task (a prompt marker).
+    const FAULTS: [&str; 5] = [
+        "",
+        "[sim:task-fail]",
+        "[sim:task-stuck]",
+        "[sim:poll-malformed]",
+        "[sim:task-fail, run=50ms]",
+    ];
+
+    #[derive(Clone, Debug)]
+    struct Life {
+        model: usize,
+        fault: usize,
+        run_ms: u64,
+        /// Delete it this long after creating it.
+        delete_after_ms: Option<u64>,
+        refreshes: u8,
+    }
+
+    fn life() -> impl Strategy<Value = Life> {
+        (
+            0..MODELS.len(),
+            prop_oneof![3 => Just(0usize), 2 => 1..FAULTS.len()],
+            100u64..1500,
+            prop::option::weighted(0.25, 0u64..1500),
+            0u8..3,
+        )
+            .prop_map(|(model, fault, run_ms, delete_after_ms, refreshes)| Life {
+                model,
+                fault,
+                run_ms,
+                delete_after_ms,
+                refreshes,
+            })
+    }
+
+    fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_VIDEO_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3);
+        ProptestConfig {
+            cases,
+            max_shrink_iters: 16,
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+                "proptest-regressions",
+            ))),
+            ..ProptestConfig::default()
+        }
+    }
+
+    async fn case(lives: Vec<Life>) {
+        let db = TestSqlite::new();
+        let store_config = db.config();
+        let h = leak::harness(move |c, _| {
+            c.store = Some(store_config);
+            c.video.task_deadline = Duration::from_secs(4);
+            c.video.refresh_interval = Duration::from_millis(200);
+            c.video.max_poll_interval = Duration::from_millis(300);
+            for kind in sluice::config::ProviderKind::ALL {
+                c.video
+                    .poll_intervals
+                    .insert(kind.as_str().to_owned(), Duration::from_millis(100).into());
+            }
+            c.prices = toml::from_str(
+                "[[models]]\nmatch = [\"*\"]\nvideo_second = 0.1\n",
+            )
+            .unwrap();
+        })
+        .await;
+        let store = h.state.metered.as_ref().unwrap().store.clone();
+        let token = store
+            .create_token(TokenSpec {
+                name: "lives".to_owned(),
+                ..TokenSpec::default()
+            })
+            .await
+            .unwrap();
+        let key = token.key.expose().to_owned();
+        let base = Baseline::take(&h).await;
+        let runs = lives.iter().map(|l| {
+            let h = &h;
+            let key = key.clone();
+            async move {
+                let prompt = format!("a life {} [sim:run={}ms]", FAULTS[l.fault], l.run_ms);
+                let resp = h
+                    .client
+                    .post(h.url("/v1/videos"))
+                    .bearer_auth(&key)
+                    .json(&json!({"model": MODELS[l.model], "prompt": prompt, "seconds": "4"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200, "{l:?}");
+                let v: Value = resp.json().await.unwrap();
+                let id = v["id"].as_str().unwrap().to_owned();
+                for _ in 0..l.refreshes {
+                    let r = h
+                        .client
+                        .get(h.url(&format!("/v1/videos/{id}?refresh=true")))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                }
+                if let Some(ms) = l.delete_after_ms {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    let r = h
+                        .client
+                        .delete(h.url(&format!("/v1/videos/{id}")))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "{l:?}");
+                }
+                id
+            }
+        });
+        let ids = futures_util::future::join_all(runs).await;
+        // Every task ends in exactly one terminal state (deleted ones included: the store
+        // keeps them).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut ended = Vec::new();
+        for (id, l) in ids.iter().zip(&lives) {
+            loop {
+                let t = store.get_task(id).await.unwrap().unwrap();
+                if t.state.is_terminal() {
+                    ended.push(t);
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{l:?}: {t:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        // Billed exactly once: the create's row, at most one settlement, and what is spent is
+        // the charge for a completed task and nothing for any other.
+        let filter = UsageFilter {
+            token_id: Some(token.token.id),
+            ..UsageFilter::default()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let rows = store.usage_events(&filter, None, 10_000).await.unwrap();
+            let mut settled_all = true;
+            for t in &ended {
+                let mine: Vec<_> = rows.iter().filter(|r| r.request_id == t.request_id).collect();
+                let settlements = mine
+                    .iter()
+                    .filter(|r| r.usage_id == settlement_id(&t.id))
+                    .count();
+                assert!(settlements <= 1, "{}: {settlements} settlements", t.id);
+                assert!(mine.len() <= 2, "{}: {} rows", t.id, mine.len());
+                let spent: i64 = mine.iter().map(|r| r.cost_units).sum();
+                let want_refund = t.state.refunds();
+                if mine.is_empty() || (want_refund && spent != 0) {
+                    settled_all = false;
+                    continue;
+                }
+                if !want_refund {
+                    assert!(spent > 0, "{} completed and spent {spent}", t.id);
+                    assert_eq!(settlements == 1, spent != t.charged_units, "{}", t.id);
+                }
+            }
+            if settled_all {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not every refund was written: {ended:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        base.assert_returns(&h, Duration::from_secs(3)).await;
+        h.shutdown().await;
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn every_video_task_ends_once_and_is_billed_once(lives in vec(life(), 1..12)) {
+            leak::run(|| case(lives));
+        }
+    }
+}
