@@ -489,3 +489,68 @@ async fn bad_creates_get_openai_words() {
     assert_eq!(variant.status(), 400);
     h.shutdown().await;
 }
+
+/// A free loopback port for the relay to listen on (so its callback URL is known up front).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn kling_and_luma_callbacks_end_tasks_once_and_forged_ones_are_refused() {
+    let db = TestSqlite::new();
+    let port = free_port();
+    let h = relay(&db, move |c| {
+        c.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        c.video.callback_base_url = Some(format!("http://127.0.0.1:{port}"));
+        // Polls too rare to end a task within the test: the callbacks must.
+        for kind in ["kling", "luma"] {
+            c.video
+                .poll_intervals
+                .insert(kind.to_owned(), Duration::from_secs(600).into());
+        }
+        priced(c);
+    })
+    .await;
+    let (tid, key) = token(&h, "called-back").await;
+    let mut ids = Vec::new();
+    for (model, prompt) in [
+        ("kling-v1", "called back twice [sim:callback-dup]"),
+        ("ray-2", "called back"),
+        ("kling-v1", "fails, called back [sim:task-fail]"),
+    ] {
+        let v: Value = create_as(&h, &key, &json!({"model": model, "prompt": prompt}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(finished(&h, &key, &ids[0]).await["status"], "completed");
+    assert_eq!(finished(&h, &key, &ids[1]).await["status"], "completed");
+    assert_eq!(finished(&h, &key, &ids[2]).await["status"], "failed");
+    let got = h.state.monitor.video().snapshot().callbacks_total;
+    assert!(got >= 5, "callbacks received: {got}");
+    // Duplicates or not, each task is settled once: 3 creates, the failed Kling task's refund,
+    // and the completed Kling task's correction to the length Kling reports (Luma reports none).
+    sluice_test_support::eventually(WITHIN, "every callback sent", || async {
+        let v = h.sim.stats().video;
+        v.values().map(|s| s.callbacks_sent).sum::<u64>() >= got
+    })
+    .await;
+    let rows = spent(&store_of(&h), tid, 5).await;
+    assert!(rows > 0, "the completed ones are charged");
+    // A callback whose signature does not verify changes nothing.
+    let forged = h
+        .client
+        .post(h.url(&format!("/v1/video/callbacks/{}/{}", ids[0], "00".repeat(32))))
+        .json(&json!({"task_id": "x", "task_status": "failed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+    h.shutdown().await;
+}
