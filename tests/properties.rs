@@ -598,7 +598,6 @@ mod video {
     use sluice::tasks::billing::settlement_id;
     use sluice_test_support::db::TestSqlite;
     use sluice_test_support::leak::{self, Baseline};
-    use sluice_test_support::Harness;
     use std::time::Duration;
 
     const MODELS: [&str; 9] = [
@@ -677,10 +676,7 @@ mod video {
                     .poll_intervals
                     .insert(kind.as_str().to_owned(), Duration::from_millis(100).into());
             }
-            c.prices = toml::from_str(
-                "[[models]]\nmatch = [\"*\"]\nvideo_second = 0.1\n",
-            )
-            .unwrap();
+            c.prices = toml::from_str("[[models]]\nmatch = [\"*\"]\nvideo_second = 0.1\n").unwrap();
         })
         .await;
         let store = h.state.metered.as_ref().unwrap().store.clone();
@@ -692,6 +688,12 @@ mod video {
             .await
             .unwrap();
         let key = token.key.expose().to_owned();
+        // The store's read pool opens its connections (each with its files) as reads overlap:
+        // all of them before the baseline.
+        let lists = (0..16).map(|_| h.client.get(h.url("/v1/videos")).bearer_auth(&key).send());
+        for r in futures_util::future::join_all(lists).await {
+            assert_eq!(r.unwrap().status(), 200);
+        }
         let base = Baseline::take(&h).await;
         let runs = lives.iter().map(|l| {
             let h = &h;
@@ -760,7 +762,10 @@ mod video {
             let rows = store.usage_events(&filter, None, 10_000).await.unwrap();
             let mut settled_all = true;
             for t in &ended {
-                let mine: Vec<_> = rows.iter().filter(|r| r.request_id == t.request_id).collect();
+                let mine: Vec<_> = rows
+                    .iter()
+                    .filter(|r| r.request_id == t.request_id)
+                    .collect();
                 let settlements = mine
                     .iter()
                     .filter(|r| r.usage_id == settlement_id(&t.id))

@@ -546,7 +546,11 @@ async fn kling_and_luma_callbacks_end_tasks_once_and_forged_ones_are_refused() {
     // A callback whose signature does not verify changes nothing.
     let forged = h
         .client
-        .post(h.url(&format!("/v1/video/callbacks/{}/{}", ids[0], "00".repeat(32))))
+        .post(h.url(&format!(
+            "/v1/video/callbacks/{}/{}",
+            ids[0],
+            "00".repeat(32)
+        )))
         .json(&json!({"task_id": "x", "task_status": "failed"}))
         .send()
         .await

@@ -69,6 +69,12 @@ async fn warm_video(
             .unwrap();
         assert!(bytes.len() > 16, "warm-up {model}");
     }
+    // The store's read pool opens its connections (each with its files) as reads overlap:
+    // all of them before the baseline.
+    let lists = (0..16).map(|_| h.client.get(h.url("/v1/videos")).bearer_auth(TOKEN).send());
+    for r in futures_util::future::join_all(lists).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
     let base = Baseline::take(&h).await;
     (h, base)
 }
@@ -104,7 +110,10 @@ async fn finished(h: &Harness, id: &str) -> Value {
         if v["status"] != "queued" && v["status"] != "in_progress" {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{id} did not end: {v}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} did not end: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -135,8 +144,10 @@ fn video_poll_error_bodies_do_not_leak_connections() {
         let db = TestSqlite::new();
         let (h, base) = warm_video(&db, |_| {}).await;
         for status in [429u16, 503, 500] {
-            h.sim
-                .set_scenario(Some(poll_faults(&format!("status={status}, retry-after=0"), 3)));
+            h.sim.set_scenario(Some(poll_faults(
+                &format!("status={status}, retry-after=0"),
+                3,
+            )));
             let ids = create_all(&h, "polled through errors").await;
             all_complete(&h, &ids).await;
             super::served(&h, &format!("status={status}"), 3 * POLLED.len() as u64);
@@ -168,8 +179,8 @@ fn video_polls_that_never_answer_end_at_their_deadline() {
     // Polls whose answer never comes: each ends at `video.poll_timeout`, its connection dropped.
     leak::run(|| async {
         let db = TestSqlite::new();
-        let (h, base) = warm_video(&db, |c| c.video.poll_timeout = Duration::from_millis(300))
-            .await;
+        let (h, base) =
+            warm_video(&db, |c| c.video.poll_timeout = Duration::from_millis(300)).await;
         h.sim.set_scenario(Some(poll_faults("stall-headers", 2)));
         let ids = create_all(&h, "polled through stalls").await;
         all_complete(&h, &ids).await;
