@@ -558,3 +558,32 @@ async fn kling_and_luma_callbacks_end_tasks_once_and_forged_ones_are_refused() {
     assert_eq!(forged.status(), 404);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_video_is_priced_at_its_size_and_per_video() {
+    let db = TestSqlite::new();
+    let h = relay(&db, |c| {
+        c.prices = toml::from_str::<PricesConfig>(
+            "[[models]]\nmatch = [\"sora-2-pro\"]\nvideo_second = 0.3\nvideo_sizes = { \"1792x1024\" = 0.5 }\nvideo = 0.01\n",
+        )
+        .unwrap();
+    })
+    .await;
+    let (id, key) = token(&h, "sized").await;
+    let v: Value = create_as(
+        &h,
+        &key,
+        &json!({"model": "sora-2-pro", "prompt": "wide", "seconds": "4", "size": "1792x1024"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        finished(&h, &key, v["id"].as_str().unwrap()).await["status"],
+        "completed"
+    );
+    // 4 s at 0.50 (its size's price) and 0.01 for the video.
+    assert_eq!(spent(&store_of(&h), id, 1).await, 2_010_000);
+    h.shutdown().await;
+}

@@ -66,9 +66,16 @@ pub struct ModelPrice {
     /// Per second of audio.
     #[serde(default)]
     pub audio_second: f64,
-    /// Per second of video.
+    /// Per second of video of a size `video_sizes` does not list.
     #[serde(default)]
     pub video_second: f64,
+    /// Per second of video by size (`"1792x1024"`): a video is priced per second at its size,
+    /// else at `video_second`.
+    #[serde(default)]
+    pub video_sizes: BTreeMap<String, f64>,
+    /// Per video made, whatever its length (beside its seconds).
+    #[serde(default)]
+    pub video: f64,
     /// Output tokens assumed when a request sets no `max_tokens`; also caps the estimate.
     #[serde(default)]
     pub max_output: Option<u32>,
@@ -81,7 +88,7 @@ const MAX_PRICE: f64 = 1_000_000.0;
 
 impl ModelPrice {
     /// Every price of the entry with its key, for validation.
-    fn prices(&self) -> [(&'static str, f64); 7] {
+    fn prices(&self) -> [(&'static str, f64); 8] {
         [
             ("input", self.input),
             ("cached_input", self.cached_input.unwrap_or(0.0)),
@@ -90,6 +97,7 @@ impl ModelPrice {
             ("characters", self.characters),
             ("audio_second", self.audio_second),
             ("video_second", self.video_second),
+            ("video", self.video),
         ]
     }
 }
@@ -154,6 +162,14 @@ impl PricesConfig {
                     )));
                 }
                 check_price(i, &format!("images.\"{key}\""), *value)?;
+            }
+            for (key, value) in &entry.video_sizes {
+                if ImageSize::parse(key).is_none() {
+                    return Err(ConfigError::Invalid(format!(
+                        "prices.models[{i}].video_sizes: `{key}` is not WIDTHxHEIGHT"
+                    )));
+                }
+                check_price(i, &format!("video_sizes.\"{key}\""), *value)?;
             }
             if entry.max_output == Some(0) {
                 return Err(ConfigError::Invalid(format!(

@@ -32,7 +32,12 @@ pub struct Price {
     /// Per 1M characters spoken.
     pub characters: i64,
     pub audio_second: i64,
+    /// Per second of video of a size `video_sizes` does not list.
     pub video_second: i64,
+    /// Per second of video by size.
+    pub video_sizes: Arc<[(ImageSize, i64)]>,
+    /// Per video made.
+    pub video: i64,
     /// Output tokens assumed when a request sets no `max_tokens`; also caps the estimate.
     pub max_output: u64,
 }
@@ -101,7 +106,23 @@ impl Price {
                 1_000_000,
             )
             + ceil_div(i128::from(u.audio_ms) * i128::from(self.audio_second), 1000)
-            + ceil_div(i128::from(u.video_ms) * i128::from(self.video_second), 1000)
+            + self.video_cost(u)
+    }
+
+    /// A video's price per second at `size`: its size's, else `video_second`.
+    pub fn video_second_price(&self, size: Option<ImageSize>) -> i64 {
+        size.and_then(|s| self.video_sizes.iter().find(|(vs, _)| *vs == s))
+            .map_or(self.video_second, |(_, p)| *p)
+    }
+
+    /// A video's cost: its seconds at its size's price (a video record keeps its size in the
+    /// image size field), and the per-video price once there is a video.
+    fn video_cost(&self, u: &UsageCounts) -> i128 {
+        if u.video_ms == 0 {
+            return 0;
+        }
+        let per_second = self.video_second_price(u.image_size);
+        ceil_div(i128::from(u.video_ms) * i128::from(per_second), 1000) + i128::from(self.video)
     }
 
     /// What `u` costs: its tokens alone when this entry prices tokens and the upstream
@@ -170,6 +191,13 @@ impl PriceTable {
                 characters: to_units(m.characters),
                 audio_second: to_units(m.audio_second),
                 video_second: to_units(m.video_second),
+                video_sizes: m
+                    .video_sizes
+                    .iter()
+                    .filter_map(|(k, v)| ImageSize::parse(k).map(|s| (s, to_units(*v))))
+                    .collect::<Vec<_>>()
+                    .into(),
+                video: to_units(m.video),
                 max_output: m.max_output.map_or(default_max_output, u64::from),
             };
             entries.push((set.build()?, price));
@@ -268,9 +296,10 @@ impl PriceTable {
                 (0, cap)
             }
             Family::Moderations => (body_tokens, 0),
-            // A video task: the seconds asked, at the video price.
+            // A video task: the seconds asked at its size's price, and the per-video price.
             Family::Videos => {
                 units.video_ms = (asked.video_seconds.max(0.0) * 1000.0).ceil() as u64;
+                units.image_size = asked.size;
                 (0, 0)
             }
             Family::Chat
@@ -335,6 +364,37 @@ mod tests {
         )
         .unwrap();
         PriceTable::new(&config).unwrap()
+    }
+
+    #[test]
+    fn a_video_is_priced_by_its_seconds_at_its_size_and_per_video() {
+        let config: PricesConfig = toml::from_str(
+            r#"
+            [[models]]
+            match = ["sora-2-pro"]
+            video_second = 0.3
+            video_sizes = { "1792x1024" = 0.5 }
+            video = 0.01
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let t = PriceTable::new(&config).unwrap();
+        let p = t.price("sora-2-pro").unwrap();
+        let at = |ms: u64, size: &str| {
+            p.cost(&UsageCounts {
+                video_ms: ms,
+                image_size: ImageSize::parse(size),
+                ..UsageCounts::default()
+            })
+        };
+        // 4 s at 0.30 + 0.01; at 1792x1024, 4 s at 0.50 + 0.01.
+        assert_eq!(at(4000, "720x1280"), 1_210_000);
+        assert_eq!(at(4000, "1792x1024"), 2_010_000);
+        assert_eq!(at(0, "1792x1024"), 0, "no video, no per-video price");
+        let bad: PricesConfig =
+            toml::from_str("[[models]]\nmatch = [\"x\"]\nvideo_sizes = { big = 1.0 }\n").unwrap();
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -12,18 +12,26 @@
 use super::{Task, TaskState};
 use crate::limits::{PriceTable, UsageCounts};
 use crate::store::{Outcome, UsageRecord, UsageSource};
+use crate::wire::ImageSize;
 use uuid::Uuid;
 
 /// Seconds assumed for a task that names none (Sora's default).
 pub const DEFAULT_SECONDS: u32 = 4;
 
-/// The charge of a task on `model` for `seconds` of video, in cost units (0 when the model
-/// has no price).
-pub fn charge(prices: &PriceTable, model: &str, seconds: Option<u32>) -> i64 {
+/// The charge of a task on `model` for `seconds` of video at `size`, in cost units: the
+/// seconds at the size's price per second (else `video_second`), and the per-video price; 0
+/// when the model has no price.
+pub fn charge(prices: &PriceTable, model: &str, seconds: Option<u32>, size: Option<&str>) -> i64 {
     let seconds = seconds.unwrap_or(DEFAULT_SECONDS);
+    made(prices, model, u64::from(seconds) * 1000, size)
+}
+
+/// What `ms` of video at `size` on `model` costs.
+fn made(prices: &PriceTable, model: &str, ms: u64, size: Option<&str>) -> i64 {
     prices.price(model).map_or(0, |p| {
         p.cost(&UsageCounts {
-            video_ms: u64::from(seconds) * 1000,
+            video_ms: ms,
+            image_size: size.and_then(ImageSize::parse),
             ..UsageCounts::default()
         })
     })
@@ -37,13 +45,7 @@ pub fn settlement(task: &Task, prices: &PriceTable) -> Option<UsageRecord> {
     let delta = match task.state {
         TaskState::Completed => match task.video_ms {
             Some(ms) => {
-                let made = prices.price(&task.model).map_or(0, |p| {
-                    p.cost(&UsageCounts {
-                        video_ms: ms,
-                        ..UsageCounts::default()
-                    })
-                });
-                made - task.charged_units
+                made(prices, &task.model, ms, task.spec.size.as_deref()) - task.charged_units
             }
             None => 0,
         },
@@ -66,6 +68,7 @@ pub fn settlement(task: &Task, prices: &PriceTable) -> Option<UsageRecord> {
     r.usage_source = UsageSource::Upstream;
     r.status = 200;
     r.cost_units = delta;
+    r.image_size = task.spec.size.clone();
     r.video_ms = match task.state {
         TaskState::Completed => task
             .video_ms

@@ -45,9 +45,16 @@ pub(crate) async fn insert_batch(
 /// (a third of the relay's work per request at full load). Only when some were already there
 /// (a spool replayed after a crash, a record offered twice) is the statement rolled back to its
 /// savepoint and run again with `RETURNING usage_id`, to count exactly the new ones.
+// The batch statements' text depends on how many rows they carry: each is prepared for its
+// batch and not kept in the connection's statement cache (one cached statement per batch size,
+// each holding its compiled program, grew the writer's memory with the traffic's variety).
 async fn insert_part(tx: &mut Tx, part: &[UsageRecord]) -> StoreResult<Vec<Uuid>> {
     let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
-    let added = events(part, "").build().execute(&mut *savepoint).await?;
+    let added = events(part, "")
+        .build()
+        .persistent(false)
+        .execute(&mut *savepoint)
+        .await?;
     if added.rows_affected() == part.len() as u64 {
         savepoint.commit().await?;
         return Ok(part.iter().map(|r| r.usage_id).collect());
@@ -55,6 +62,7 @@ async fn insert_part(tx: &mut Tx, part: &[UsageRecord]) -> StoreResult<Vec<Uuid>
     savepoint.rollback().await?;
     Ok(events(part, " RETURNING usage_id")
         .build_query_scalar::<Uuid>()
+        .persistent(false)
         .fetch_all(&mut **tx)
         .await?)
 }
@@ -122,7 +130,11 @@ async fn upsert_totals(
          requests = token_totals.requests + excluded.requests, \
          updated_at = excluded.updated_at RETURNING token_id, used_units",
     );
-    let rows: Vec<(i64, i64)> = q.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, i64)> = q
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(token_id, used_units)| TokenCommit {
@@ -173,7 +185,7 @@ async fn upsert_daily(tx: &mut Tx, daily: &BTreeMap<DailyKey, DailyDelta>) -> St
              video_ms = usage_daily.video_ms + excluded.video_ms, \
              cost_units = usage_daily.cost_units + excluded.cost_units",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build().persistent(false).execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -69,6 +69,11 @@ pub(crate) async fn create(
     record.model = Some(create.model.clone());
     record.media_asked = Some(MediaUsage {
         video_seconds: f64::from(seconds),
+        // A video record keeps its size where an image's is kept (its price may be by size).
+        size: create
+            .size
+            .as_deref()
+            .and_then(crate::wire::ImageSize::parse),
         ..MediaUsage::default()
     });
     crate::relay::admit(
@@ -91,7 +96,12 @@ pub(crate) async fn create(
     let video = &cx.state.config.video;
     let charged = if record.is_metered() {
         cx.state.metered.as_ref().map_or(0, |m| {
-            billing::charge(m.limits.prices(), &create.model, Some(seconds))
+            billing::charge(
+                m.limits.prices(),
+                &create.model,
+                Some(seconds),
+                create.size.as_deref(),
+            )
         })
     } else {
         0
