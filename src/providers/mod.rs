@@ -29,6 +29,8 @@ mod runway;
 pub(crate) mod shared;
 pub mod vertex;
 pub mod video;
+mod video_common;
+mod video_form;
 mod video_only;
 mod viggle;
 mod xai;

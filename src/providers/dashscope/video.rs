@@ -19,6 +19,7 @@ use super::super::video::{
     Content, ImageInput, PollReport, Submitted, TaskRef, Variant, VideoApi, VideoError,
     VideoResult, VideoSpec,
 };
+use super::super::video_common::{result_fetch, segment, with_bearer};
 use super::super::Target;
 use super::errors;
 use crate::tasks::{TaskFailure, TaskState};
@@ -41,7 +42,7 @@ pub(crate) static DASHSCOPE: Dashscope = Dashscope;
 impl VideoApi for Dashscope {
     fn submit(&self, target: &Target<'_>, spec: &VideoSpec) -> Result<UpstreamRequest, VideoError> {
         let body = body(spec)?;
-        let mut headers = with_key(json_headers(target.extra_headers), target);
+        let mut headers = with_bearer(json_headers(target.extra_headers), target);
         headers.insert(ASYNC, HeaderValue::from_static("enable"));
         Ok(UpstreamRequest {
             method: Method::POST,
@@ -76,7 +77,7 @@ impl VideoApi for Dashscope {
                 target.base_url,
                 &format!("{TASKS}/{}", segment(task.upstream_id)),
             ),
-            headers: with_key(target.extra_headers.clone(), target),
+            headers: with_bearer(target.extra_headers.clone(), target),
             body: Bytes::new().into(),
         }
     }
@@ -101,30 +102,8 @@ impl VideoApi for Dashscope {
         task: &TaskRef<'_>,
         variant: Variant,
     ) -> Result<Content, VideoError> {
-        match variant {
-            Variant::Video => {}
-            Variant::Thumbnail | Variant::Spritesheet => {
-                return Err(VideoError::Unsupported(format!(
-                    "DashScope makes no `{}` variant",
-                    variant.as_str()
-                )))
-            }
-        }
-        let url = task
-            .result_url
-            .ok_or_else(|| VideoError::Unsupported("the video is not ready".to_owned()))?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(VideoError::Invalid(
-                "DashScope's result is not an HTTP URL".to_owned(),
-            ));
-        }
-        // A signed OSS link: neither the key nor the channel's headers go to its host.
-        Ok(Content::Fetch(UpstreamRequest {
-            method: Method::GET,
-            url: url.to_owned(),
-            headers: HeaderMap::new(),
-            body: Bytes::new().into(),
-        }))
+        // A signed CDN link: neither the key nor the channel's headers go to its host.
+        result_fetch("DashScope", task, variant)
     }
 
     fn cancel(&self, target: &Target<'_>, task: &TaskRef<'_>) -> Option<UpstreamRequest> {
@@ -132,7 +111,7 @@ impl VideoApi for Dashscope {
         Some(UpstreamRequest {
             method: Method::POST,
             url: join(target.base_url, &path),
-            headers: with_key(target.extra_headers.clone(), target),
+            headers: with_bearer(target.extra_headers.clone(), target),
             body: Bytes::new().into(),
         })
     }
@@ -291,28 +270,6 @@ fn output_of(body: &[u8], r: &Redactor) -> Result<Value, VideoError> {
             "DashScope's answer has no `output`".to_owned(),
         )),
     }
-}
-
-/// `headers` with the channel's key as a bearer token (a key that is no header value is left
-/// out: DashScope refuses the request).
-fn with_key(mut headers: HeaderMap, target: &Target<'_>) -> HeaderMap {
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", target.key.expose())) {
-        headers.insert(http::header::AUTHORIZATION, v);
-    }
-    headers
-}
-
-/// An upstream id as one path segment (anything outside `[A-Za-z0-9_~-]` percent-encoded).
-fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

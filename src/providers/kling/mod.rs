@@ -17,7 +17,7 @@ use super::shared::{join, json_headers};
 use super::video::{
     Content, NativeShapes, PollReport, Submitted, TaskRef, Variant, VideoApi, VideoError, VideoSpec,
 };
-use super::viggle::common::result_fetch;
+use super::video_common::result_fetch;
 use super::Target;
 use crate::upstream::{Redactor, UpstreamRequest};
 use crate::wire::UpstreamFault;

@@ -12,7 +12,7 @@
 
 use super::super::shared::scalar;
 use super::super::video::{ImageInput, PollReport, VideoError, VideoResult, VideoSpec};
-use super::super::viggle::common::{dimensions, plain_id};
+use super::super::video_common::{dimensions, plain_id};
 use super::errors::{code_of, refused};
 use crate::tasks::{TaskFailure, TaskState};
 use crate::upstream::Redactor;

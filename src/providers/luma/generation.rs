@@ -7,7 +7,7 @@
 //! segment.
 
 use super::super::video::{ImageInput, PollReport, VideoError, VideoResult, VideoSpec};
-use super::super::viggle::common::{dimensions, plain_id};
+use super::super::video_common::{dimensions, plain_id};
 use crate::tasks::{TaskFailure, TaskState};
 use crate::upstream::Redactor;
 use serde_json::{json, Map, Value};

@@ -13,8 +13,8 @@ use super::super::video::{
     Content, ImageInput, PollReport, Submitted, TaskRef, Variant, VideoApi, VideoError,
     VideoResult, VideoSpec,
 };
-use super::super::viggle::common::plain_id;
-use super::super::viggle::form::{image_name, Form};
+use super::super::video_common::plain_id;
+use super::super::video_form::{image_name, Form};
 use super::super::Target;
 use super::errors;
 use crate::tasks::{TaskFailure, TaskState};

@@ -3,27 +3,24 @@
 //!
 //! Owns: Viggle's [`VideoApi`]: multipart `POST /api/render`, `GET` and `DELETE
 //! /api/render/{job_id}` under the host root; the form and the job object (`render`), its
-//! errors (`errors`); and two helpers the sibling video adapters share (`form`: a multipart
-//! body built whole, `common`: plain ids, sizes, a result URL's fetch). The legacy
+//! errors (`errors`). The legacy
 //! `Access-Token` API, remix and callbacks are not offered. Viggle takes no prompt: what to
 //! render comes from `extra` (new-api's `metadata`).
 //! Must never: do I/O, send credentials to a result URL, or let a word of Viggle's out
 //! unredacted.
 
-pub(crate) mod common;
 mod errors;
-pub(crate) mod form;
 mod render;
 
 use super::shared::join;
 use super::video::{
     Content, PollReport, Submitted, TaskRef, Variant, VideoApi, VideoError, VideoSpec,
 };
+use super::video_common::result_fetch;
 use super::Target;
 use crate::upstream::{Redactor, UpstreamRequest};
 use crate::wire::UpstreamFault;
 use bytes::Bytes;
-use common::result_fetch;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use std::time::Duration;
 

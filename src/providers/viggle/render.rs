@@ -9,8 +9,8 @@
 //! path segment.
 
 use super::super::video::{ImageInput, PollReport, VideoError, VideoResult, VideoSpec};
-use super::common::plain_id;
-use super::form::{image_name, Form};
+use super::super::video_common::plain_id;
+use super::super::video_form::{image_name, Form};
 use crate::tasks::{TaskFailure, TaskState};
 use crate::upstream::Redactor;
 use bytes::Bytes;

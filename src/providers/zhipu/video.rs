@@ -15,6 +15,7 @@ use super::super::video::{
     Content, ImageInput, PollReport, Submitted, TaskRef, Variant, VideoApi, VideoError,
     VideoResult, VideoSpec,
 };
+use super::super::video_common::{result_fetch, segment, with_bearer};
 use super::super::Target;
 use super::errors;
 use crate::tasks::{TaskFailure, TaskState};
@@ -22,7 +23,7 @@ use crate::upstream::{Redactor, UpstreamRequest};
 use crate::wire::UpstreamFault;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 const SUBMIT: &str = "api/paas/v4/videos/generations";
@@ -39,7 +40,7 @@ impl VideoApi for Zhipu {
         Ok(UpstreamRequest {
             method: Method::POST,
             url: join(target.base_url, SUBMIT),
-            headers: with_key(json_headers(target.extra_headers), target),
+            headers: with_bearer(json_headers(target.extra_headers), target),
             body: Bytes::from(body.to_string()).into(),
         })
     }
@@ -67,7 +68,7 @@ impl VideoApi for Zhipu {
         UpstreamRequest {
             method: Method::GET,
             url: join(target.base_url, &path),
-            headers: with_key(target.extra_headers.clone(), target),
+            headers: with_bearer(target.extra_headers.clone(), target),
             body: Bytes::new().into(),
         }
     }
@@ -87,30 +88,8 @@ impl VideoApi for Zhipu {
         task: &TaskRef<'_>,
         variant: Variant,
     ) -> Result<Content, VideoError> {
-        match variant {
-            Variant::Video => {}
-            Variant::Thumbnail | Variant::Spritesheet => {
-                return Err(VideoError::Unsupported(format!(
-                    "Zhipu makes no `{}` variant",
-                    variant.as_str()
-                )))
-            }
-        }
-        let url = task
-            .result_url
-            .ok_or_else(|| VideoError::Unsupported("the video is not ready".to_owned()))?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(VideoError::Invalid(
-                "Zhipu's result is not an HTTP URL".to_owned(),
-            ));
-        }
-        // A CDN link: neither the key nor the channel's headers go to its host.
-        Ok(Content::Fetch(UpstreamRequest {
-            method: Method::GET,
-            url: url.to_owned(),
-            headers: HeaderMap::new(),
-            body: Bytes::new().into(),
-        }))
+        // A signed CDN link: neither the key nor the channel's headers go to its host.
+        result_fetch("Zhipu", task, variant)
     }
 
     fn cancel(&self, _target: &Target<'_>, _task: &TaskRef<'_>) -> Option<UpstreamRequest> {
@@ -225,28 +204,6 @@ fn json_of(body: &[u8], r: &Redactor) -> Result<Value, VideoError> {
         return Err(VideoError::Refused(Box::new(fault)));
     }
     Ok(v)
-}
-
-/// `headers` with the channel's key as a bearer token (a key that is no header value is left
-/// out: Zhipu refuses the request).
-fn with_key(mut headers: HeaderMap, target: &Target<'_>) -> HeaderMap {
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", target.key.expose())) {
-        headers.insert(http::header::AUTHORIZATION, v);
-    }
-    headers
-}
-
-/// An upstream id as one path segment (anything outside `[A-Za-z0-9._~-]` percent-encoded).
-fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -277,7 +277,7 @@ fn content_fetches_the_result_link_without_the_key() {
     ));
     assert!(matches!(
         with_target(|t| DASHSCOPE.content(t, &task(None), Variant::Video)),
-        Err(VideoError::Unsupported(_))
+        Err(VideoError::Invalid(_))
     ));
 }
 

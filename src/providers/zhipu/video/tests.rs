@@ -238,7 +238,7 @@ fn content_fetches_the_cdn_link_without_the_key() {
     }
     assert!(matches!(
         with_target(|t| ZHIPU.content(t, &task(None), Variant::Video)),
-        Err(VideoError::Unsupported(_))
+        Err(VideoError::Invalid(_))
     ));
     assert!(matches!(
         with_target(|t| ZHIPU.content(t, &task(Some("file:///etc/passwd")), Variant::Video)),

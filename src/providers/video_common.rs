@@ -1,14 +1,15 @@
-//! What the video adapters of this folder's siblings share (Sora, Kling, Runway, Luma, Viggle):
-//! the check that an upstream's task id is safe in a path, `WIDTHxHEIGHT` read as numbers, and
-//! the fetch of a result URL. (Kept here, beside Viggle's form, to stay out of `shared.rs`.)
+//! What the video adapters share: the check that an upstream's task id is safe in a path,
+//! `WIDTHxHEIGHT` read as numbers, an id as one path segment, the channel's key as a bearer
+//! token, and the fetch of a result URL.
 //!
 //! Owns: those helpers, which know no provider's words. Must never: send credentials or the
 //! channel's headers to a result URL.
 
-use super::super::video::{Content, TaskRef, Variant, VideoError};
+use super::video::{Content, TaskRef, Variant, VideoError};
+use super::Target;
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 
 /// Whether an upstream's task id is one path segment as is (letters, digits, `-._~`): ids
 /// that are not are refused when read, so no answer can steer a later request's path.
@@ -45,12 +46,39 @@ pub(crate) fn result_fetch(
     let url = task
         .result_url
         .ok_or_else(|| VideoError::Invalid(format!("the {provider} task has no result URL")))?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(VideoError::Invalid(format!(
+            "{provider}'s result is not an HTTP URL"
+        )));
+    }
     Ok(Content::Fetch(UpstreamRequest {
         method: Method::GET,
         url: url.to_owned(),
         headers: HeaderMap::new(),
         body: Bytes::new().into(),
     }))
+}
+
+/// `headers` with the channel's key as a bearer token (a key that is no header value is left
+/// out: the upstream refuses the request).
+pub(crate) fn with_bearer(mut headers: HeaderMap, target: &Target<'_>) -> HeaderMap {
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", target.key.expose())) {
+        headers.insert(http::header::AUTHORIZATION, v);
+    }
+    headers
+}
+
+/// An upstream id as one path segment (anything outside `[A-Za-z0-9_~-]` percent-encoded).
+pub(crate) fn segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -100,5 +128,14 @@ mod tests {
             result_fetch("Kling", &none, Variant::Video),
             Err(VideoError::Invalid(_))
         ));
+        let local = TaskRef {
+            result_url: Some("file:///etc/passwd"),
+            ..task
+        };
+        assert!(matches!(
+            result_fetch("Kling", &local, Variant::Video),
+            Err(VideoError::Invalid(_))
+        ));
+        assert_eq!(segment("a/b c"), "a%2Fb%20c");
     }
 }

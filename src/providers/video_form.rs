@@ -1,12 +1,12 @@
-//! A `multipart/form-data` body built whole: Viggle's render form, and Sora's create when the
-//! image comes as bytes (`input_reference`).
+//! A `multipart/form-data` body built whole, for the video adapters: Viggle's render form, and
+//! Sora's create when the image comes as bytes (`input_reference`).
 //!
 //! Owns: the fixed boundary, part headers, and refusing a name or value that would break the
 //! form (quotes or line breaks in a name, the boundary inside a value).
 //! Must never: stream (these bodies are small: fields and one image the client already sent
 //! whole), or know a provider's field names.
 
-use super::super::video::VideoError;
+use super::video::VideoError;
 use bytes::Bytes;
 use http::HeaderValue;
 use serde_json::Value;
