@@ -4,6 +4,7 @@
 //! Must never: hold runtime state, or print a secret (see [`Secret`]).
 
 mod base_url;
+mod cluster;
 mod media;
 mod monitor;
 mod prices;
@@ -13,6 +14,7 @@ mod store;
 mod timeouts;
 mod video;
 
+pub use cluster::ClusterConfig;
 pub use media::{FamilyConfig, MediaConfig};
 pub use monitor::{Level, MonitorConfig, Thresholds};
 pub use prices::{image_key, to_units, ModelPrice, PricesConfig};

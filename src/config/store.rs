@@ -5,7 +5,7 @@
 //! Must never: allow an unbounded queue, spool, pool or wait (zero is rejected where it would
 //! mean "none").
 
-use super::{ConfigError, Secret};
+use super::{ClusterConfig, ConfigError, Secret};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +16,10 @@ pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://…` / `postgresql://…`. Unset: SQLite at
     /// `data_dir/sluice.db`. May be `"${VAR}"` (a PostgreSQL URL carries a password).
     pub url: Option<Secret>,
+    /// `redis://HOST:PORT/DB` (or `rediss://`, `redis+unix://`): with it, several instances on
+    /// one PostgreSQL store share their rate limits and quota totals through Redis. May be
+    /// `"${VAR}"`.
+    pub redis_url: Option<Secret>,
     /// Directory for the SQLite file and the usage spool (`data_dir/spool/`).
     pub data_dir: PathBuf,
     /// PostgreSQL: most connections in the pool.
@@ -42,6 +46,8 @@ pub struct StoreConfig {
     #[serde(with = "humantime_serde")]
     pub totals_refresh: Duration,
     pub usage: UsageConfig,
+    /// How this instance shares limits and quotas with the others.
+    pub cluster: ClusterConfig,
 }
 
 /// The usage write path: a bounded queue, batched writes, a bounded on-disk spool.
@@ -97,6 +103,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: None,
+            redis_url: None,
             data_dir: PathBuf::from("sluice-data"),
             max_connections: 10,
             read_connections: 4,
@@ -107,6 +114,7 @@ impl Default for StoreConfig {
             revision_poll: Duration::from_secs(1),
             totals_refresh: Duration::from_secs(5),
             usage: UsageConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -169,6 +177,19 @@ impl StoreConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.backend()?;
+        self.cluster.validate()?;
+        if let Some(url) = &self.redis_url {
+            let raw = url.expose();
+            if !["redis://", "rediss://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|s| raw.starts_with(s))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "store.redis_url must start with redis://, rediss:// or redis+unix:// (got `{}`)",
+                    url.hint()
+                )));
+            }
+        }
         let u = &self.usage;
         let positive = [
             ("store.max_connections", self.max_connections as u64),

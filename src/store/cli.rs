@@ -105,6 +105,9 @@ pub struct TokenFields {
     /// Tokens (prompt + completion) per minute.
     #[arg(long)]
     pub tpm: Option<u64>,
+    /// The window `--rpm` and `--tpm` count over instead of a minute (`10s`, `1h`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub rate_window: Option<std::time::Duration>,
     /// Create or set the token disabled.
     #[arg(long)]
     pub disabled: bool,
@@ -155,6 +158,7 @@ fn spec(name: String, f: &TokenFields) -> Result<TokenSpec, StoreError> {
         allow_ips: f.allow_ips.clone(),
         rpm: f.rpm,
         tpm: f.tpm,
+        rate_window: f.rate_window,
         enabled: !f.disabled,
     })
 }
@@ -177,7 +181,7 @@ fn show(t: &Token) -> String {
         "disabled"
     };
     format!(
-        "{:<6} {:<24} {:<16} {:<8} {:<6} quota={} used={} requests={} expires={} models={} ips={} rpm={} tpm={}",
+        "{:<6} {:<24} {:<16} {:<8} {:<6} quota={} used={} requests={} expires={} models={} ips={} rpm={} tpm={} window={}",
         t.id,
         t.name,
         t.key_prefix,
@@ -191,6 +195,7 @@ fn show(t: &Token) -> String {
         opt(t.allow_ips.as_ref().map(|m| m.join(","))),
         opt(t.rpm.map(|v| v.to_string())),
         opt(t.tpm.map(|v| v.to_string())),
+        opt(t.rate_window.map(|w| humantime::format_duration(w).to_string())),
     )
 }
 
@@ -254,6 +259,7 @@ async fn token(args: TokenArgs) -> Result<(), StoreError> {
                 allow_ips: set(fields.allow_ips, any_ip),
                 rpm: set(fields.rpm, no_rpm),
                 tpm: set(fields.tpm, no_tpm),
+                rate_window: fields.rate_window.map(Some),
                 enabled: match (enabled, fields.disabled) {
                     (true, _) => Some(true),
                     (_, true) => Some(false),

@@ -9,6 +9,7 @@ use crate::config::Secret;
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 /// Every key made by the store starts with this.
 pub const KEY_PREFIX: &str = "sk-sluice-";
@@ -93,6 +94,9 @@ pub struct Token {
     pub rpm: Option<u32>,
     /// Tokens (prompt + completion) per minute; unset: no limit.
     pub tpm: Option<u64>,
+    /// The window `rpm` and `tpm` count over (`"10s"`); unset: a minute.
+    #[serde(with = "humantime_serde")]
+    pub rate_window: Option<Duration>,
     pub source: Source,
     pub revision: i64,
     pub created_at: i64,
@@ -131,6 +135,9 @@ pub struct TokenSpec {
     pub rpm: Option<u32>,
     #[serde(default)]
     pub tpm: Option<u64>,
+    /// The window `rpm` and `tpm` count over; unset: a minute.
+    #[serde(default, with = "humantime_serde")]
+    pub rate_window: Option<Duration>,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
 }
@@ -149,6 +156,7 @@ impl Default for TokenSpec {
             allow_ips: None,
             rpm: None,
             tpm: None,
+            rate_window: None,
             enabled: true,
         }
     }
@@ -172,6 +180,8 @@ pub struct TokenPatch {
     pub rpm: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     pub tpm: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present_duration")]
+    pub rate_window: Option<Option<Duration>>,
     #[serde(default)]
     pub enabled: Option<bool>,
 }
@@ -181,6 +191,12 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A humantime duration that is present (maybe `null`) deserializes to `Some(value)`.
+fn present_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Duration>>, D::Error> {
+    Option::<humantime_serde::Serde<Duration>>::deserialize(d)
+        .map(|v| Some(v.map(humantime_serde::Serde::into_inner)))
 }
 
 impl TokenPatch {
@@ -207,6 +223,9 @@ impl TokenPatch {
         if let Some(v) = self.tpm {
             t.tpm = v;
         }
+        if let Some(v) = self.rate_window {
+            t.rate_window = v;
+        }
         if let Some(v) = self.enabled {
             t.enabled = v;
         }
@@ -224,6 +243,7 @@ impl From<&Token> for TokenSpec {
             allow_ips: t.allow_ips.clone(),
             rpm: t.rpm,
             tpm: t.tpm,
+            rate_window: t.rate_window,
             enabled: t.enabled,
         }
     }
@@ -243,6 +263,11 @@ impl TokenSpec {
         }
         if self.rpm == Some(0) || self.tpm == Some(0) {
             return invalid("rpm and tpm must be above 0 (leave them out for no limit)".to_owned());
+        }
+        if let Some(w) = self.rate_window {
+            if w < Duration::from_secs(1) || w > Duration::from_secs(24 * 3600) {
+                return invalid("rate_window must be between 1s and 24h".to_owned());
+            }
         }
         if self.tpm.is_some_and(|t| t > i64::MAX as u64) {
             return invalid("tpm is too large".to_owned());
@@ -313,6 +338,7 @@ pub(crate) struct TokenRow {
     allow_ips: Option<String>,
     rpm: Option<i64>,
     tpm: Option<i64>,
+    rate_window_ms: Option<i64>,
     source: String,
     revision: i64,
     created_at: i64,
@@ -351,6 +377,10 @@ impl TryFrom<TokenRow> for Token {
             allow_ips: parse_list(r.allow_ips)?,
             rpm: r.rpm.and_then(|v| u32::try_from(v).ok()),
             tpm: r.tpm.and_then(|v| u64::try_from(v).ok()),
+            rate_window: r
+                .rate_window_ms
+                .and_then(|v| u64::try_from(v).ok())
+                .map(Duration::from_millis),
             source: Source::parse(&r.source)?,
             revision: r.revision,
             created_at: r.created_at,

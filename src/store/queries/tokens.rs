@@ -7,11 +7,17 @@ use crate::store::{now_ms, StoreError, StoreResult};
 macro_rules! select_tokens {
     () => {
         "SELECT t.id, t.key_hash, t.key_prefix, t.name, t.enabled, t.expires_at, t.quota_limit, \
-         t.models, t.allow_ips, t.rpm, t.tpm, t.source, t.revision, t.created_at, t.updated_at, \
+         t.models, t.allow_ips, t.rpm, t.tpm, t.rate_window_ms, \
+         t.source, t.revision, t.created_at, t.updated_at, \
          t.revoked_at, COALESCE(tt.used_units, 0) AS used_units, \
          COALESCE(tt.requests, 0) AS requests \
          FROM tokens t LEFT JOIN token_totals tt ON tt.token_id = t.id"
     };
+}
+
+fn window_ms(spec: &TokenSpec) -> Option<i64> {
+    spec.rate_window
+        .map(|w| i64::try_from(w.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn tokens(rows: Vec<TokenRow>) -> StoreResult<Vec<Token>> {
@@ -92,8 +98,8 @@ async fn insert_in(
     let now = now_ms();
     Ok(sqlx::query_scalar::<Db, i64>(
         "INSERT INTO tokens (key_hash, key_prefix, name, enabled, expires_at, quota_limit, \
-         models, allow_ips, rpm, tpm, source, revision, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         models, allow_ips, rpm, tpm, source, revision, created_at, updated_at, rate_window_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(hash.to_hex())
     .bind(prefix)
@@ -109,6 +115,7 @@ async fn insert_in(
     .bind(revision)
     .bind(now)
     .bind(now)
+    .bind(window_ms(spec))
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -116,8 +123,8 @@ async fn insert_in(
 async fn write_fields(tx: &mut Tx, id: i64, spec: &TokenSpec, revision: i64) -> StoreResult<()> {
     sqlx::query::<Db>(
         "UPDATE tokens SET name = $1, enabled = $2, expires_at = $3, quota_limit = $4, \
-         models = $5, allow_ips = $6, rpm = $7, tpm = $8, revision = $9, updated_at = $10 \
-         WHERE id = $11",
+         models = $5, allow_ips = $6, rpm = $7, tpm = $8, revision = $9, updated_at = $10, \
+         rate_window_ms = $12 WHERE id = $11",
     )
     .bind(&spec.name)
     .bind(spec.enabled)
@@ -130,6 +137,7 @@ async fn write_fields(tx: &mut Tx, id: i64, spec: &TokenSpec, revision: i64) -> 
     .bind(revision)
     .bind(now_ms())
     .bind(id)
+    .bind(window_ms(spec))
     .execute(&mut **tx)
     .await?;
     Ok(())
