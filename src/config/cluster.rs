@@ -36,6 +36,8 @@ pub struct ClusterConfig {
     /// of a limit goes to the others while Redis is down).
     #[serde(with = "humantime_serde")]
     pub instance_ttl: Duration,
+    /// Prefix of every Redis key this relay writes (several relays, or tests, on one Redis).
+    pub redis_prefix: String,
     /// PostgreSQL: follow admin changes by `LISTEN` (at once) besides `store.revision_poll`.
     pub listen: bool,
 }
@@ -50,6 +52,7 @@ impl Default for ClusterConfig {
             quota_push: Duration::from_millis(250),
             heartbeat: Duration::from_secs(2),
             instance_ttl: Duration::from_secs(10),
+            redis_prefix: "sluice:".to_owned(),
             listen: true,
         }
     }
@@ -73,6 +76,12 @@ impl ClusterConfig {
         if !(self.chunk > 0.0 && self.chunk <= 0.5) {
             return Err(ConfigError::Invalid(
                 "store.cluster.chunk must be above 0 and at most 0.5".to_owned(),
+            ));
+        }
+        if self.redis_prefix.len() > 64 || self.redis_prefix.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid(
+                "store.cluster.redis_prefix must be at most 64 characters, without spaces"
+                    .to_owned(),
             ));
         }
         if self.instance_ttl <= self.heartbeat {
