@@ -13,7 +13,7 @@
 )]
 
 use sluice::cluster::link::RedisLink;
-use sluice::cluster::rate::SharedRates;
+use sluice::cluster::rate::{Scope, SharedRates};
 use sluice::config::Secret;
 use sluice_test_support::db::TcpProxy;
 use std::net::SocketAddr;
@@ -131,7 +131,12 @@ async fn two_instances_share_one_bucket_within_the_bound() {
     let mut accepted = 0u32;
     for i in 0..600 {
         let side = if i % 2 == 0 { &a } else { &b };
-        if side.rates.requests(7, nz(limit), window).await.is_ok() {
+        if side
+            .rates
+            .requests(Scope::Token(7), nz(limit), window)
+            .await
+            .is_ok()
+        {
             accepted += 1;
         }
     }
@@ -169,9 +174,16 @@ async fn a_refusal_is_remembered_until_the_bucket_refills() {
     let a = Instance::start(addr, &prefix(), 0.05).await;
     let window = Duration::from_secs(2);
     for _ in 0..4 {
-        a.rates.requests(1, nz(4), window).await.unwrap();
+        a.rates
+            .requests(Scope::Token(1), nz(4), window)
+            .await
+            .unwrap();
     }
-    let refused = a.rates.requests(1, nz(4), window).await.unwrap_err();
+    let refused = a
+        .rates
+        .requests(Scope::Token(1), nz(4), window)
+        .await
+        .unwrap_err();
     assert!(
         refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(500),
         "one request back after 0.5 s: {:?}",
@@ -179,7 +191,11 @@ async fn a_refusal_is_remembered_until_the_bucket_refills() {
     );
     let waits = a.rates.waits();
     for _ in 0..50 {
-        assert!(a.rates.requests(1, nz(4), window).await.is_err());
+        assert!(a
+            .rates
+            .requests(Scope::Token(1), nz(4), window)
+            .await
+            .is_err());
     }
     assert_eq!(
         a.rates.waits(),
@@ -188,7 +204,7 @@ async fn a_refusal_is_remembered_until_the_bucket_refills() {
     );
     tokio::time::sleep(refused.retry_after + Duration::from_millis(50)).await;
     a.rates
-        .requests(1, nz(4), window)
+        .requests(Scope::Token(1), nz(4), window)
         .await
         .expect("served again once the bucket refilled");
     a.stop().await;
@@ -208,7 +224,7 @@ async fn tokens_settle_on_the_real_count_and_a_debt_is_paid() {
     let mut admitted = 0;
     for i in 0..40 {
         let side = if i % 2 == 0 { &a } else { &b };
-        match side.rates.tokens(3, 1000, window, 100).await {
+        match side.rates.tokens(Scope::Token(3), 1000, window, 100).await {
             Ok((hold, _)) => {
                 hold.settle(50);
                 spent += 50;
@@ -226,10 +242,17 @@ async fn tokens_settle_on_the_real_count_and_a_debt_is_paid() {
     );
     // A longer answer than its estimate leaves a debt the instance pays before it admits again.
     let c = Instance::start(addr, &prefix(), 0.05).await;
-    let (hold, _) = c.rates.tokens(4, 1000, window, 100).await.unwrap();
+    let (hold, _) = c
+        .rates
+        .tokens(Scope::Token(4), 1000, window, 100)
+        .await
+        .unwrap();
     hold.settle(1000);
     assert!(
-        c.rates.tokens(4, 1000, window, 100).await.is_err(),
+        c.rates
+            .tokens(Scope::Token(4), 1000, window, 100)
+            .await
+            .is_err(),
         "the bucket paid for the long answer"
     );
     a.stop().await;
@@ -248,7 +271,11 @@ async fn without_redis_each_instance_takes_its_share_then_shares_again() {
     let started = Instant::now();
     let mut accepted = 0;
     for _ in 0..100 {
-        if a.rates.requests(9, nz(60), window).await.is_ok() {
+        if a.rates
+            .requests(Scope::Token(9), nz(60), window)
+            .await
+            .is_ok()
+        {
             accepted += 1;
         }
     }
@@ -264,7 +291,11 @@ async fn without_redis_each_instance_takes_its_share_then_shares_again() {
     let before = a.rates.fallbacks();
     let mut shared = 0;
     for _ in 0..10 {
-        if a.rates.requests(9, nz(60), window).await.is_ok() {
+        if a.rates
+            .requests(Scope::Token(9), nz(60), window)
+            .await
+            .is_ok()
+        {
             shared += 1;
         }
     }

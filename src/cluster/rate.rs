@@ -69,10 +69,19 @@ redis.call('PEXPIRE', KEYS[1], win * 2 + 1000)
 return {got, wait, math.floor(math.max(v, 0))}
 ";
 
+/// Whose limit it is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// A client token (by id).
+    Token(i64),
+    /// A channel (by name).
+    Channel(Arc<str>),
+}
+
 /// Which limit a share belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BucketKey {
-    pub token: i64,
+    pub scope: Scope,
     pub kind: RateKind,
 }
 
@@ -82,7 +91,10 @@ impl BucketKey {
             RateKind::Requests => "requests",
             RateKind::Tokens => "tokens",
         };
-        format!("{prefix}rate:token:{}:{kind}", self.token)
+        match &self.scope {
+            Scope::Token(id) => format!("{prefix}rate:token:{id}:{kind}"),
+            Scope::Channel(name) => format!("{prefix}rate:channel:{name}:{kind}"),
+        }
     }
 }
 
@@ -313,8 +325,8 @@ impl SharedRates {
         }
         let chunk = ((limit as f64 * self.chunk).ceil() as u64).max(1);
         let share = Arc::new(Share {
-            key,
             redis_key: key.redis_key(&self.prefix),
+            key: key.clone(),
             state: Mutex::new(ShareState {
                 limit,
                 window,
@@ -407,15 +419,15 @@ impl SharedRates {
         u64::from(self.live.load(Relaxed).max(1))
     }
 
-    /// Counts one request against `limit` per `window`.
+    /// Counts one request against `scope`'s `limit` per `window`.
     pub async fn requests(
         &self,
-        token: i64,
+        scope: Scope,
         limit: NonZeroU32,
         window: Duration,
     ) -> Result<RateInfo, RateLimited> {
         let key = BucketKey {
-            token,
+            scope,
             kind: RateKind::Requests,
         };
         let share = self.share(key, u64::from(limit.get()), window);
@@ -440,16 +452,16 @@ impl SharedRates {
         rpm.check()
     }
 
-    /// Takes `estimate` tokens against `limit` per `window`.
+    /// Takes `estimate` tokens against `scope`'s `limit` per `window`.
     pub async fn tokens(
         &self,
-        token: i64,
+        scope: Scope,
         limit: u64,
         window: Duration,
         estimate: u64,
     ) -> Result<(TokensHold, RateInfo), RateLimited> {
         let key = BucketKey {
-            token,
+            scope,
             kind: RateKind::Tokens,
         };
         let share = self.share(key, limit, window);

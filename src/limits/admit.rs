@@ -16,7 +16,7 @@ use super::quota::Reservation;
 use super::rate::RateHeaders;
 use super::table::TokenTable;
 use super::LimitError;
-use crate::cluster::rate::{SharedRates, TokensHold};
+use crate::cluster::rate::{Scope, SharedRates, TokensHold};
 use crate::store::{now_ms, UsageRecord, UsageSink, UsageSource};
 use crate::wire::{Endpoint, ImageQuality, ImageSize, MediaUsage};
 use std::net::IpAddr;
@@ -108,7 +108,7 @@ impl Limits {
                 Some(shared) => {
                     let limit =
                         std::num::NonZeroU32::new(rpm.limit()).unwrap_or(std::num::NonZeroU32::MIN);
-                    shared.requests(token.id, limit, window).await
+                    shared.requests(Scope::Token(token.id), limit, window).await
                 }
                 None => rpm.check(),
             };
@@ -119,7 +119,12 @@ impl Limits {
                 let (hold, info) = match &self.shared {
                     Some(shared) => {
                         shared
-                            .tokens(token.id, tpm.limit(), window, estimate.tokens())
+                            .tokens(
+                                Scope::Token(token.id),
+                                tpm.limit(),
+                                window,
+                                estimate.tokens(),
+                            )
                             .await
                     }
                     None => tpm
