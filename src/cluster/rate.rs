@@ -6,7 +6,9 @@
 //! of the limit, at least what the request needs) and spends it locally; the next chunk is
 //! fetched in the background when half is spent, so most requests never wait on Redis. A
 //! request waits (at most `store.cluster.redis_wait`) only when its instance's chunk is empty.
-//! A refusal from Redis is remembered here until the bucket can serve again.
+//! Every take from Redis is made by the prefetch job, never by a request: a request that stops
+//! waiting cannot drop a reply (and the capacity Redis gave with it). A refusal from Redis is
+//! remembered here until the bucket can serve again.
 //!
 //! The bound: over any run of length T, a limit L per window W on N instances admits at most
 //! `L + L*T/W + N*c` (c the chunk: each instance may enter the run holding one) and, while
@@ -23,6 +25,7 @@
 
 use super::link::{LinkError, RedisLink};
 use crate::limits::rate::{RateInfo, RateKind, RateLimited, Rpm, Tpm, TpmHold};
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -32,8 +35,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Prefetches waiting at most (beyond, a share is fetched by its next empty-handed request).
+/// Takes waiting at most (beyond, a request whose chunk is empty is judged by the local share).
 const PREFETCH_QUEUE: usize = 1024;
+/// Takes from Redis in flight at once (one multiplexed connection carries them).
+const TAKES_IN_FLIGHT: usize = 32;
 
 /// Takes `want` (at least `need`) from the bucket `KEYS[1]` of `ARGV[1]` per `ARGV[2]` ms, or
 /// nothing; returns `{taken, wait_ms, level_after}`. A need above the bucket's size takes a
@@ -114,7 +119,10 @@ struct ShareState {
     /// Redis's level at the last take (for the headers).
     level: u64,
     denied_until: Option<Instant>,
-    prefetching: bool,
+    /// A take from Redis is queued or running.
+    queued: bool,
+    /// The most a waiting request needs from the next take (0: a prefetch).
+    wanted: u64,
     fallback: Option<(u64, Fallback)>,
 }
 
@@ -124,7 +132,8 @@ pub struct Share {
     key: BucketKey,
     redis_key: String,
     state: Mutex<ShareState>,
-    fetching: tokio::sync::Mutex<()>,
+    /// Woken after every take from Redis (its reply applied).
+    filled: tokio::sync::Notify,
 }
 
 enum Local {
@@ -162,6 +171,11 @@ impl Share {
 
     fn take_local(&self, n: u64, now: Instant) -> Local {
         let mut s = self.state();
+        let need = i64::try_from(n).unwrap_or(i64::MAX);
+        if s.balance >= need && s.balance > 0 {
+            s.balance -= need;
+            return Local::Taken(Self::info(&s));
+        }
         if let Some(until) = s.denied_until {
             if until > now {
                 let wait = until - now;
@@ -169,13 +183,7 @@ impl Share {
             }
             s.denied_until = None;
         }
-        let need = i64::try_from(n).unwrap_or(i64::MAX);
-        if s.balance >= need && s.balance > 0 {
-            s.balance -= need;
-            Local::Taken(Self::info(&s))
-        } else {
-            Local::Empty
-        }
+        Local::Empty
     }
 
     /// `(want, need)` for a take that lets `n` through.
@@ -185,18 +193,17 @@ impl Share {
         (need.max(s.chunk), need)
     }
 
-    /// Applies a take's reply, then spends `n` from it.
-    fn apply(&self, reply: (u64, u64, u64), n: u64, now: Instant) -> Result<RateInfo, RateLimited> {
+    /// Applies a take's reply (the job's): what Redis gave, or its refusal when a request
+    /// waits for it.
+    fn apply(&self, reply: (u64, u64, u64), now: Instant) {
         let (got, wait_ms, level) = reply;
         let mut s = self.state();
         s.level = level;
-        if got == 0 {
-            let wait = Duration::from_millis(wait_ms.max(1));
-            s.denied_until = Some(now + wait);
-            return Err(self.denied(&s, wait));
+        if got > 0 {
+            s.balance = s.balance.saturating_add(got as i64);
+        } else if s.wanted > 0 {
+            s.denied_until = Some(now + Duration::from_millis(wait_ms.max(1)));
         }
-        s.balance = s.balance.saturating_add(got as i64) - n as i64;
-        Ok(Self::info(&s))
     }
 
     fn give_back(&self, units: i64) {
@@ -204,13 +211,15 @@ impl Share {
         s.balance = s.balance.saturating_add(units);
     }
 
-    /// Whether a prefetch should start now (marks it started).
-    fn needs_prefetch(&self) -> bool {
+    /// Whether a take should be queued now (marks it queued): for a waiting request (`n`
+    /// above 0), or a prefetch once half the chunk is spent.
+    fn needs_take(&self, n: u64) -> bool {
         let mut s = self.state();
-        if s.prefetching || s.balance * 2 >= s.chunk as i64 {
+        s.wanted = s.wanted.max(n);
+        if s.queued || (n == 0 && s.balance * 2 >= s.chunk as i64) {
             return false;
         }
-        s.prefetching = true;
+        s.queued = true;
         true
     }
 }
@@ -334,19 +343,23 @@ impl SharedRates {
                 balance: 0,
                 level: limit,
                 denied_until: None,
-                prefetching: false,
+                queued: false,
+                wanted: 0,
                 fallback: None,
             }),
-            fetching: tokio::sync::Mutex::new(()),
+            filled: tokio::sync::Notify::new(),
         });
         shares.insert(key, share.clone());
         share
     }
 
+    /// `n` from the share: at once from the chunk; else after the job's next take, waited for
+    /// at most `redis_wait`. `None`: the decision falls to this instance's share (Redis down,
+    /// or no answer in time).
     async fn take(&self, share: &Arc<Share>, n: u64) -> Result<Option<RateInfo>, RateLimited> {
         match share.take_local(n, Instant::now()) {
             Local::Taken(info) => {
-                self.prefetch(share);
+                self.queue(share, 0);
                 return Ok(Some(info));
             }
             Local::Denied(refused) => return Err(refused),
@@ -356,44 +369,52 @@ impl SharedRates {
             return Ok(None);
         }
         self.waits.fetch_add(1, Relaxed);
-        let started = Instant::now();
-        let fetched = tokio::time::timeout(self.wait, async {
-            let _one_at_a_time = share.fetching.lock().await;
+        let deadline = Instant::now() + self.wait;
+        loop {
+            let filled = share.filled.notified();
+            tokio::pin!(filled);
+            filled.as_mut().enable();
+            if !self.queue(share, n) {
+                return Ok(None);
+            }
             match share.take_local(n, Instant::now()) {
-                Local::Taken(info) => return Ok(Ok(info)),
-                Local::Denied(refused) => return Ok(Err(refused)),
+                Local::Taken(info) => return Ok(Some(info)),
+                Local::Denied(refused) => return Err(refused),
                 Local::Empty => {}
             }
-            let left = self.wait.saturating_sub(started.elapsed());
-            let reply = self.invoke(share, n, left).await?;
-            Ok::<_, LinkError>(share.apply(reply, n, Instant::now()))
-        })
-        .await;
-        match fetched {
-            Ok(Ok(Ok(info))) => {
-                self.prefetch(share);
-                Ok(Some(info))
+            if !self.link.is_up() {
+                return Ok(None);
             }
-            Ok(Ok(Err(refused))) => Err(refused),
-            Ok(Err(_)) | Err(_) => Ok(None),
+            tokio::select! {
+                () = &mut filled => {}
+                () = tokio::time::sleep_until(deadline) => return Ok(None),
+            }
         }
     }
 
-    async fn invoke(
-        &self,
-        share: &Share,
-        n: u64,
-        wait: Duration,
-    ) -> Result<(u64, u64, u64), LinkError> {
+    /// Queues a take for `share` unless one is queued; false when the queue is full.
+    fn queue(&self, share: &Arc<Share>, n: u64) -> bool {
+        if !self.link.is_up() || !share.needs_take(n) {
+            return true;
+        }
+        if self.prefetch_tx.try_send(share.clone()).is_err() {
+            share.state().queued = false;
+            return false;
+        }
+        true
+    }
+
+    async fn invoke(&self, share: &Share) -> Result<(u64, u64, u64), LinkError> {
         let (want, need, limit, window_ms) = {
-            let (want, need) = share.wants(n);
+            let wanted = share.state().wanted;
+            let (want, need) = share.wants(wanted);
             let s = share.state();
             (want, need, s.limit, s.window.as_millis().max(1) as u64)
         };
         let script = &self.script;
         let key = &share.redis_key;
         self.link
-            .call(wait, |mut c| async move {
+            .background(|mut c| async move {
                 script
                     .key(key)
                     .arg(limit)
@@ -404,15 +425,6 @@ impl SharedRates {
                     .await
             })
             .await
-    }
-
-    fn prefetch(&self, share: &Arc<Share>) {
-        if self.link.is_up()
-            && share.needs_prefetch()
-            && self.prefetch_tx.try_send(share.clone()).is_err()
-        {
-            share.state().prefetching = false;
-        }
     }
 
     fn live(&self) -> u64 {
@@ -490,25 +502,28 @@ impl SharedRates {
         Ok((TokensHold::Local(hold), info))
     }
 
-    /// Fetches the chunks asked for in the background until `cancel`; a background job.
+    /// Makes every take from Redis, up to `TAKES_IN_FLIGHT` at once, until `cancel`; a
+    /// background job (a take is never dropped half done except at shutdown).
     pub async fn run_prefetch(self: Arc<Self>, cancel: CancellationToken) {
         // Held while the job runs (a restarted job takes it over).
         let mut rx = self.prefetch_rx.lock().await;
-        loop {
-            let share = tokio::select! {
-                () = cancel.cancelled() => return,
-                next = rx.recv() => match next {
-                    Some(s) => s,
-                    None => return,
-                },
-            };
-            let reply = self.invoke(&share, 0, self.link.timeout()).await;
-            let mut s = share.state();
-            s.prefetching = false;
-            if let Ok((got, _, level)) = reply {
-                s.level = level;
-                s.balance = s.balance.saturating_add(got as i64);
+        let queue = futures_util::stream::poll_fn(|cx| rx.poll_recv(cx));
+        let this = &*self;
+        let takes = queue.for_each_concurrent(TAKES_IN_FLIGHT, |share| async move {
+            let reply = this.invoke(&share).await;
+            if let Ok(reply) = reply {
+                share.apply(reply, Instant::now());
             }
+            {
+                let mut s = share.state();
+                s.queued = false;
+                s.wanted = 0;
+            }
+            share.filled.notify_waiters();
+        });
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = takes => {}
         }
     }
 }

@@ -32,6 +32,14 @@ impl Caller {
             Caller::Store(e) => &e.name,
         }
     }
+
+    /// Whether the token may use `model` (its allow-list or globs).
+    pub(crate) fn allows_model(&self, model: &str) -> bool {
+        match self {
+            Caller::File(t) => t.allows(model),
+            Caller::Store(e) => e.allows_model(model),
+        }
+    }
 }
 
 /// The caller of a request from its key: the store's snapshot when a store is configured (an

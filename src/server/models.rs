@@ -30,14 +30,15 @@ fn format_of(headers: &HeaderMap) -> WireFormat {
 
 /// Model name -> owner (the first enabled channel's provider, as the config names it), for the
 /// models the token may use.
-fn visible(
+async fn visible(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<BTreeMap<String, &'static str>, RelayError> {
-    let token = state.tokens.authenticate(headers)?;
+    // The store's tokens too (created at run time, on any instance), not only the file's.
+    let token = crate::relay::authenticate(state, headers).await?;
     let mut out = BTreeMap::new();
     for ch in state.routes.channels().iter().filter(|c| c.is_enabled()) {
-        for m in ch.models().filter(|m| token.allows(m)) {
+        for m in ch.models().filter(|m| token.allows_model(m)) {
             out.entry(m.to_owned()).or_insert(ch.kind.as_str());
         }
     }
@@ -70,7 +71,7 @@ pub(super) async fn list(
 ) -> Response {
     gemini_routes::key_from_query(&mut headers, &uri);
     let format = format_of(&headers);
-    list_as(&state, &headers, format)
+    list_as(&state, &headers, format).await
 }
 
 /// `GET /v1beta/models` (and `/v1alpha`): Google's shape whatever the client sends.
@@ -80,15 +81,15 @@ pub(super) async fn list_gemini(
     mut headers: HeaderMap,
 ) -> Response {
     gemini_routes::key_from_query(&mut headers, &uri);
-    list_as(&state, &headers, WireFormat::Gemini)
+    list_as(&state, &headers, WireFormat::Gemini).await
 }
 
-fn list_as(state: &AppState, headers: &HeaderMap, format: WireFormat) -> Response {
+async fn list_as(state: &AppState, headers: &HeaderMap, format: WireFormat) -> Response {
     let _in_flight = state
         .monitor
         .ledger()
         .in_flight(crate::wire::Family::Models);
-    match visible(state, headers) {
+    match visible(state, headers).await {
         Err(e) => e.into_response_for(format),
         Ok(models) => {
             let data: Vec<Value> = models.iter().map(|(id, o)| entry(format, id, o)).collect();
@@ -115,7 +116,7 @@ pub(super) async fn one(
 ) -> Response {
     gemini_routes::key_from_query(&mut headers, &uri);
     let format = format_of(&headers);
-    one_as(&state, &id, &headers, format)
+    one_as(&state, &id, &headers, format).await
 }
 
 /// `GET /v1beta/models/{model}` (and `/v1alpha`): Google's shape whatever the client sends.
@@ -126,10 +127,10 @@ pub(super) async fn one_gemini(
     mut headers: HeaderMap,
 ) -> Response {
     gemini_routes::key_from_query(&mut headers, &uri);
-    one_as(&state, &id, &headers, WireFormat::Gemini)
+    one_as(&state, &id, &headers, WireFormat::Gemini).await
 }
 
-fn one_as(state: &AppState, id: &str, headers: &HeaderMap, format: WireFormat) -> Response {
+async fn one_as(state: &AppState, id: &str, headers: &HeaderMap, format: WireFormat) -> Response {
     // Google's clients may name it `models/{id}`.
     let id = match format {
         WireFormat::Gemini => id.strip_prefix("models/").unwrap_or(id),
@@ -139,7 +140,7 @@ fn one_as(state: &AppState, id: &str, headers: &HeaderMap, format: WireFormat) -
         .monitor
         .ledger()
         .in_flight(crate::wire::Family::Models);
-    match visible(state, headers) {
+    match visible(state, headers).await {
         Err(e) => e.into_response_for(format),
         Ok(models) => match models.get(id) {
             Some(owner) => Json(entry(format, id, owner)).into_response(),
