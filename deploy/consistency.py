@@ -14,16 +14,7 @@ import sys
 import tomllib
 
 import yaml
-
-HEALTH = "/api/monitor/health"
-
-failures = []
-
-
-def check(ok, what):
-    print(f"  {'ok  ' if ok else 'FAIL'} {what}")
-    if not ok:
-        failures.append(what)
+from facts import HEALTH, check, failures
 
 
 def seconds(text):

@@ -28,16 +28,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from facts import HEALTH, check, failures
+
 DEPLOY = os.path.dirname(os.path.abspath(__file__))
-HEALTH = "/api/monitor/health"
-failures = []
-
-
-def check(ok, what):
-    print(f"  {'ok  ' if ok else 'FAIL'} {what}")
-    if not ok:
-        failures.append(what)
-    return ok
 
 
 def reachable(host, port):
