@@ -169,13 +169,32 @@ def main():
         df = open(os.path.join(DEPLOY, "Dockerfile"), encoding="utf-8").read()
         cmd = json.loads(re.search(r"^HEALTHCHECK .*?CMD (\[.*?\])$", df, re.M | re.S).group(1))
         cmd = [c.replace("127.0.0.1:8080", f"127.0.0.1:{public}") for c in cmd]
+        # The container's environment: SLUICE_ADMIN_TOKEN set, so the monitor gets the full view.
         hc_env = dict(env, PATH=os.path.dirname(os.path.abspath(binary)) + ":" + env["PATH"])
-        hc_env.pop("SLUICE_ADMIN_TOKEN")
         rc = subprocess.run(cmd, env=hc_env, timeout=10).returncode
         check(rc == 0, f"the Dockerfile's HEALTHCHECK command, run against it: exit {rc} (healthy)")
 
+        # A request in flight holds the drain open: its body promised and not yet sent.
+        held = socket.create_connection(("127.0.0.1", public), timeout=5)
+        held.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+                     b"authorization: Bearer " + key.encode() + b"\r\n"
+                     b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+        time.sleep(0.3)
         t0 = time.monotonic()
         relay.send_signal(signal.SIGTERM)
+        until, status, body = time.monotonic() + 5, None, b""
+        while time.monotonic() < until:
+            status, body = get(admin_base + HEALTH, token=admin_token)
+            if status == 503:
+                break
+            time.sleep(0.1)
+        verdict = json.loads(body).get("status") if body.startswith(b"{") else None
+        check(status == 503 and verdict == "draining" and relay.poll() is None,
+              f"SIGTERM with a request in flight: the relay stays up, admin health {status} {verdict}")
+        rc = subprocess.run(cmd, env=hc_env, timeout=10, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL).returncode
+        check(rc == 1, f"the HEALTHCHECK command while draining: exit {rc} (unhealthy)")
+        held.close()
         try:
             rc = relay.wait(timeout=2 * grace + 6)
         except subprocess.TimeoutExpired:
@@ -183,7 +202,7 @@ def main():
         took = time.monotonic() - t0
         logged = open(log_path, encoding="utf-8").read()
         check(rc == 0 and "draining" in logged and "sluice stopped" in logged,
-              f"SIGTERM: drained and stopped, exit {rc} in {took:.1f}s (bound {2 * grace + 1}s)")
+              f"the request gone, the relay stopped: exit {rc} {took:.1f}s after SIGTERM (bound {2 * grace + 1}s)")
         rc = subprocess.run(cmd, env=hc_env, timeout=10, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL).returncode
         check(rc == 1, f"the HEALTHCHECK command with the relay stopped: exit {rc} (unhealthy)")
