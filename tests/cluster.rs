@@ -23,7 +23,7 @@
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use sluice::store::usage::query::UsageFilter;
+use sluice::store::usage::query::{Cursor, UsageFilter};
 use sluice::store::usage::UsageRecord;
 use sluice::store::Store;
 use sluice_sim::{Provider, SimConfig, SimHandle};
@@ -127,13 +127,26 @@ fn accepted(answers: &[Answer]) -> u64 {
     answers.iter().filter(|a| a.status == 200).count() as u64
 }
 
-/// Every ledger row of a token (at most 1000, in pages).
+/// Every ledger row of a token (in pages of 1000; at most 20 pages).
 async fn ledger(store: &Store, token_id: i64) -> Vec<UsageRecord> {
     let filter = UsageFilter {
         token_id: Some(token_id),
         ..UsageFilter::default()
     };
-    store.usage_events(&filter, None, 1000).await.unwrap()
+    let mut out: Vec<UsageRecord> = Vec::new();
+    for _ in 0..20 {
+        let cursor = out.last().map(|r| Cursor {
+            created_at: r.created_at,
+            usage_id: r.usage_id,
+        });
+        let page = store.usage_events(&filter, cursor, 1000).await.unwrap();
+        let full = page.len() == 1000;
+        out.extend(page);
+        if !full {
+            break;
+        }
+    }
+    out
 }
 
 /// A token's committed total.
@@ -150,14 +163,21 @@ async fn total(store: &Store, token_id: i64) -> i64 {
 /// Waits until `rows` ledger rows of the token are written and its total equals their sum;
 /// then the rows.
 async fn settled(store: &Store, token_id: i64, rows: usize) -> Vec<UsageRecord> {
-    eventually(WITHIN, &format!("{rows} rows and the total settled"), || {
-        let store = store.clone();
-        async move {
-            let l = ledger(&store, token_id).await;
-            l.len() >= rows && l.iter().map(|r| r.cost_units).sum::<i64>() == total(&store, token_id).await
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let l = ledger(store, token_id).await;
+        let sum: i64 = l.iter().map(|r| r.cost_units).sum();
+        let total = total(store, token_id).await;
+        if l.len() >= rows && sum == total {
+            break;
         }
-    })
-    .await;
+        assert!(
+            Instant::now() < deadline,
+            "not settled within {WITHIN:?}: {} rows of {rows}, ledger sum {sum}, total {total}",
+            l.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Nothing more arrives.
     tokio::time::sleep(Duration::from_millis(300)).await;
     ledger(store, token_id).await

@@ -346,10 +346,13 @@ impl Cluster {
         }
     }
 
-    /// The last 60 lines of instance `i`'s current log.
+    /// The last 60 lines of instance `i`'s current log (access lines left out).
     pub fn log_tail(&self, i: usize) -> String {
         let text = std::fs::read_to_string(self.instances[i].log_path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("sluice::access"))
+            .collect();
         lines[lines.len().saturating_sub(60)..].join("\n")
     }
 

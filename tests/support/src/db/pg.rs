@@ -141,7 +141,7 @@ impl TestPg {
     /// tests that stop and restart the server ([`Self::stop`], [`Self::start`]); `None`
     /// (printed reason) without `initdb`/`pg_ctl`, a failure under `CI=true`.
     pub fn throwaway() -> Option<Self> {
-        let server = match Throwaway::start() {
+        let server = match Throwaway::start_with(true) {
             Ok(t) => t,
             Err(reason) => return skip_or_fail(&reason),
         };
@@ -243,6 +243,14 @@ fn run(mut c: Command, what: &str) -> Result<(), String> {
 
 impl Throwaway {
     fn start() -> Result<Self, String> {
+        Self::start_with(false)
+    }
+
+    /// With `crash_safe`, commits are acknowledged only once in the WAL
+    /// (`synchronous_commit=on`): an immediate stop loses no committed transaction (the WAL
+    /// stays in the OS cache even with `fsync=off`). Without, the last few hundred ms of
+    /// commits may vanish at an immediate stop.
+    fn start_with(crash_safe: bool) -> Result<Self, String> {
         for tool in ["initdb", "pg_ctl"] {
             if Command::new(tool).arg("--version").output().is_err() {
                 return Err(format!(
@@ -266,8 +274,9 @@ impl Throwaway {
             .port();
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -k {} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off",
-            socket_dir(data.path())
+             -c synchronous_commit={} -c full_page_writes=off",
+            socket_dir(data.path()),
+            if crash_safe { "on" } else { "off" },
         );
         let server = Self {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
@@ -284,6 +293,9 @@ impl Throwaway {
         start
             .args(["-w", "-s", "-D"])
             .arg(self.data.path().join("pg"))
+            // A log file of its own: the server must not hold this process's pipes open.
+            .arg("-l")
+            .arg(self.data.path().join("server.log"))
             .args(["-o", &self.opts, "start"]);
         run(start, "pg_ctl start")
     }
