@@ -193,7 +193,10 @@ fn once_each(rows: &[UsageRecord], answered: &[Answer]) {
     assert!(doubled.is_empty(), "rows doubled: {doubled:?}");
     let ids: HashSet<&str> = answered.iter().map(|a| a.request_id.as_str()).collect();
     assert_eq!(ids.len(), answered.len(), "request ids are unique");
-    let missing: Vec<_> = ids.iter().filter(|id| !by_request.contains_key(*id)).collect();
+    let missing: Vec<_> = ids
+        .iter()
+        .filter(|id| !by_request.contains_key(*id))
+        .collect();
     assert!(missing.is_empty(), "rows lost: {missing:?}");
     let stray: Vec<_> = by_request.keys().filter(|id| !ids.contains(*id)).collect();
     assert!(stray.is_empty(), "rows of no answered request: {stray:?}");
@@ -201,19 +204,22 @@ fn once_each(rows: &[UsageRecord], answered: &[Answer]) {
     assert_eq!(usage_ids.len(), rows.len(), "usage ids are unique");
 }
 
-/// Waits until every instance's health reports `redis` as `want` (and, when up, 3 live
-/// instances).
+/// Waits until every instance's health reports `redis` as `want`; panics with the last
+/// `cluster` objects seen.
 async fn redis_is(c: &Cluster, want: &str, within: Duration) {
-    eventually(within, &format!("every instance says redis {want}"), || async {
-        for i in 0..c.len() {
-            let s = c.cluster_state(i).await;
-            if s["redis"] != want {
-                return false;
-            }
+    let deadline = Instant::now() + within;
+    loop {
+        let states: Vec<Value> =
+            futures_util::future::join_all((0..c.len()).map(|i| c.cluster_state(i))).await;
+        if states.iter().all(|s| s["redis"] == want) {
+            return;
         }
-        true
-    })
-    .await;
+        assert!(
+            Instant::now() < deadline,
+            "not every instance says redis {want} within {within:?}: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// (1) A token limited to 60 requests per 10 s: accepted across the three within
@@ -224,7 +230,9 @@ async fn redis_is(c: &Cluster, want: &str, within: Duration) {
 fn a_rate_limit_and_a_quota_hold_across_three_instances() {
     run(|| async {
         let Some(db) = TestPg::new() else { return };
-        let Some(redis) = SharedRedis::new() else { return };
+        let Some(redis) = SharedRedis::new() else {
+            return;
+        };
         let sim = sim().await;
         let spec = Spec::new(env!("CARGO_BIN_EXE_sluice"), N, &db.url)
             .redis(&redis.url, &redis.prefix)
@@ -261,21 +269,31 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
         );
         assert!((got as f64) >= lo, "accepted {got} < {lo:.1}");
 
-        // The quota: 1,000 units at 20 a request, paced round-robin (one request every 10 ms),
-        // 100 requests of demand (twice the quota).
+        // The quota: 1,000 units at 20 a request, spent on the three at once: one client per
+        // instance, each a request every 10 ms or so, 34 each (twice the quota in all).
         const QUOTA: i64 = 1_000;
         let q = c
             .create_token(0, json!({"name": "quota", "quota_limit": QUOTA}))
             .await;
         let start = Instant::now();
-        let mut answers: Vec<(Duration, Answer)> = Vec::new();
         let body = chat();
-        for _ in 0..100 {
-            let i = c.next();
-            let a = c.post(i, CHAT, &q.key, &body).await;
-            answers.push((start.elapsed(), a));
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let client = |i: usize| {
+            let (c, key, body) = (&c, q.key.as_str(), &body);
+            async move {
+                let mut out = Vec::new();
+                for _ in 0..34 {
+                    let a = c.post(i, CHAT, key, body).await;
+                    out.push((start.elapsed(), a));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                out
+            }
+        };
+        let answers: Vec<(Duration, Answer)> = futures_util::future::join_all((0..N).map(client))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         for (_, a) in answers.iter().filter(|(_, a)| a.status != 200) {
             assert_eq!(a.status, 429, "{}", a.body);
             assert_eq!(a.body["error"]["code"], "insufficient_quota", "{}", a.body);
@@ -313,9 +331,10 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
         let bound = QUOTA + N as i64 * per_push;
         let ok = all.iter().filter(|a| a.status == 200).count();
         eprintln!(
-            "quota: {ok} of 100 admitted, spent {spent} of {QUOTA} (each {each}); bound \
+            "quota: {ok} of {} admitted, spent {spent} of {QUOTA} (each {each}); bound \
              {bound} = {QUOTA} + {N}*{per_push} (most one instance settled in {quota_push:?}); \
              total {}",
+            answers.len(),
             total(&store, q.id).await
         );
         assert!(spent <= bound, "spent {spent} > bound {bound}");
@@ -324,7 +343,11 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
             "spent {spent}: refused while the quota had room"
         );
         assert_eq!(spent, total(&store, q.id).await, "never doubled");
-        assert_eq!(spent, ok as i64 * each, "every admitted request billed once");
+        assert_eq!(
+            spent,
+            ok as i64 * each,
+            "every admitted request billed once"
+        );
         c.assert_running();
         store.close().await;
         drop(c);
@@ -338,7 +361,9 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
 fn a_revoked_token_is_refused_by_all_three_within_a_second() {
     run(|| async {
         let Some(db) = TestPg::new() else { return };
-        let Some(redis) = SharedRedis::new() else { return };
+        let Some(redis) = SharedRedis::new() else {
+            return;
+        };
         let sim = sim().await;
         let spec = Spec::new(env!("CARGO_BIN_EXE_sluice"), N, &db.url)
             .redis(&redis.url, &redis.prefix)
@@ -422,7 +447,15 @@ fn redis_stopped_mid_load_then_restarted_degrades_limits_to_shares_and_recovers(
             all
         })
         .await;
-        let free = c.create_token(0, json!({"name": "free"})).await;
+        // Limits that never bind: every request still goes through the shared bucket and
+        // the quota's pushes.
+        let free = c
+            .create_token(
+                0,
+                json!({"name": "free", "rpm": 100_000, "rate_window": "10s",
+                       "quota_limit": 1_000_000_000_000_i64}),
+            )
+            .await;
         for i in 0..N {
             for _ in 0..3 {
                 assert_eq!(c.post(i, CHAT, &free.key, &chat()).await.status, 200);
@@ -441,8 +474,14 @@ fn redis_stopped_mid_load_then_restarted_degrades_limits_to_shares_and_recovers(
         let (a, t_lo, t_hi) = burst(&c, &up.key, 2 * L as usize, 4, |_| 0).await;
         let got = accepted(&a);
         let (lo, hi) = rate_bound(L, w, t_lo, t_hi, N as u64);
-        eprintln!("redis up: one instance accepted {got} of {} (bound [{lo:.1}, {hi:.1}])", a.len());
-        assert!((got as f64) >= lo && (got as f64) <= hi, "{got} outside [{lo:.1}, {hi:.1}]");
+        eprintln!(
+            "redis up: one instance accepted {got} of {} (bound [{lo:.1}, {hi:.1}])",
+            a.len()
+        );
+        assert!(
+            (got as f64) >= lo && (got as f64) <= hi,
+            "{got} outside [{lo:.1}, {hi:.1}]"
+        );
 
         // Load on the unlimited token throughout the outage and the restart.
         let done = std::sync::atomic::AtomicBool::new(false);
@@ -510,7 +549,11 @@ fn redis_stopped_mid_load_then_restarted_degrades_limits_to_shares_and_recovers(
             answers.len(),
             failed.len()
         );
-        assert!(failed.is_empty(), "requests failed: {:?}", &failed[..failed.len().min(5)]);
+        assert!(
+            failed.is_empty(),
+            "requests failed: {:?}",
+            &failed[..failed.len().min(5)]
+        );
         c.assert_running();
         let states: Vec<Value> =
             futures_util::future::join_all((0..N).map(|i| c.cluster_state(i))).await;
@@ -518,10 +561,14 @@ fn redis_stopped_mid_load_then_restarted_degrades_limits_to_shares_and_recovers(
         for (i, base) in bases.iter().enumerate() {
             c.assert_no_leak(i, base, Duration::from_secs(15)).await;
         }
-        eventually(Duration::from_secs(5), "simulator connections closed", || {
-            let open = sim.stats().connections_open;
-            async move { open == 0 }
-        })
+        eventually(
+            Duration::from_secs(5),
+            "simulator connections closed",
+            || {
+                let open = sim.stats().connections_open;
+                async move { open == 0 }
+            },
+        )
         .await;
         drop(c);
         sim.shutdown().await;
@@ -538,7 +585,9 @@ fn postgres_stopped_mid_load_then_restarted_loses_and_doubles_no_usage_row() {
         let Some(db) = TestPg::throwaway() else {
             return;
         };
-        let Some(redis) = SharedRedis::new() else { return };
+        let Some(redis) = SharedRedis::new() else {
+            return;
+        };
         let sim = sim().await;
         let spec = Spec::new(env!("CARGO_BIN_EXE_sluice"), N, &db.url)
             .redis(&redis.url, &redis.prefix)
@@ -594,7 +643,10 @@ fn postgres_stopped_mid_load_then_restarted_loses_and_doubles_no_usage_row() {
         };
         let (answers, (admin_status, admin_body)) = tokio::join!(load, outage);
         assert!(stopped.into_inner());
-        assert_eq!(admin_status, 503, "an admin write while the database is down: {admin_body}");
+        assert_eq!(
+            admin_status, 503,
+            "an admin write while the database is down: {admin_body}"
+        );
         let failed: Vec<_> = answers.iter().filter(|a| a.status != 200).collect();
         assert!(
             failed.is_empty(),
@@ -625,7 +677,11 @@ fn postgres_stopped_mid_load_then_restarted_loses_and_doubles_no_usage_row() {
         assert_eq!(rows.len(), answered.len(), "one row per answered request");
         once_each(&rows, &answered);
         let sum: i64 = rows.iter().map(|r| r.cost_units).sum();
-        assert_eq!(sum, total(&store, t.id).await, "the total is the ledger's sum");
+        assert_eq!(
+            sum,
+            total(&store, t.id).await,
+            "the total is the ledger's sum"
+        );
         c.assert_running();
         store.close().await;
         drop(c);
@@ -643,7 +699,9 @@ const VIDEO_COST: i64 = 400_000;
 fn an_instance_killed_holding_video_leases_leaves_its_tasks_to_another_billed_once() {
     run(|| async {
         let Some(db) = TestPg::new() else { return };
-        let Some(redis) = SharedRedis::new() else { return };
+        let Some(redis) = SharedRedis::new() else {
+            return;
+        };
         let sim = sim().await;
         let openai = sim.base_url(Provider::OpenAi);
         let video = |fault: &str| {
@@ -737,7 +795,9 @@ fn an_instance_killed_holding_video_leases_leaves_its_tasks_to_another_billed_on
                     "{id} (held by the killed instance) was not written after the kill"
                 );
                 assert!(
-                    lease_owner.as_deref().is_none_or(|o| !o.contains(&format!("-{victim}-"))),
+                    lease_owner
+                        .as_deref()
+                        .is_none_or(|o| !o.contains(&format!("-{victim}-"))),
                     "{id}: still the killed instance's ({lease_owner:?})"
                 );
             }
@@ -761,7 +821,11 @@ fn an_instance_killed_holding_video_leases_leaves_its_tasks_to_another_billed_on
         for r in &ledger {
             *billed.entry(r.request_id.as_str()).or_default() += r.cost_units;
         }
-        eprintln!("video: {} tasks, {} ledger rows, billed per task {billed:?}", ids.len(), ledger.len());
+        eprintln!(
+            "video: {} tasks, {} ledger rows, billed per task {billed:?}",
+            ids.len(),
+            ledger.len()
+        );
         for id in &ids {
             let rid = request_of[id].as_str();
             assert_eq!(billed.get(rid), Some(&VIDEO_COST), "{id} billed once");

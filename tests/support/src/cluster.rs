@@ -139,7 +139,11 @@ impl Spec {
         self.cluster
             .lines()
             .find_map(|l| {
-                let v = l.trim().strip_prefix("quota_push")?.trim().strip_prefix('=')?;
+                let v = l
+                    .trim()
+                    .strip_prefix("quota_push")?
+                    .trim()
+                    .strip_prefix('=')?;
                 humantime_ms(v.trim().trim_matches('"'))
             })
             .unwrap_or(Duration::from_millis(100))
@@ -271,7 +275,9 @@ impl Cluster {
         let inst = &mut self.instances[i];
         inst.starts += 1;
         let config = inst.dir.join("sluice.toml");
-        let text = self.spec.render(i, inst.public, inst.admin, &inst.dir.join("data"));
+        let text = self
+            .spec
+            .render(i, inst.public, inst.admin, &inst.dir.join("data"));
         std::fs::write(&config, text).expect("write config");
         let log = std::fs::File::create(inst.log_path()).expect("log file");
         let child = Command::new(&self.spec.bin)
@@ -389,10 +395,7 @@ impl Cluster {
 
     /// Starts instance `i` again on its ports, data dir and config (after `kill` or `stop`).
     pub async fn restart(&mut self, i: usize) {
-        assert!(
-            self.instances[i].child.is_none(),
-            "instance {i} still runs"
-        );
+        assert!(self.instances[i].child.is_none(), "instance {i} still runs");
         self.spawn(i);
         self.wait_ready(i).await;
     }
@@ -511,7 +514,9 @@ impl Cluster {
         let n = |k: &str| g[k].as_u64();
         let socks = sockets_of(pid)?;
         let to = |port: Option<u16>| {
-            port.map_or(0, |p| socks.iter().filter(|s| s.remote_port == p).count() as u64)
+            port.map_or(0, |p| {
+                socks.iter().filter(|s| s.remote_port == p).count() as u64
+            })
         };
         Some(ProcReading {
             live_tasks: n("live_tasks")?,
@@ -590,7 +595,10 @@ impl Drop for Cluster {
         let panicking = std::thread::panicking();
         for i in 0..self.len() {
             if panicking && self.instances[i].child.is_some() {
-                eprintln!("--- instance {i} log (last lines) ---\n{}", self.log_tail(i));
+                eprintln!(
+                    "--- instance {i} log (last lines) ---\n{}",
+                    self.log_tail(i)
+                );
             }
             self.kill(i);
         }

@@ -113,7 +113,11 @@ fn parse_url(url: &str) -> Option<(SocketAddr, u32)> {
         Some((h, p)) => (h, p.parse().ok()?),
         None => (hostport, 6379),
     };
-    let host = if host == "localhost" { "127.0.0.1" } else { host };
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
     let db = if db.is_empty() { 0 } else { db.parse().ok()? };
     Some((format!("{host}:{port}").parse().ok()?, db))
 }
@@ -161,8 +165,8 @@ impl TestRedis {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
-        let log = std::fs::File::create(self.dir.path().join("redis.log"))
-            .map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(self.dir.path().join("redis.log")).map_err(|e| e.to_string())?;
         let child = Command::new(SERVER)
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -270,7 +274,8 @@ impl SharedRedis {
         let mut cursor = "0".to_owned();
         let mut out = Vec::new();
         for _ in 0..10_000 {
-            let Reply::Array(parts) = c.call(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", "500"])?
+            let Reply::Array(parts) =
+                c.call(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", "500"])?
             else {
                 break;
             };
@@ -327,6 +332,43 @@ mod tests {
             Some(("127.0.0.1:6379".parse().unwrap(), 0))
         );
         assert_eq!(parse_url("http://x"), None);
+    }
+
+    #[test]
+    fn a_throwaway_server_stops_and_restarts_empty_on_its_port() {
+        let Some(mut r) = TestRedis::start() else {
+            return;
+        };
+        let mut c = RespConn::connect(r.addr()).unwrap();
+        assert_eq!(
+            c.call(&["SET", "k", "v"]).unwrap(),
+            Reply::Simple("OK".into())
+        );
+        r.stop();
+        assert!(!answers(r.addr()));
+        assert!(!r.is_running());
+        r.restart();
+        let mut c = RespConn::connect(r.addr()).unwrap();
+        assert_eq!(
+            c.call(&["GET", "k"]).unwrap(),
+            Reply::Bulk(None),
+            "a restart loses every key"
+        );
+    }
+
+    #[test]
+    fn a_shared_prefix_is_removed_on_drop() {
+        let Some(shared) = SharedRedis::new() else {
+            return;
+        };
+        let (addr, db) = parse_url(&shared.url).unwrap();
+        let mut c = RespConn::connect(addr).unwrap();
+        c.call(&["SELECT", &db.to_string()]).unwrap();
+        let key = format!("{}k", shared.prefix);
+        c.call(&["SET", &key, "v"]).unwrap();
+        assert_eq!(shared.keys().unwrap(), vec![key.clone()]);
+        drop(shared);
+        assert_eq!(c.call(&["EXISTS", &key]).unwrap(), Reply::Int(0));
     }
 
     #[test]
