@@ -138,7 +138,8 @@ impl TestPg {
     }
 
     /// A fresh database on a PostgreSQL server of this test's own (never the shared one), for
-    /// tests that stop and restart the server ([`Self::stop`], [`Self::start`]); `None`
+    /// tests that stop and restart the server ([`Self::stop`], [`Self::start`]). Commits are
+    /// acknowledged once in the WAL, so an immediate stop loses none of them. `None`
     /// (printed reason) without `initdb`/`pg_ctl`, a failure under `CI=true`.
     pub fn throwaway() -> Option<Self> {
         let server = match Throwaway::start_with(true) {
