@@ -263,6 +263,9 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
              {t_lo:?}); bound [{lo:.1}, {hi:.1}] = {L} + {L}*T/{w:?} ± {N}*{}",
             chunk_of(L)
         );
+        let states: Vec<Value> =
+            futures_util::future::join_all((0..N).map(|i| c.cluster_state(i))).await;
+        eprintln!("rate: cluster health after the burst: {states:?}");
         assert!(
             (got as f64) <= hi,
             "accepted {got} > {hi:.1}: the limit is not shared"
