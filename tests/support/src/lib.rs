@@ -10,10 +10,12 @@
 )]
 
 pub mod access_log;
+pub mod cluster;
 pub mod db;
 pub mod leak;
 pub mod multipart;
 pub mod proxy;
+pub mod redis;
 mod sse;
 
 pub use sse::{read_sse, SseEvent};

@@ -137,6 +137,50 @@ impl TestPg {
         })
     }
 
+    /// A fresh database on a PostgreSQL server of this test's own (never the shared one), for
+    /// tests that stop and restart the server ([`Self::stop`], [`Self::start`]). Commits are
+    /// acknowledged once in the WAL, so an immediate stop loses none of them. `None`
+    /// (printed reason) without `initdb`/`pg_ctl`, a failure under `CI=true`.
+    pub fn throwaway() -> Option<Self> {
+        let server = match Throwaway::start_with(true) {
+            Ok(t) => t,
+            Err(reason) => return skip_or_fail(&reason),
+        };
+        let admin_url = server.url.clone();
+        let addr = addr_of(&admin_url)?;
+        let name = format!("sluice_test_{}", std::process::id());
+        if let Err(e) = admin(&admin_url, format!("CREATE DATABASE \"{name}\"")) {
+            return skip_or_fail(&format!("cannot create a database: {e}"));
+        }
+        Some(Self {
+            url: with_database(&admin_url, &name),
+            addr,
+            admin_url,
+            name,
+            server: Some(server),
+            dir: tempfile::tempdir().expect("tempdir"),
+        })
+    }
+
+    /// Stops this test's own server at once (`pg_ctl -m immediate stop`: connections are cut,
+    /// as in a crash). Panics on the shared server: it is never stopped.
+    pub fn stop(&self) {
+        let server = self
+            .server
+            .as_ref()
+            .expect("only a throwaway server (TestPg::throwaway) is stopped");
+        server.stop().expect("pg_ctl stop");
+    }
+
+    /// Starts this test's own server again, on the same port and data (after [`Self::stop`]).
+    pub fn start(&self) {
+        let server = self
+            .server
+            .as_ref()
+            .expect("only a throwaway server (TestPg::throwaway) is restarted");
+        server.start_again().expect("pg_ctl start");
+    }
+
     /// The test database's URL, reached through `addr` instead (a proxy).
     pub fn url_via(&self, addr: SocketAddr) -> String {
         with_host(&self.url, addr)
@@ -167,6 +211,8 @@ impl Drop for TestPg {
 struct Throwaway {
     url: String,
     data: tempfile::TempDir,
+    /// The server's `-o` options (its port among them): a restart reuses them.
+    opts: String,
 }
 
 fn as_postgres(cmd: &str) -> Command {
@@ -198,6 +244,14 @@ fn run(mut c: Command, what: &str) -> Result<(), String> {
 
 impl Throwaway {
     fn start() -> Result<Self, String> {
+        Self::start_with(false)
+    }
+
+    /// With `crash_safe`, commits are acknowledged only once in the WAL
+    /// (`synchronous_commit=on`): an immediate stop loses no committed transaction (the WAL
+    /// stays in the OS cache even with `fsync=off`). Without, the last few hundred ms of
+    /// commits may vanish at an immediate stop.
+    fn start_with(crash_safe: bool) -> Result<Self, String> {
         for tool in ["initdb", "pg_ctl"] {
             if Command::new(tool).arg("--version").output().is_err() {
                 return Err(format!(
@@ -221,19 +275,39 @@ impl Throwaway {
             .port();
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -k {} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off",
-            socket_dir(data.path())
+             -c synchronous_commit={} -c full_page_writes=off",
+            socket_dir(data.path()),
+            if crash_safe { "on" } else { "off" },
         );
+        let server = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            data,
+            opts,
+        };
+        server.start_again()?;
+        Ok(server)
+    }
+
+    /// `pg_ctl start` on this server's data and options (waits until it accepts connections).
+    fn start_again(&self) -> Result<(), String> {
         let mut start = as_postgres("pg_ctl");
         start
             .args(["-w", "-s", "-D"])
-            .arg(&pgdata)
-            .args(["-o", &opts, "start"]);
-        run(start, "pg_ctl start")?;
-        Ok(Self {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            data,
-        })
+            .arg(self.data.path().join("pg"))
+            // A log file of its own: the server must not hold this process's pipes open.
+            .arg("-l")
+            .arg(self.data.path().join("server.log"))
+            .args(["-o", &self.opts, "start"]);
+        run(start, "pg_ctl start")
+    }
+
+    /// `pg_ctl -m immediate stop`: the server ends at once, as in a crash.
+    fn stop(&self) -> Result<(), String> {
+        let mut stop = as_postgres("pg_ctl");
+        stop.args(["-w", "-s", "-m", "immediate", "-D"])
+            .arg(self.data.path().join("pg"))
+            .arg("stop");
+        run(stop, "pg_ctl stop")
     }
 }
 
