@@ -118,16 +118,19 @@ impl AppState {
         let routes = Arc::new(Routes::new(&config)?);
         let upstream = Upstream::new(&config, monitor.ledger().clone())?;
         let poller = match &metered {
-            Some(m) => Some(Arc::new(Poller::new(PollerParts {
-                store: m.store.clone(),
-                routes: routes.clone(),
-                upstream: upstream.clone(),
-                credentials: credentials.clone(),
-                sink: m.sink.clone(),
-                prices: Arc::new(PriceTable::new(&config.prices)?),
-                config: config.video.clone(),
-                gauges: monitor.video().clone(),
-            }))),
+            Some(m) => Some(Arc::new(
+                Poller::new(PollerParts {
+                    store: m.store.clone(),
+                    routes: routes.clone(),
+                    upstream: upstream.clone(),
+                    credentials: credentials.clone(),
+                    sink: m.sink.clone(),
+                    prices: Arc::new(PriceTable::new(&config.prices)?),
+                    config: config.video.clone(),
+                    gauges: monitor.video().clone(),
+                })
+                .with_instance(m.cluster.instance()),
+            )),
             None => None,
         };
         Ok(Self {

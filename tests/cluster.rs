@@ -223,7 +223,7 @@ async fn redis_is(c: &Cluster, want: &str, within: Duration) {
 }
 
 /// (1) A token limited to 60 requests per 10 s: accepted across the three within
-/// `L + L*T/W ± N*c`; a quota of 1,000 units spent to within
+/// `L + L*T/W ± N*c` (± the decisions counted as made by a local share, at most a tenth); a quota of 1,000 units spent to within
 /// `limit + N * (one instance's spend settled in one quota_push)`, the ledger equal to the
 /// token's total.
 #[test]
@@ -266,11 +266,24 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
         let states: Vec<Value> =
             futures_util::future::join_all((0..N).map(|i| c.cluster_state(i))).await;
         eprintln!("rate: cluster health after the burst: {states:?}");
+        // Decisions whose wait on Redis ran out (`redis_wait`) were made by an instance's local
+        // share and are counted: the documented bound widens by them, and they must stay rare
+        // while Redis is up (else the limit was not really shared).
+        let fallbacks: u64 = states
+            .iter()
+            .map(|s| s["redis_fallbacks"].as_u64().unwrap_or(0))
+            .sum();
+        eprintln!("rate: {fallbacks} decisions by a local share");
         assert!(
-            (got as f64) <= hi,
-            "accepted {got} > {hi:.1}: the limit is not shared"
+            fallbacks <= 18,
+            "{fallbacks} of 180 decisions without redis"
         );
-        assert!((got as f64) >= lo, "accepted {got} < {lo:.1}");
+        let f = fallbacks as f64;
+        assert!(
+            (got as f64) <= hi + f,
+            "accepted {got} > {hi:.1} + {f}: the limit is not shared"
+        );
+        assert!((got as f64) >= lo - f, "accepted {got} < {lo:.1} - {f}");
 
         // The quota: 1,000 units at 20 a request, spent on the three at once: one client per
         // instance, each a request every 10 ms or so, 34 each (twice the quota in all).

@@ -7,6 +7,7 @@
 //! (`/metrics` sits behind its guard; health checks here).
 
 use super::access::{self, Listener};
+use crate::cluster::ClusterSnapshot;
 use crate::monitor::{health_response, metrics_response, prometheus, status_only};
 use crate::routing::{BreakerState, ChannelSnapshot, RoutesSnapshot};
 use crate::state::AppState;
@@ -51,6 +52,9 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     if let Some(sink) = state.sink() {
         render_store(&mut text, &sink.snapshot());
     }
+    if let Some(m) = &state.metered {
+        render_cluster(&mut text, &m.cluster.snapshot());
+    }
     let o = state.overload.snapshot();
     family(
         &mut text,
@@ -71,6 +75,50 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         o.refused_connections
     );
     metrics_response(text)
+}
+
+/// This instance among the others: Redis's state, live instances, fallbacks and calls.
+fn render_cluster(out: &mut String, c: &ClusterSnapshot) {
+    family(
+        out,
+        "sluice_cluster_redis_up",
+        "gauge",
+        "1 while Redis answers (shared limits), 0 while it is down or not configured.",
+    );
+    let _ = writeln!(out, "sluice_cluster_redis_up {}", u8::from(c.redis == "up"));
+    family(
+        out,
+        "sluice_cluster_live_instances",
+        "gauge",
+        "Instances with a recent heartbeat on the store, this one included.",
+    );
+    let _ = writeln!(out, "sluice_cluster_live_instances {}", c.live_instances);
+    let counters = [
+        (
+            "sluice_cluster_redis_fallbacks_total",
+            "Rate decisions made by this instance's share (Redis down or slow).",
+            c.redis_fallbacks,
+        ),
+        (
+            "sluice_cluster_redis_errors_total",
+            "Redis calls that failed or timed out.",
+            c.redis_errors,
+        ),
+        (
+            "sluice_cluster_redis_waits_total",
+            "Requests that waited on Redis (their chunk was empty).",
+            c.redis_waits,
+        ),
+        (
+            "sluice_cluster_quota_pushes_total",
+            "Round trips that pushed quota spend and read the shared totals.",
+            c.quota_pushes,
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// The store's usage pipeline: status (one-hot), queue, spool, writes and their latency.

@@ -2,7 +2,8 @@
 //!
 //! Owns: the start-up order (open and migrate, sync the file's `[[tokens]]`, load the token
 //! snapshot, build the usage pipeline and the limits, merge stored channels with the file's);
-//! the four store jobs (usage writer, revision poll, token refresher, routes refresher); and the
+//! the store jobs (usage writer, revision poll, token refresher, routes refresher, and the
+//! cluster's: heartbeat and, with Redis, its link, prefetch and quota push); and the
 //! merged channel list (file channels win a name clash, logged at start; they never change at
 //! run time).
 //! Must never: be awaited on the request path (requests read `limits` and hand usage to
