@@ -53,7 +53,7 @@ where
             tokio::spawn(
                 store
                     .clone()
-                    .run_revision_poll(Duration::from_millis(50), cancel.clone()),
+                    .run_revision_poll(Duration::from_millis(50), true, cancel.clone()),
             ),
             tokio::spawn(table.clone().run_refresher(cancel.clone())),
         ];

@@ -8,3 +8,15 @@ CREATE TABLE instances (
 CREATE INDEX instances_seen ON instances (seen_at);
 
 ALTER TABLE tokens ADD COLUMN rate_window_ms BIGINT;
+
+-- Every admin write bumps store_meta.revision; instances LISTEN on `sluice_revision` and reload
+-- at once (each still polls the revision, in case a notification is missed).
+CREATE FUNCTION sluice_revision_notify() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('sluice_revision', NEW.revision::text);
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER store_meta_notify AFTER UPDATE OF revision ON store_meta
+    FOR EACH ROW EXECUTE FUNCTION sluice_revision_notify();

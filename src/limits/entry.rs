@@ -7,7 +7,7 @@
 //! Must never: lose a token's quota counters when the snapshot is rebuilt.
 
 use super::quota::QuotaCounters;
-use super::rate::{Rpm, Tpm};
+use super::rate::{Rpm, Tpm, MINUTE};
 use super::LimitError;
 use crate::store::{Source, Token};
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub struct TokenEntry {
     pub quota: Arc<QuotaCounters>,
     pub rpm: Option<Arc<Rpm>>,
     pub tpm: Option<Arc<Tpm>>,
+    /// The window `rpm` and `tpm` count over.
+    pub window: Duration,
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, globset::Error> {
@@ -54,17 +57,18 @@ impl TokenEntry {
                 .filter_map(|ip| crate::store::tokens::parse_net(ip).ok())
                 .collect()
         });
+        let window = t.rate_window.unwrap_or(MINUTE);
         let rpm = t.rpm.and_then(NonZeroU32::new).map(|limit| {
             previous
                 .and_then(|p| p.rpm.clone())
-                .filter(|r| r.limit() == limit.get())
-                .unwrap_or_else(|| Arc::new(Rpm::new(limit)))
+                .filter(|r| r.limit() == limit.get() && r.window() == window)
+                .unwrap_or_else(|| Arc::new(Rpm::new(limit, window)))
         });
         let tpm = t.tpm.filter(|&l| l > 0).map(|limit| {
             previous
                 .and_then(|p| p.tpm.clone())
-                .filter(|b| b.limit() == limit)
-                .unwrap_or_else(|| Arc::new(Tpm::new(limit, now)))
+                .filter(|b| b.limit() == limit && b.window() == window)
+                .unwrap_or_else(|| Arc::new(Tpm::new(limit, window, now)))
         });
         let quota = previous.map_or_else(Default::default, |p| p.quota.clone());
         quota.observe_remote(t.used_units);
@@ -81,6 +85,7 @@ impl TokenEntry {
             quota,
             rpm,
             tpm,
+            window,
         })
     }
 
@@ -146,6 +151,7 @@ mod tests {
             allow_ips: None,
             rpm: None,
             tpm: None,
+            window: MINUTE,
             source: Source::Store,
             revision: 1,
             created_at: 0,

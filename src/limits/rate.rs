@@ -1,5 +1,6 @@
-//! Per-token rate limits: requests per minute (GCRA, `governor`) and tokens per minute (a
-//! token bucket that reserves the estimate and adjusts to the real count).
+//! Per-token rate limits on one instance: requests per window (GCRA, `governor`) and tokens
+//! per window (a token bucket that reserves the estimate and adjusts to the real count). The
+//! window is a minute unless the token sets its own (`rate_window`).
 //!
 //! Owns: both limiters, the wait a refused request is told (`retry-after`), and the values of
 //! the `x-ratelimit-*` headers OpenAI clients read.
@@ -14,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-const MINUTE: Duration = Duration::from_secs(60);
+/// The window of `rpm` and `tpm` unless a token sets its own.
+pub const MINUTE: Duration = Duration::from_secs(60);
 
 /// tokio's clock for governor (paused in tests like every other timer of ours).
 #[derive(Clone, Debug, Default)]
@@ -55,20 +57,26 @@ pub struct RateLimited {
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, StateInformationMiddleware>;
 
-/// Requests per minute: bursts up to the limit, then one request per `60 s / limit`.
+/// Requests per window: bursts up to the limit, then one request per `window / limit`.
 #[derive(Debug)]
 pub struct Rpm {
     limit: u32,
+    window: Duration,
     gcra: Gcra,
     clock: TokioClock,
 }
 
 impl Rpm {
-    pub fn new(limit: NonZeroU32) -> Self {
+    pub fn new(limit: NonZeroU32, window: Duration) -> Self {
         let clock = TokioClock;
+        let period = (window / limit.get()).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_minute(limit))
+            .allow_burst(limit);
         Self {
             limit: limit.get(),
-            gcra: RateLimiter::direct_with_clock(Quota::per_minute(limit), clock.clone())
+            window,
+            gcra: RateLimiter::direct_with_clock(quota, clock.clone())
                 .with_middleware::<StateInformationMiddleware>(),
             clock,
         }
@@ -78,8 +86,12 @@ impl Rpm {
         self.limit
     }
 
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     fn per_request(&self) -> Duration {
-        MINUTE / self.limit
+        self.window / self.limit
     }
 
     /// Counts one request, or says how long until one is allowed.
@@ -117,17 +129,19 @@ struct Bucket {
     at: Instant,
 }
 
-/// Tokens per minute: a bucket of `limit` tokens refilled continuously.
+/// Tokens per window: a bucket of `limit` tokens refilled continuously over the window.
 #[derive(Debug)]
 pub struct Tpm {
     limit: u64,
+    window: Duration,
     bucket: Mutex<Bucket>,
 }
 
 impl Tpm {
-    pub fn new(limit: u64, now: Instant) -> Self {
+    pub fn new(limit: u64, window: Duration, now: Instant) -> Self {
         Self {
             limit,
+            window,
             bucket: Mutex::new(Bucket {
                 tokens: limit as f64,
                 at: now,
@@ -139,8 +153,12 @@ impl Tpm {
         self.limit
     }
 
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     fn rate_per_sec(&self) -> f64 {
-        self.limit as f64 / 60.0
+        self.limit as f64 / self.window.as_secs_f64()
     }
 
     fn refilled(&self, now: Instant) -> std::sync::MutexGuard<'_, Bucket> {
@@ -305,7 +323,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn rpm_allows_a_burst_then_one_per_interval() {
-        let rpm = Rpm::new(nz(6));
+        let rpm = Rpm::new(nz(6), MINUTE);
         for left in (0..6).rev() {
             assert_eq!(rpm.check().unwrap().remaining, left);
         }
@@ -332,7 +350,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn tpm_reserves_then_adjusts_to_the_real_count() {
         let now = Instant::now();
-        let tpm = Arc::new(Tpm::new(600, now));
+        let tpm = Arc::new(Tpm::new(600, MINUTE, now));
         let (hold, info) = tpm.reserve(500, now).unwrap();
         assert_eq!(info.remaining, 100);
         let refused = tpm.reserve(200, now).unwrap_err();
@@ -364,12 +382,32 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_estimate_above_the_limit_needs_a_full_bucket() {
         let now = Instant::now();
-        let tpm = Arc::new(Tpm::new(100, now));
+        let tpm = Arc::new(Tpm::new(100, MINUTE, now));
         let (hold, _) = tpm.reserve(250, now).unwrap();
         hold.settle(250);
         assert!(tpm.reserve(250, now).is_err());
         tokio::time::advance(Duration::from_secs(150)).await;
         assert!(tpm.reserve(250, Instant::now()).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_window_sets_the_refill() {
+        let rpm = Rpm::new(nz(60), Duration::from_secs(10));
+        for _ in 0..60 {
+            rpm.check().unwrap();
+        }
+        let refused = rpm.check().unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_millis(166));
+        tokio::time::advance(Duration::from_millis(167)).await;
+        rpm.check().unwrap();
+        let now = Instant::now();
+        let tpm = Arc::new(Tpm::new(100, Duration::from_secs(10), now));
+        tpm.reserve(100, now).unwrap().0.settle(100);
+        assert_eq!(
+            tpm.reserve(10, now).unwrap_err().retry_after,
+            Duration::from_secs(1),
+            "10 tokens a second"
+        );
     }
 
     #[test]

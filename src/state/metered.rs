@@ -86,9 +86,9 @@ impl Metered {
             return Ok(());
         };
         supervisor.spawn("usage_writer", move |cancel| writer.run(cancel))?;
-        let (store, every) = (self.store.clone(), sc.revision_poll);
+        let (store, every, listen) = (self.store.clone(), sc.revision_poll, sc.cluster.listen);
         supervisor.spawn_critical("store_revision_poll", move |cancel| {
-            store.clone().run_revision_poll(every, cancel)
+            store.clone().run_revision_poll(every, listen, cancel)
         })?;
         let table = self.limits.table().clone();
         supervisor.spawn_critical("token_refresher", move |cancel| {

@@ -175,13 +175,30 @@ impl Store {
         }
     }
 
-    /// Polls the revision every `interval` until `cancel`; a background job.
-    pub async fn run_revision_poll(self, interval: Duration, cancel: CancellationToken) {
+    /// Polls the revision every `interval` until `cancel`; a background job. On PostgreSQL
+    /// with `listen`, also follows `LISTEN sluice_revision` (a trigger notifies every bump), so
+    /// other instances' changes arrive at once; the poll stays for a notification missed while
+    /// the listening connection was down.
+    pub async fn run_revision_poll(
+        self,
+        interval: Duration,
+        listen: bool,
+        cancel: CancellationToken,
+    ) {
+        let mut listener = match &self.inner.backend {
+            Backend::Postgres(h) if listen => postgres::RevisionListener::new(h),
+            _ => postgres::RevisionListener::off(),
+        };
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
+                notified = listener.next() => {
+                    if let Some(r) = notified {
+                        self.published(r);
+                    }
+                }
                 _ = tick.tick() => {
                     match self.revision().await {
                         Ok(r) => self.published(r),
@@ -190,6 +207,29 @@ impl Store {
                 }
             }
         }
+    }
+
+    // ---- instances -------------------------------------------------------------------
+
+    /// Writes this instance's heartbeat and counts the live instances (seen within `ttl`).
+    pub async fn heartbeat(&self, id: &str, started_at: i64, ttl: Duration) -> StoreResult<u32> {
+        let now = now_ms();
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let live_since = now.saturating_sub(ttl_ms);
+        let forget_before = now.saturating_sub(ttl_ms.saturating_mul(100).max(3_600_000));
+        on_backend!(self, |q, h| q::instances::beat(
+            h,
+            id,
+            started_at,
+            now,
+            live_since,
+            forget_before
+        ))
+    }
+
+    /// Removes this instance's heartbeat row (a clean stop).
+    pub async fn leave(&self, id: &str) -> StoreResult<()> {
+        on_backend!(self, |q, h| q::instances::leave(h, id))
     }
 
     // ---- tokens ----------------------------------------------------------------------

@@ -68,3 +68,68 @@ impl Handle {
         self.pool.close().await;
     }
 }
+
+/// `LISTEN sluice_revision` on a connection of its own, reconnected after a failure (at most
+/// once a second); off on SQLite or when `store.cluster.listen` is false.
+pub(crate) struct RevisionListener {
+    pool: Option<Pool<Postgres>>,
+    listener: Option<sqlx::postgres::PgListener>,
+    failed_at: Option<tokio::time::Instant>,
+}
+
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+impl RevisionListener {
+    pub(crate) fn new(h: &Handle) -> Self {
+        Self {
+            pool: Some(h.pool.clone()),
+            listener: None,
+            failed_at: None,
+        }
+    }
+
+    pub(crate) fn off() -> Self {
+        Self {
+            pool: None,
+            listener: None,
+            failed_at: None,
+        }
+    }
+
+    /// The next notified revision; pending forever when off.
+    pub(crate) async fn next(&mut self) -> Option<i64> {
+        let Some(pool) = &self.pool else {
+            return std::future::pending().await;
+        };
+        if let Some(at) = self.failed_at {
+            tokio::time::sleep_until(at + RELISTEN_AFTER).await;
+            self.failed_at = None;
+        }
+        if self.listener.is_none() {
+            let started = async {
+                let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+                l.listen("sluice_revision").await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            match started.await {
+                Ok(l) => self.listener = Some(l),
+                Err(e) => {
+                    tracing::debug!(target: "sluice::store", error = %e, "LISTEN failed; polling the revision meanwhile");
+                    self.failed_at = Some(tokio::time::Instant::now());
+                    return None;
+                }
+            }
+        }
+        let listener = self.listener.as_mut()?;
+        match listener.try_recv().await {
+            Ok(Some(n)) => n.payload().parse().ok(),
+            Ok(None) | Err(_) => {
+                // The connection was lost (notifications meanwhile are missed: the poll finds
+                // the revision).
+                self.listener = None;
+                self.failed_at = Some(tokio::time::Instant::now());
+                None
+            }
+        }
+    }
+}

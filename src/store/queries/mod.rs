@@ -10,6 +10,7 @@
 //! Must never: build SQL from values (everything a caller gives is bound).
 
 pub(crate) mod channels;
+pub(crate) mod instances;
 pub(crate) mod meta;
 pub(crate) mod tasks;
 pub(crate) mod tokens;
