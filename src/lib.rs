@@ -14,6 +14,7 @@ pub mod bridges;
 #[cfg(feature = "canary")]
 pub(crate) mod canary;
 pub(crate) mod client_text;
+pub mod cluster;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

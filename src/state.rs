@@ -71,6 +71,8 @@ pub enum StartError {
     Prices(#[from] globset::Error),
     #[error("[store] is configured: build the relay's state with AppState::open")]
     StoreNeedsOpen,
+    #[error("store.redis_url: {0}")]
+    Cluster(String),
 }
 
 impl AppState {

@@ -147,7 +147,7 @@ async fn fifty_parallel_requests_on_room_for_ten_admit_at_most_ten() {
         #[allow(clippy::disallowed_methods, reason = "concurrent requests in a test")]
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            limits.admit(entry, &request(30, 5))
+            limits.admit(entry, &request(30, 5)).await
         }));
     }
     let mut admitted = Vec::new();
@@ -184,7 +184,10 @@ async fn settled_spend_follows_the_commit_and_a_restart() {
 
     let entry = limits.authenticate(t.key.expose()).await.unwrap();
     for _ in 0..4 {
-        let admission = limits.admit(entry.clone(), &request(300, 50)).unwrap();
+        let admission = limits
+            .admit(entry.clone(), &request(300, 50))
+            .await
+            .unwrap();
         let mut r = UsageRecord::new("req", "chat", "gpt-4o");
         r.prompt_tokens = 90;
         r.completion_tokens = 30;
@@ -210,9 +213,15 @@ async fn settled_spend_follows_the_commit_and_a_restart() {
         "moved, not doubled"
     );
     // 400 left: an estimate of 300 + 2 × 100 = 500 does not fit, one of 100 + 200 = 300 does.
-    let refused = limits.admit(entry.clone(), &request(900, 100)).unwrap_err();
+    let refused = limits
+        .admit(entry.clone(), &request(900, 100))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, LimitError::QuotaExceeded(_)));
-    assert!(limits.admit(entry.clone(), &request(300, 100)).is_ok());
+    assert!(limits
+        .admit(entry.clone(), &request(300, 100))
+        .await
+        .is_ok());
     cancel.cancel();
     task.await.unwrap();
 

@@ -50,11 +50,11 @@ where
         let cancel = CancellationToken::new();
         let jobs = vec![
             tokio::spawn(writer.run(cancel.clone())),
-            tokio::spawn(
-                store
-                    .clone()
-                    .run_revision_poll(Duration::from_millis(50), true, cancel.clone()),
-            ),
+            tokio::spawn(store.clone().run_revision_poll(
+                Duration::from_millis(50),
+                true,
+                cancel.clone(),
+            )),
             tokio::spawn(table.clone().run_refresher(cancel.clone())),
         ];
         let t = store

@@ -114,6 +114,10 @@ mod tests {
             redis_wait: Duration::ZERO,
             ..ClusterConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("redis_wait"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("redis_wait"));
     }
 }

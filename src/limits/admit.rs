@@ -4,15 +4,19 @@
 //! Owns: the order of the checks (access, spool, requests per minute, tokens per minute,
 //! quota), the [`Admission`] a request keeps (quota reservation, TPM hold, header values), and
 //! finishing it on the real usage, which prices the usage record.
-//! Must never: do I/O, or leave a reservation behind (an `Admission` dropped unfinished
-//! releases everything it holds).
+//! With shared limits (several instances on one Redis), requests and tokens per window are
+//! taken from this instance's chunk of the shared bucket (`cluster::rate`).
+//! Must never: do I/O other than a shared limit's bounded wait (only when this instance's
+//! chunk is empty), or leave a reservation behind (an `Admission` dropped unfinished releases
+//! everything it holds).
 
 use super::entry::TokenEntry;
 use super::prices::{Estimate, Price, PriceTable, UsageCounts};
 use super::quota::Reservation;
-use super::rate::{RateHeaders, TpmHold};
+use super::rate::RateHeaders;
 use super::table::TokenTable;
 use super::LimitError;
+use crate::cluster::rate::{SharedRates, TokensHold};
 use crate::store::{now_ms, UsageRecord, UsageSink, UsageSource};
 use crate::wire::{Endpoint, ImageQuality, ImageSize, MediaUsage};
 use std::net::IpAddr;
@@ -44,6 +48,7 @@ pub struct Limits {
     table: Arc<TokenTable>,
     prices: PriceTable,
     sink: Option<UsageSink>,
+    shared: Option<Arc<SharedRates>>,
 }
 
 impl Limits {
@@ -52,7 +57,14 @@ impl Limits {
             table,
             prices,
             sink,
+            shared: None,
         }
+    }
+
+    /// Rate limits shared with the other instances (through Redis).
+    pub fn with_shared(mut self, shared: Option<Arc<SharedRates>>) -> Self {
+        self.shared = shared;
+        self
     }
 
     pub fn table(&self) -> &Arc<TokenTable> {
@@ -69,7 +81,7 @@ impl Limits {
     }
 
     /// Checks a request and takes what it may spend.
-    pub fn admit(
+    pub async fn admit(
         &self,
         token: Arc<TokenEntry>,
         req: &AdmitRequest<'_>,
@@ -90,26 +102,45 @@ impl Limits {
             return Err(LimitError::SpoolFull);
         }
         let mut headers = RateHeaders::default();
+        let window = token.window;
         if let Some(rpm) = &token.rpm {
-            headers.requests = Some(rpm.check().map_err(LimitError::RateLimited)?);
+            let info = match &self.shared {
+                Some(shared) => {
+                    let limit =
+                        std::num::NonZeroU32::new(rpm.limit()).unwrap_or(std::num::NonZeroU32::MIN);
+                    shared.requests(token.id, limit, window).await
+                }
+                None => rpm.check(),
+            };
+            headers.requests = Some(info.map_err(LimitError::RateLimited)?);
         }
         let tpm = match &token.tpm {
             Some(tpm) => {
-                let (hold, info) = tpm
-                    .reserve(estimate.tokens(), Instant::now())
-                    .map_err(LimitError::RateLimited)?;
+                let (hold, info) = match &self.shared {
+                    Some(shared) => {
+                        shared
+                            .tokens(token.id, tpm.limit(), window, estimate.tokens())
+                            .await
+                    }
+                    None => tpm
+                        .reserve(estimate.tokens(), Instant::now())
+                        .map(|(h, i)| (TokensHold::Local(h), i)),
+                }
+                .map_err(LimitError::RateLimited)?;
                 headers.tokens = Some(info);
                 Some(hold)
             }
             None => None,
         };
         let quota = match token.quota_limit {
-            Some(limit) => Some(
+            Some(limit) => Some({
+                token.quota.touch(now_ms());
+
                 token
                     .quota
                     .try_reserve(limit, estimate.cost)
-                    .map_err(LimitError::QuotaExceeded)?,
-            ),
+                    .map_err(LimitError::QuotaExceeded)?
+            }),
             None => None,
         };
         Ok(Admission {
@@ -134,7 +165,7 @@ pub struct Admission {
     pub headers: RateHeaders,
     price: Option<Price>,
     quota: Option<Reservation>,
-    tpm: Option<TpmHold>,
+    tpm: Option<TokensHold>,
     origin: u64,
 }
 

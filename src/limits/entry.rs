@@ -151,7 +151,7 @@ mod tests {
             allow_ips: None,
             rpm: None,
             tpm: None,
-            window: MINUTE,
+            rate_window: None,
             source: Source::Store,
             revision: 1,
             created_at: 0,

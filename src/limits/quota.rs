@@ -11,6 +11,12 @@
 //! flight cost beyond their estimates: spent ≤ limit + Σ max(0, actual − estimate). With
 //! `max_tokens` set (and a price's `max_output` at least the model's longest answer) the
 //! estimate is an upper bound and the sum is 0.
+//!
+//! Several instances: spend settled here also goes to `unpushed`, which the cluster's quota
+//! push adds to the shared total in Redis (`pushing` while the call is out), and the shared
+//! total read back lands in `shared`. Spend is then the larger of the two views: this store's
+//! (committed + unflushed) and the cluster's (shared + unpushed + pushing); each counts every
+//! unit once, the cluster's sees other instances' spend within one push interval.
 //! Must never: read a clock or do I/O; under-count while a settle or commit is half done
 //! (every two-step update moves the new value in before taking the old one out, and readers
 //! load in the opposite order).
@@ -23,6 +29,11 @@ pub struct QuotaCounters {
     remote_used: AtomicI64,
     local_unflushed: AtomicI64,
     reserved: AtomicI64,
+    shared: AtomicI64,
+    unpushed: AtomicI64,
+    pushing: AtomicI64,
+    /// Unix ms of the last reservation (the quota push reads totals of recent tokens only).
+    last_used_ms: AtomicI64,
 }
 
 /// The quota had no room for the estimate.
@@ -35,12 +46,62 @@ pub struct QuotaExceeded {
 }
 
 impl QuotaCounters {
-    /// Committed + unflushed + reserved, loaded reserved-first (see the module docs).
+    /// Reserved, and spent (the larger view), loaded reserved-first and each view's fields in
+    /// the reverse order of their writers (see the module docs).
     fn load(&self) -> (i64, i64) {
         let reserved = self.reserved.load(SeqCst);
         let unflushed = self.local_unflushed.load(SeqCst);
         let remote = self.remote_used.load(SeqCst);
-        (reserved, remote.saturating_add(unflushed))
+        // `pushing` around `unpushed`: a take moves spend into `pushing` first, a failed push
+        // back into `unpushed` first; the larger of the two reads covers either.
+        let pushing_before = self.pushing.load(SeqCst);
+        let unpushed = self.unpushed.load(SeqCst);
+        let pushing = self.pushing.load(SeqCst).max(pushing_before);
+        let shared = self.shared.load(SeqCst);
+        let local_view = remote.saturating_add(unflushed);
+        let cluster_view = shared.saturating_add(unpushed).saturating_add(pushing);
+        (reserved, local_view.max(cluster_view))
+    }
+
+    /// Takes the spend not yet pushed to the shared total (it counts as `pushing` until
+    /// [`QuotaCounters::pushed`] or [`QuotaCounters::push_failed`]).
+    pub fn take_unpushed(&self) -> i64 {
+        let d = self.unpushed.load(SeqCst);
+        self.pushing.fetch_add(d, SeqCst);
+        self.unpushed.fetch_sub(d, SeqCst);
+        d
+    }
+
+    /// `units` reached the shared total, which is now `total`.
+    pub fn pushed(&self, units: i64, total: i64) {
+        self.shared.fetch_max(total, SeqCst);
+        self.pushing.fetch_sub(units, SeqCst);
+    }
+
+    /// `units` did not reach the shared total: pushed again next time.
+    pub fn push_failed(&self, units: i64) {
+        self.unpushed.fetch_add(units, SeqCst);
+        self.pushing.fetch_sub(units, SeqCst);
+    }
+
+    /// Settled spend not yet pushed to the shared total.
+    pub fn unpushed(&self) -> i64 {
+        self.unpushed.load(SeqCst)
+    }
+
+    /// The committed total as this instance knows it (the seed of a shared total Redis lost).
+    pub fn remote(&self) -> i64 {
+        self.remote_used.load(SeqCst)
+    }
+
+    /// Unix ms of the last reservation.
+    pub fn last_used_ms(&self) -> i64 {
+        self.last_used_ms.load(SeqCst)
+    }
+
+    /// Marks the token used now (the quota push then reads its shared total).
+    pub fn touch(&self, now_ms: i64) {
+        self.last_used_ms.fetch_max(now_ms, SeqCst);
     }
 
     /// Reserves `estimate` if it fits under `limit`.
@@ -115,6 +176,7 @@ impl Reservation {
         self.counters
             .local_unflushed
             .fetch_add(actual.max(0), SeqCst);
+        self.counters.unpushed.fetch_add(actual.max(0), SeqCst);
         self.counters.reserved.fetch_sub(self.estimate, SeqCst);
         self.open = false;
     }
@@ -162,6 +224,35 @@ mod tests {
             held.lock().unwrap().clear();
             assert_eq!(counters.reserved(), 0, "dropped reservations release");
         }
+    }
+
+    #[test]
+    fn the_cluster_view_counts_other_instances_once() {
+        let c = Arc::new(QuotaCounters::default());
+        c.observe_remote(100);
+        c.try_reserve(1000, 50).unwrap().settle(50);
+        assert_eq!(c.spent(), 150, "this store's view: committed + unflushed");
+        let d = c.take_unpushed();
+        assert_eq!((d, c.spent()), (50, 150));
+        // The shared total holds what every instance pushed: 100 seeded + 50 here + 300 elsewhere.
+        c.pushed(d, 450);
+        assert_eq!(
+            c.spent(),
+            450,
+            "the cluster's view is larger: other instances' spend"
+        );
+        c.committed(150, 50);
+        assert_eq!(
+            c.spent(),
+            450,
+            "a commit moves spend between fields, never counts it twice"
+        );
+        c.try_reserve(1000, 10).unwrap().settle(10);
+        let d = c.take_unpushed();
+        c.push_failed(d);
+        assert_eq!(c.spent(), 460, "a failed push keeps the spend");
+        assert_eq!(c.take_unpushed(), 10, "and pushes it next time");
+        assert!(c.try_reserve(500, 41).is_err(), "the shared total refuses");
     }
 
     #[test]

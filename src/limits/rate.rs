@@ -41,7 +41,7 @@ pub struct RateInfo {
     pub reset: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RateKind {
     Requests,
     Tokens,
@@ -397,7 +397,7 @@ mod tests {
             rpm.check().unwrap();
         }
         let refused = rpm.check().unwrap_err();
-        assert_eq!(refused.retry_after, Duration::from_millis(166));
+        assert_eq!(refused.retry_after.as_millis(), 166, "10 s / 60");
         tokio::time::advance(Duration::from_millis(167)).await;
         rpm.check().unwrap();
         let now = Instant::now();

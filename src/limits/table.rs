@@ -86,6 +86,26 @@ impl TokenTable {
         self.snapshot.load().by_id.get(&id).cloned()
     }
 
+    /// Every metered token known here (the snapshot's and those found since).
+    pub fn metered(&self) -> Vec<Arc<TokenEntry>> {
+        let mut out: Vec<Arc<TokenEntry>> = self
+            .snapshot
+            .load()
+            .by_id
+            .values()
+            .filter(|e| e.is_metered())
+            .cloned()
+            .collect();
+        out.extend(
+            self.misses()
+                .late
+                .values()
+                .filter(|e| e.is_metered())
+                .cloned(),
+        );
+        out
+    }
+
     /// Store reads made for unknown keys so far.
     pub fn lookups(&self) -> u64 {
         self.lookups.load(Relaxed)

@@ -73,7 +73,7 @@ pub(crate) struct Ask<'a> {
 
 /// Admits the request for its model: a file token's allow-list, or the store token's rules,
 /// limits and quota (the admission goes into `record`, with the usage sink).
-pub(crate) fn admit(
+pub(crate) async fn admit(
     state: &AppState,
     caller: &Caller,
     ask: &Ask<'_>,
@@ -98,7 +98,7 @@ pub(crate) fn admit(
                 asked: record.media_asked,
             }),
     };
-    let admission = m.limits.admit(entry, &req)?;
+    let admission = m.limits.admit(entry, &req).await?;
     record.admitted(admission);
     Ok(())
 }

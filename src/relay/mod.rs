@@ -189,7 +189,7 @@ async fn run(
         max_tokens: peek.max_tokens(),
         client_ip: record.client_ip(),
     };
-    admit::admit(state, caller, &ask, record)?;
+    admit::admit(state, caller, &ask, record).await?;
     // Attempts: route, bridge the request, build and send it; fail over while nothing was sent.
     let ask = attempt::Ask {
         endpoint,

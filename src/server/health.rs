@@ -37,6 +37,9 @@ pub(super) async fn health(
     if let Some(sink) = state.sink() {
         body["store"] = serde_json::to_value(sink.snapshot()).unwrap_or_default();
     }
+    if let Some(m) = &state.metered {
+        body["cluster"] = serde_json::to_value(m.cluster.snapshot()).unwrap_or_default();
+    }
     (status, Json(body)).into_response()
 }
 

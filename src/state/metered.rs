@@ -9,6 +9,7 @@
 //! `sink`), or start a job outside the supervisor.
 
 use super::StartError;
+use crate::cluster::Cluster;
 use crate::config::{ChannelConfig, Config};
 use crate::limits::{Limits, PriceTable, TokenTable};
 use crate::routing::Routes;
@@ -29,6 +30,8 @@ pub struct Metered {
     pub sink: UsageSink,
     /// The store's admin API state (tokens, stored channels, usage).
     pub api: Arc<StoreApi>,
+    /// This instance among the others on the store: heartbeat, shared limits and quotas.
+    pub cluster: Arc<Cluster>,
     /// The stored channels' revisions loaded at start (for the routes refresher).
     loaded: Loaded,
 }
@@ -52,7 +55,9 @@ impl Metered {
         let listener: Arc<dyn CommitListener> = table.clone();
         let (sink, writer) = usage::pipeline(&store, &sc, Some(listener))?;
         let prices = PriceTable::new(&config.prices)?;
-        let limits = Limits::new(table.clone(), prices, Some(sink.clone()));
+        let cluster = Arc::new(Cluster::new(&sc).map_err(|e| StartError::Cluster(e.to_string()))?);
+        let limits = Limits::new(table.clone(), prices, Some(sink.clone()))
+            .with_shared(cluster.rates().cloned());
         let file_channels: HashSet<String> =
             config.channels.iter().map(|c| c.name.clone()).collect();
         let (channels, loaded) = merged(&store, &config.channels, true).await?;
@@ -67,6 +72,7 @@ impl Metered {
             limits,
             sink,
             api,
+            cluster,
             loaded,
         };
         Ok(Some((metered, writer)))
@@ -91,6 +97,7 @@ impl Metered {
             store.clone().run_revision_poll(every, listen, cancel)
         })?;
         let table = self.limits.table().clone();
+        self.cluster.start_jobs(&self.store, &table, supervisor)?;
         supervisor.spawn_critical("token_refresher", move |cancel| {
             table.clone().run_refresher(cancel)
         })?;

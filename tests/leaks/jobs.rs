@@ -115,8 +115,8 @@ fn relay_start_and_shutdown_leaves_no_job_and_no_task() {
 
 #[test]
 fn store_jobs_stop_on_shutdown_and_leave_no_task_fd_or_connection() {
-    // A relay with a SQLite store runs its four store jobs (usage writer, revision poll, token
-    // refresher, routes refresher) and the video task poller beside the sampler and the harness's Vertex AI token
+    // A relay with a SQLite store runs its five store jobs (usage writer, revision poll, token
+    // refresher, routes refresher, instance heartbeat) and the video task poller beside the sampler and the harness's Vertex AI token
     // refresher; after traffic and shutdown none is
     // running, the ledger counts no job, every usage record was flushed, and live tasks and fds
     // (database connections, spool files) are back to before the relay started.
@@ -129,10 +129,10 @@ fn store_jobs_stop_on_shutdown_and_leave_no_task_fd_or_connection() {
         let ledger = h.state.monitor.ledger().clone();
         eventually(
             SETTLE,
-            "the sampler, the Vertex refresher, the four store jobs and the task poller counted",
+            "the sampler, the Vertex refresher, the five store jobs and the task poller counted",
             || {
                 let n = ledger.counts().background_jobs;
-                async move { n == 7 }
+                async move { n == 8 }
             },
         )
         .await;

@@ -86,7 +86,8 @@ pub(crate) async fn create(
             client_ip: record.client_ip(),
         },
         record,
-    )?;
+    )
+    .await?;
     let id = new_public_id();
     let submitted = match remix_of {
         Some(source) => remix(cx, record, &id, &create, source).await?,
