@@ -1,7 +1,7 @@
 //! `sluice-load cluster`: two relay instances on one PostgreSQL store, the same closed-loop load
 //! spread over both, with each instance limiting on its own (A: no `store.redis_url`) and with
-//! the limits shared through Redis (B), the two pairs measured alternately (A B A B …) in one
-//! run; a token with a quota and rpm/tpm limits that never refuse, so every request takes the
+//! the limits shared through Redis (B), the two pairs measured alternately (A B, B A, A B …) in
+//! one run; a token with a quota and rpm/tpm limits that never refuse, so every request takes the
 //! limit path. Then whether B really used Redis (its health's `cluster` block, keys under its
 //! prefix) and A did not.
 //!
@@ -263,8 +263,14 @@ async fn measure(
         let mut rounds = Vec::new();
         let (mut cpu, mut answered) = ([0.0f64; 2], [0u64; 2]);
         for round in 1..=args.rounds {
-            let mut runs = Vec::new();
-            for (k, (pair, calls)) in [(a, &a_calls), (b, &b_calls)].into_iter().enumerate() {
+            // A B in odd rounds, B A in even ones: whatever the second run of a round inherits
+            // from the first (the store's writes, the machine's state) falls on both.
+            let mut order = [(0, a, &a_calls), (1, b, &b_calls)];
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            let mut runs: Vec<(usize, Run)> = Vec::new();
+            for (k, pair, calls) in order {
                 let cpu0: f64 = pair.iter().map(|i| proc_cpu_secs(i.relay.pid)).sum();
                 let r = driver::closed_loop_spread(
                     &client::client(),
@@ -277,9 +283,10 @@ async fn measure(
                 cpu[k] += pair.iter().map(|i| proc_cpu_secs(i.relay.pid)).sum::<f64>() - cpu0;
                 answered[k] += r.all;
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                runs.push(r);
+                runs.push((k, r));
             }
-            let (Some(rb), Some(ra)) = (runs.pop(), runs.pop()) else {
+            runs.sort_by_key(|(k, _)| *k);
+            let (Some((_, rb)), Some((_, ra))) = (runs.pop(), runs.pop()) else {
                 continue;
             };
             println!(

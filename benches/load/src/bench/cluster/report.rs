@@ -55,14 +55,21 @@ fn checks(r: &Report) -> Vec<Check> {
                 .map(|(a, b)| a.saturating_sub(b))
         };
         let (fallbacks, errors) = (delta("redis_fallbacks"), delta("redis_errors"));
-        let held =
-            r0 == want && r1 == want && (!shared || (fallbacks == Some(0) && errors == Some(0)));
+        // B holds a chunk of the token's shared rpm and tpm buckets; A holds none.
+        let shares = counter(after, "shares");
+        let held = r0 == want
+            && r1 == want
+            && (!shared
+                || (fallbacks == Some(0) && errors == Some(0) && shares.is_some_and(|s| s > 0)));
         let show = |d: Option<u64>| d.map_or_else(|| "?".to_owned(), |d| format!("+{d}"));
         out.push(Check {
             name: format!(
-                "{name}: cluster.redis {r0} before the load, {r1} after (want \"{want}\"); redis_fallbacks {}, redis_errors {} over the load; live_instances {}",
+                "{name}: cluster.redis {r0} before the load, {r1} after (want \"{want}\"); over the load redis_fallbacks {}, redis_errors {}, redis_waits {}, quota_pushes {}; shares {}, live_instances {}",
                 show(fallbacks),
                 show(errors),
+                show(delta("redis_waits")),
+                show(delta("quota_pushes")),
+                after["shares"],
                 after["live_instances"]
             ),
             held,
@@ -109,7 +116,7 @@ impl Report<'_> {
         let mut m = String::new();
         let _ = writeln!(
             m,
-            "Layout: {}.\nMachine load average (1 min) {} before the scenarios, {} after.\nTwo relays per pair on one PostgreSQL database; A: limits local to each instance (no store.redis_url); B: shared through Redis. One token: a quota, rpm {} and tpm {} per {} (never refusing). Each run: {} warm-up + {} measured, closed loop, the workers spread evenly over the pair's two relays; {} rounds of (A, B) per scenario.\n",
+            "Layout: {}.\nMachine load average (1 min) {} before the scenarios, {} after.\nTwo relays per pair on one PostgreSQL database; A: limits local to each instance (no store.redis_url); B: shared through Redis. One token: a quota, rpm {} and tpm {} per {} (never refusing). Each run: {} warm-up + {} measured, closed loop, the workers spread evenly over the pair's two relays; {} rounds per scenario, A then B in odd rounds, B then A in even ones.\n",
             self.layout,
             self.loadavg.0,
             self.loadavg.1,
