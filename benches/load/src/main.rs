@@ -1,6 +1,7 @@
 //! `sluice-load`: the soak run (leaks under sustained faulty load, issue #5) and the load
-//! benchmark (relay vs direct, issue #7). One crate, one load client, one way to start and stop
-//! the relay as a child process, so both tools measure the same relay the same way.
+//! benchmark (relay vs direct, issue #7; two instances with shared limits, issue 15). One crate,
+//! one load client, one way to start and stop the relay as a child process, so both tools
+//! measure the same relay the same way.
 
 mod bench;
 mod client;
@@ -36,6 +37,10 @@ enum Command {
     /// Thousands of pending video tasks over the video providers: one full round of polls'
     /// time, the poller's tasks, connections and fds against its concurrency, RSS per task.
     Poll(bench::poll::Args),
+    /// Two relays on one PostgreSQL store, the same load spread over both, limits local to each
+    /// instance (A) vs shared through Redis (B), alternately on pinned cores; prints the added
+    /// p99 against its target and whether B really used Redis (exit 1 if not).
+    Cluster(bench::cluster::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,9 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(bench::run(args))),
         Command::Upload(args) => runtime(None).and_then(|rt| rt.block_on(bench::upload::run(args))),
         Command::Poll(args) => runtime(None).and_then(|rt| rt.block_on(bench::poll::run(args))),
+        Command::Cluster(args) => bench::pin(args.no_pin, args.load_cpu)
+            .and_then(runtime)
+            .and_then(|rt| rt.block_on(bench::cluster::run(args))),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -74,12 +74,34 @@ pub async fn closed_loop(
     warmup: Duration,
     measure: Duration,
 ) -> Run {
+    closed_loop_spread(
+        client,
+        std::slice::from_ref(call),
+        concurrency,
+        warmup,
+        measure,
+    )
+    .await
+}
+
+/// As [`closed_loop`], the workers spread over `calls` (worker `i` sends `calls[i % len]`): the
+/// same load over several relays, measured as one run.
+pub async fn closed_loop_spread(
+    client: &Client,
+    calls: &[Call],
+    concurrency: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Run {
     let start = Instant::now();
     let from = start + warmup;
     let end = from + measure;
     let mut workers = JoinSet::new();
-    for _ in 0..concurrency {
-        let (client, call) = (client.clone(), call.clone());
+    for i in 0..concurrency {
+        if calls.is_empty() {
+            break;
+        }
+        let (client, call) = (client.clone(), calls[i % calls.len()].clone());
         workers.spawn(async move {
             let mut run = Run::empty();
             while Instant::now() < end {

@@ -8,6 +8,7 @@
 //! Owns: the scenarios, the order of runs, the RSS and CPU readings.
 //! Must never: turn a timing into an assertion (exit 0 whatever the figures), or run unbounded.
 
+pub mod cluster;
 mod driver;
 pub mod poll;
 mod report;
@@ -78,21 +79,26 @@ pub struct Args {
 /// Pins this process (the load generator and the in-process simulator) to `--load-cpu` before
 /// the runtime starts, so every thread inherits it. Returns the runtime's worker count.
 pub fn pin_self(args: &Args) -> Result<Option<usize>, String> {
-    if args.no_pin {
+    pin(args.no_pin, args.load_cpu)
+}
+
+/// Pins this process to `cpu` (unless `no_pin`); returns the runtime's worker count.
+pub fn pin(no_pin: bool, cpu: usize) -> Result<Option<usize>, String> {
+    if no_pin {
         return Ok(None);
     }
     let status = std::process::Command::new("taskset")
         .args([
             "-p",
             "-c",
-            &args.load_cpu.to_string(),
+            &cpu.to_string(),
             &std::process::id().to_string(),
         ])
         .stdout(std::process::Stdio::null())
         .status()
         .map_err(|e| format!("taskset (util-linux) is needed to pin, or pass --no-pin: {e}"))?;
     if !status.success() {
-        return Err(format!("taskset -p -c {} failed: {status}", args.load_cpu));
+        return Err(format!("taskset -p -c {cpu} failed: {status}"));
     }
     Ok(Some(1))
 }
