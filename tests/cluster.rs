@@ -234,9 +234,10 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
             return;
         };
         let sim = sim().await;
-        let spec = Spec::new(env!("CARGO_BIN_EXE_sluice"), N, &db.url)
+        let mut spec = Spec::new(env!("CARGO_BIN_EXE_sluice"), N, &db.url)
             .redis(&redis.url, &redis.prefix)
             .body(&body(&sim));
+        spec.cluster = "strict_quota_below = 500\n".to_owned();
         let quota_push = spec.quota_push();
         let mut c = Cluster::start(spec).await;
         let store = db.store().await;
@@ -285,85 +286,101 @@ fn a_rate_limit_and_a_quota_hold_across_three_instances() {
         );
         assert!((got as f64) >= lo - f, "accepted {got} < {lo:.1} - {f}");
 
-        // The quota: 1,000 units at 20 a request, spent on the three at once: one client per
-        // instance, each a request every 10 ms or so, 34 each (twice the quota in all).
-        const QUOTA: i64 = 1_000;
-        let q = c
-            .create_token(0, json!({"name": "quota", "quota_limit": QUOTA}))
-            .await;
-        let start = Instant::now();
-        let body = chat();
-        let client = |i: usize| {
-            let (c, key, body) = (&c, q.key.as_str(), &body);
-            async move {
-                let mut out = Vec::new();
-                for _ in 0..34 {
-                    let a = c.post(i, CHAT, key, body).await;
-                    out.push((start.elapsed(), a));
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+        // The quota, twice: 1,000 units (above `strict_quota_below`, 500 here: spend pushed to
+        // the shared total every quota_push) and 400 units (strict: spent from leases), at 20 a
+        // request, spent on the three at once: one client per instance, each a request every
+        // 10 ms or so, 34 each (more than twice the quota in all).
+        #[allow(non_snake_case, reason = "the quota is a constant of each case")]
+        for (name, QUOTA, strict) in [("quota", 1_000i64, false), ("strict", 400i64, true)] {
+            // The quota: 1,000 units at 20 a request, spent on the three at once: one client per
+            // instance, each a request every 10 ms or so, 34 each (twice the quota in all).
+            let q = c
+                .create_token(0, json!({"name": name, "quota_limit": QUOTA}))
+                .await;
+            let start = Instant::now();
+            let body = chat();
+            let client = |i: usize| {
+                let (c, key, body) = (&c, q.key.as_str(), &body);
+                async move {
+                    let mut out = Vec::new();
+                    for _ in 0..34 {
+                        let a = c.post(i, CHAT, key, body).await;
+                        out.push((start.elapsed(), a));
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    out
                 }
-                out
-            }
-        };
-        let answers: Vec<(Duration, Answer)> = futures_util::future::join_all((0..N).map(client))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        for (_, a) in answers.iter().filter(|(_, a)| a.status != 200) {
-            assert_eq!(a.status, 429, "{}", a.body);
-            assert_eq!(a.body["error"]["code"], "insufficient_quota", "{}", a.body);
-        }
-        let all: Vec<Answer> = answers.iter().map(|(_, a)| a.clone()).collect();
-        let rows = settled(&store, q.id, all.len()).await;
-        once_each(&rows, &all);
-        let cost: HashMap<&str, i64> = rows
-            .iter()
-            .map(|r| (r.request_id.as_str(), r.cost_units))
-            .collect();
-        let spent: i64 = rows.iter().map(|r| r.cost_units).sum();
-        let each = rows.iter().map(|r| r.cost_units).max().unwrap_or(0);
-        // One instance's spend settled in one quota_push: the most its answers cost in any
-        // window of that length.
-        let per_push = (0..N)
-            .map(|i| {
-                let mine: Vec<(Duration, i64)> = answers
-                    .iter()
-                    .filter(|(_, a)| a.instance == i && a.status == 200)
-                    .map(|(at, a)| (*at, cost[a.request_id.as_str()]))
+            };
+            let answers: Vec<(Duration, Answer)> =
+                futures_util::future::join_all((0..N).map(client))
+                    .await
+                    .into_iter()
+                    .flatten()
                     .collect();
-                mine.iter()
-                    .map(|(from, _)| {
-                        mine.iter()
-                            .filter(|(at, _)| *at >= *from && *at < *from + quota_push)
-                            .map(|(_, c)| c)
-                            .sum::<i64>()
-                    })
-                    .max()
-                    .unwrap_or(0)
-            })
-            .max()
-            .unwrap_or(0);
-        let bound = QUOTA + N as i64 * per_push;
-        let ok = all.iter().filter(|a| a.status == 200).count();
-        eprintln!(
-            "quota: {ok} of {} admitted, spent {spent} of {QUOTA} (each {each}); bound \
-             {bound} = {QUOTA} + {N}*{per_push} (most one instance settled in {quota_push:?}); \
-             total {}",
-            answers.len(),
-            total(&store, q.id).await
-        );
-        assert!(spent <= bound, "spent {spent} > bound {bound}");
-        assert!(
-            spent > QUOTA - N as i64 * each,
-            "spent {spent}: refused while the quota had room"
-        );
-        assert_eq!(spent, total(&store, q.id).await, "never doubled");
-        assert_eq!(
-            spent,
-            ok as i64 * each,
-            "every admitted request billed once"
-        );
+            for (_, a) in answers.iter().filter(|(_, a)| a.status != 200) {
+                assert_eq!(a.status, 429, "{}", a.body);
+                assert_eq!(a.body["error"]["code"], "insufficient_quota", "{}", a.body);
+            }
+            let all: Vec<Answer> = answers.iter().map(|(_, a)| a.clone()).collect();
+            let rows = settled(&store, q.id, all.len()).await;
+            once_each(&rows, &all);
+            let cost: HashMap<&str, i64> = rows
+                .iter()
+                .map(|r| (r.request_id.as_str(), r.cost_units))
+                .collect();
+            let spent: i64 = rows.iter().map(|r| r.cost_units).sum();
+            let each = rows.iter().map(|r| r.cost_units).max().unwrap_or(0);
+            // One instance's spend settled in one quota_push: the most its answers cost in any
+            // window of that length.
+            let per_push = (0..N)
+                .map(|i| {
+                    let mine: Vec<(Duration, i64)> = answers
+                        .iter()
+                        .filter(|(_, a)| a.instance == i && a.status == 200)
+                        .map(|(at, a)| (*at, cost[a.request_id.as_str()]))
+                        .collect();
+                    mine.iter()
+                        .map(|(from, _)| {
+                            mine.iter()
+                                .filter(|(at, _)| *at >= *from && *at < *from + quota_push)
+                                .map(|(_, c)| c)
+                                .sum::<i64>()
+                        })
+                        .max()
+                        .unwrap_or(0)
+                })
+                .max()
+                .unwrap_or(0);
+            let bound = QUOTA + N as i64 * per_push;
+            let ok = all.iter().filter(|a| a.status == 200).count();
+            eprintln!(
+                "quota ({name}): {ok} of {} admitted, spent {spent} of {QUOTA} (each {each}); bound \
+                 {bound} = {QUOTA} + {N}*{per_push} (most one instance settled in {quota_push:?}); \
+                 total {}",
+                answers.len(),
+                total(&store, q.id).await
+            );
+            if strict {
+                // Each instance spends only its lease: no push-interval overshoot (the estimates
+                // here are above the real cost, so nothing beyond them either).
+                assert!(spent <= QUOTA, "strict: spent {spent} > {QUOTA}");
+            }
+            assert!(spent <= bound, "spent {spent} > bound {bound}");
+            // A request needs room for its whole estimate (the prompt's bytes / 3 at 1 unit, plus
+            // max_tokens 8 at 2): on a strict quota in its instance's lease, so each instance may
+            // be left holding less than one estimate when the quota runs out.
+            let estimate = (serde_json::to_vec(&chat()).unwrap().len() as i64 + 2) / 3 + 8 * 2 + 1;
+            assert!(
+                spent > QUOTA - N as i64 * estimate,
+                "spent {spent}: refused while the quota had room (estimate {estimate})"
+            );
+            assert_eq!(spent, total(&store, q.id).await, "never doubled");
+            assert_eq!(
+                spent,
+                ok as i64 * each,
+                "every admitted request billed once"
+            );
+        }
         c.assert_running();
         store.close().await;
         drop(c);

@@ -20,7 +20,7 @@ use crate::limits::TokenTable;
 use crate::store::{now_ms, Store};
 use crate::supervisor::{Supervisor, SupervisorError};
 use link::{LinkError, RedisLink};
-use quota::QuotaSync;
+use quota::{QuotaSync, QuotaSyncParts};
 use rate::SharedRates;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -51,6 +51,8 @@ pub struct ClusterSnapshot {
     pub redis_waits: u64,
     pub redis_reconnects: u64,
     pub quota_pushes: u64,
+    /// Leases of strict quotas taken from Redis.
+    pub quota_leases: u64,
     /// Shared limits this instance holds a chunk of.
     pub shares: usize,
 }
@@ -90,15 +92,20 @@ impl Cluster {
                 live.clone(),
             ))
         });
+        let instance = instance_id();
         let quota = link.as_ref().map(|l| {
-            Arc::new(QuotaSync::new(
-                l.clone(),
-                &config.redis_prefix,
-                config.quota_push,
-            ))
+            Arc::new(QuotaSync::new(QuotaSyncParts {
+                link: l.clone(),
+                prefix: &config.redis_prefix,
+                instance: &instance,
+                interval: config.quota_push,
+                wait: config.lease_wait,
+                lease_ttl: config.lease_ttl,
+                strict_below: config.strict_quota_below,
+            }))
         });
         Ok(Self {
-            instance: instance_id(),
+            instance,
             started_at: now_ms(),
             live,
             config,
@@ -115,6 +122,11 @@ impl Cluster {
     /// The shared rate limits, with `store.redis_url`.
     pub fn rates(&self) -> Option<&Arc<SharedRates>> {
         self.rates.as_ref()
+    }
+
+    /// The shared quota totals and leases, with `store.redis_url`.
+    pub fn quota(&self) -> Option<&Arc<QuotaSync>> {
+        self.quota.as_ref()
     }
 
     pub fn live_instances(&self) -> u32 {
@@ -135,6 +147,7 @@ impl Cluster {
             redis_waits: self.rates.as_ref().map_or(0, |r| r.waits()),
             redis_reconnects: self.link.as_ref().map_or(0, |l| l.reconnects()),
             quota_pushes: self.quota.as_ref().map_or(0, |q| q.pushes()),
+            quota_leases: self.quota.as_ref().map_or(0, |q| q.leases()),
             shares: self.rates.as_ref().map_or(0, |r| r.len()),
         }
     }
@@ -181,6 +194,8 @@ impl Cluster {
         })?;
         let (q, t) = (quota.clone(), table.clone());
         supervisor.spawn_critical("quota_push", move |cancel| q.clone().run(t.clone(), cancel))?;
+        let q = quota.clone();
+        supervisor.spawn_critical("quota_leases", move |cancel| q.clone().run_leases(cancel))?;
         Ok(())
     }
 }

@@ -36,6 +36,19 @@ pub struct ClusterConfig {
     /// of a limit goes to the others while Redis is down).
     #[serde(with = "humantime_serde")]
     pub instance_ttl: Duration,
+    /// Quotas of at most this many cost units (1,000,000 = 1.00) are strict: an instance
+    /// spends only what it has leased from the shared total (a tenth of what is left, at least
+    /// the request's estimate), so instances together never pass the quota by more than answers
+    /// cost beyond their estimates. 0: no quota is strict.
+    pub strict_quota_below: i64,
+    /// The longest a request on a strict quota waits for a lease (only when its instance's
+    /// lease is too small); past it, the quota is judged by this instance's view.
+    #[serde(with = "humantime_serde")]
+    pub lease_wait: Duration,
+    /// How long a lease Redis holds for an instance outlives its last use (an instance that
+    /// died gives its lease back after it).
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
     /// Prefix of every Redis key this relay writes (several relays, or tests, on one Redis).
     pub redis_prefix: String,
     /// PostgreSQL: follow admin changes by `LISTEN` (at once) besides `store.revision_poll`.
@@ -52,6 +65,9 @@ impl Default for ClusterConfig {
             quota_push: Duration::from_millis(250),
             heartbeat: Duration::from_secs(2),
             instance_ttl: Duration::from_secs(10),
+            strict_quota_below: 1_000_000,
+            lease_ttl: Duration::from_secs(30),
+            lease_wait: Duration::from_millis(50),
             redis_prefix: "sluice:".to_owned(),
             listen: true,
         }
@@ -67,6 +83,8 @@ impl ClusterConfig {
             ("store.cluster.quota_push", self.quota_push),
             ("store.cluster.heartbeat", self.heartbeat),
             ("store.cluster.instance_ttl", self.instance_ttl),
+            ("store.cluster.lease_ttl", self.lease_ttl),
+            ("store.cluster.lease_wait", self.lease_wait),
         ];
         for (key, value) in durations {
             if value.is_zero() {
@@ -81,6 +99,17 @@ impl ClusterConfig {
         if self.redis_prefix.len() > 64 || self.redis_prefix.chars().any(char::is_whitespace) {
             return Err(ConfigError::Invalid(
                 "store.cluster.redis_prefix must be at most 64 characters, without spaces"
+                    .to_owned(),
+            ));
+        }
+        if self.strict_quota_below < 0 {
+            return Err(ConfigError::Invalid(
+                "store.cluster.strict_quota_below must not be negative".to_owned(),
+            ));
+        }
+        if self.lease_ttl < self.quota_push.saturating_mul(20) {
+            return Err(ConfigError::Invalid(
+                "store.cluster.lease_ttl must be at least 20 times store.cluster.quota_push"
                     .to_owned(),
             ));
         }

@@ -12,10 +12,12 @@
 
 use super::entry::TokenEntry;
 use super::prices::{Estimate, Price, PriceTable, UsageCounts};
+use super::quota::QuotaExceeded;
 use super::quota::Reservation;
 use super::rate::RateHeaders;
 use super::table::TokenTable;
 use super::LimitError;
+use crate::cluster::quota::{Leased, QuotaSync};
 use crate::cluster::rate::{Scope, SharedRates, TokensHold};
 use crate::store::{now_ms, UsageRecord, UsageSink, UsageSource};
 use crate::wire::{Endpoint, ImageQuality, ImageSize, MediaUsage};
@@ -49,6 +51,7 @@ pub struct Limits {
     prices: PriceTable,
     sink: Option<UsageSink>,
     shared: Option<Arc<SharedRates>>,
+    shared_quota: Option<Arc<QuotaSync>>,
 }
 
 impl Limits {
@@ -58,12 +61,18 @@ impl Limits {
             prices,
             sink,
             shared: None,
+            shared_quota: None,
         }
     }
 
-    /// Rate limits shared with the other instances (through Redis).
-    pub fn with_shared(mut self, shared: Option<Arc<SharedRates>>) -> Self {
+    /// Rate limits and quota leases shared with the other instances (through Redis).
+    pub fn with_shared(
+        mut self,
+        shared: Option<Arc<SharedRates>>,
+        quota: Option<Arc<QuotaSync>>,
+    ) -> Self {
         self.shared = shared;
+        self.shared_quota = quota;
         self
     }
 
@@ -138,14 +147,27 @@ impl Limits {
             None => None,
         };
         let quota = match token.quota_limit {
-            Some(limit) => Some({
+            Some(limit) => {
                 token.quota.touch(now_ms());
-
-                token
-                    .quota
-                    .try_reserve(limit, estimate.cost)
-                    .map_err(LimitError::QuotaExceeded)?
-            }),
+                let leased = match &self.shared_quota {
+                    Some(q) if q.is_strict(limit) => q.reserve(&token, estimate.cost).await,
+                    _ => Leased::Unavailable,
+                };
+                Some(match leased {
+                    Leased::Reserved(r) => r,
+                    Leased::Refused { used } => {
+                        return Err(LimitError::QuotaExceeded(QuotaExceeded {
+                            limit,
+                            used,
+                            estimate: estimate.cost,
+                        }))
+                    }
+                    Leased::Unavailable => token
+                        .quota
+                        .try_reserve(limit, estimate.cost)
+                        .map_err(LimitError::QuotaExceeded)?,
+                })
+            }
             None => None,
         };
         Ok(Admission {

@@ -34,6 +34,8 @@ pub struct QuotaCounters {
     pushing: AtomicI64,
     /// Unix ms of the last reservation (the quota push reads totals of recent tokens only).
     last_used_ms: AtomicI64,
+    /// A strict quota: units leased to this instance from the shared total, not reserved.
+    lease: AtomicI64,
 }
 
 /// The quota had no room for the estimate.
@@ -84,6 +86,45 @@ impl QuotaCounters {
         self.pushing.fetch_sub(units, SeqCst);
     }
 
+    /// Reserves `estimate` from this instance's lease, if it holds that much.
+    pub fn try_reserve_leased(self: &Arc<Self>, estimate: i64) -> Option<Reservation> {
+        let estimate = estimate.max(0);
+        loop {
+            let lease = self.lease.load(SeqCst);
+            if lease < estimate.max(1) {
+                return None;
+            }
+            if self
+                .lease
+                .compare_exchange_weak(lease, lease - estimate, SeqCst, SeqCst)
+                .is_ok()
+            {
+                self.reserved.fetch_add(estimate, SeqCst);
+                return Some(Reservation {
+                    counters: self.clone(),
+                    estimate,
+                    open: true,
+                    leased: true,
+                });
+            }
+        }
+    }
+
+    /// Units leased here and not reserved.
+    pub fn lease(&self) -> i64 {
+        self.lease.load(SeqCst)
+    }
+
+    /// `units` more leased from the shared total.
+    pub fn add_lease(&self, units: i64) {
+        self.lease.fetch_add(units.max(0), SeqCst);
+    }
+
+    /// Takes the whole unreserved lease (to give it back).
+    pub fn take_lease(&self) -> i64 {
+        self.lease.swap(0, SeqCst).max(0)
+    }
+
     /// Settled spend not yet pushed to the shared total.
     pub fn unpushed(&self) -> i64 {
         self.unpushed.load(SeqCst)
@@ -130,6 +171,7 @@ impl QuotaCounters {
                     counters: self.clone(),
                     estimate,
                     open: true,
+                    leased: false,
                 });
             }
         }
@@ -164,6 +206,9 @@ pub struct Reservation {
     counters: Arc<QuotaCounters>,
     estimate: i64,
     open: bool,
+    /// Taken from this instance's lease (a strict quota): what the estimate does not cost
+    /// goes back to the lease.
+    leased: bool,
 }
 
 impl Reservation {
@@ -178,6 +223,13 @@ impl Reservation {
             .fetch_add(actual.max(0), SeqCst);
         self.counters.unpushed.fetch_add(actual.max(0), SeqCst);
         self.counters.reserved.fetch_sub(self.estimate, SeqCst);
+        if self.leased {
+            // The shared total counts the real cost; the lease gets back what the estimate
+            // did not cost (an answer beyond it is not taken from the lease again).
+            self.counters
+                .lease
+                .fetch_add((self.estimate - actual.max(0)).max(0), SeqCst);
+        }
         self.open = false;
     }
 }
@@ -186,6 +238,9 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if self.open {
             self.counters.reserved.fetch_sub(self.estimate, SeqCst);
+            if self.leased {
+                self.counters.lease.fetch_add(self.estimate, SeqCst);
+            }
         }
     }
 }

@@ -58,7 +58,7 @@ impl Metered {
         let prices = PriceTable::new(&config.prices)?;
         let cluster = Arc::new(Cluster::new(&sc).map_err(|e| StartError::Cluster(e.to_string()))?);
         let limits = Limits::new(table.clone(), prices, Some(sink.clone()))
-            .with_shared(cluster.rates().cloned());
+            .with_shared(cluster.rates().cloned(), cluster.quota().cloned());
         let file_channels: HashSet<String> =
             config.channels.iter().map(|c| c.name.clone()).collect();
         let (channels, loaded) = merged(&store, &config.channels, true).await?;

@@ -67,7 +67,10 @@ pub struct Spec {
     /// More keys of `[store]`.
     pub store: String,
     /// More keys of `[store.cluster]` (the defaults here: heartbeat 300ms, instance_ttl 2s,
-    /// quota_push 100ms, redis_retry 250ms).
+    /// quota_push 100ms, redis_retry 250ms, redis_wait 100ms: these tests share two cores with
+    /// other tests and builds, where a 5 ms wait would turn scheduling delays into local-share
+    /// decisions; what they check is the shared bucket's bound, and local-share decisions are
+    /// counted and reported).
     pub cluster: String,
 }
 
@@ -126,7 +129,8 @@ impl Spec {
         let _ = writeln!(
             t,
             "\n[store.cluster]\nheartbeat = \"300ms\"\ninstance_ttl = \"2s\"\n\
-             quota_push = \"100ms\"\nredis_retry = \"250ms\"\nredis_prefix = \"{}\"",
+             quota_push = \"100ms\"\nredis_retry = \"250ms\"\nredis_wait = \"100ms\"\n\
+             redis_prefix = \"{}\"",
             self.redis_prefix
         );
         t.push_str(&self.cluster);
