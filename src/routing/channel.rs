@@ -212,6 +212,7 @@ impl Channel {
     }
 
     /// The channel as configured.
+    #[cfg(test)]
     pub(super) fn config(&self) -> &ChannelConfig {
         &self.config
     }
