@@ -495,6 +495,32 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_stored_patched_and_read_back() {
+        let mut s = spec("l");
+        s.rpm = Some(4);
+        s.tpm = Some(800);
+        s.rate_window = Some(Duration::from_secs(10));
+        let config = s.to_config().unwrap();
+        assert_eq!((config.rpm, config.tpm), (Some(4), Some(800)));
+        let v = values(&config, Vec::new(), "[]".into());
+        assert_eq!(
+            (v.rpm, v.tpm, v.rate_window_ms),
+            (Some(4), Some(800), Some(10_000))
+        );
+        let patch: ChannelPatch =
+            serde_json::from_str(r#"{"rpm": null, "rate_window": "30s"}"#).unwrap();
+        let after = patch.apply(s.clone());
+        assert_eq!(
+            (after.rpm, after.tpm, after.rate_window),
+            (None, Some(800), Some(Duration::from_secs(30)))
+        );
+        let unchanged = ChannelPatch::default().apply(s.clone());
+        assert_eq!(unchanged.rpm, Some(4));
+        s.tpm = Some(0);
+        assert!(s.to_config().unwrap_err().to_string().contains("above 0"));
+    }
+
+    #[test]
     fn the_file_wins_name_clashes() {
         let file = vec![spec("a").to_config().unwrap()];
         let stored = vec![
