@@ -55,6 +55,16 @@ pub enum RelayError {
         /// When the first channel comes back.
         retry_after: Option<std::time::Duration>,
     },
+    /// Every enabled channel of the model is at its own rate limit (`rpm`, `tpm`): 429
+    /// `rate_limit_exceeded` with `retry-after` (the soonest channel's wait).
+    #[error(
+        "every channel for the model `{model}` is at its rate limit; retry in {}s",
+        whole_secs(*.retry_after)
+    )]
+    ChannelLimit {
+        model: String,
+        retry_after: std::time::Duration,
+    },
     /// No channel can take the request now, and `why` names each with its reason (circuit
     /// open, disabled, at capacity, no usable key).
     #[error("no channel can serve the model `{model}` now: {why}")]
@@ -115,7 +125,7 @@ impl RelayError {
             Self::BodyTooLarge(_) | Self::UploadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
-            Self::NoChannel { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::NoChannel { .. } | Self::ChannelLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(u) => upstream_status(u),
             Self::ClientTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -133,7 +143,7 @@ impl RelayError {
         match self {
             Self::Upstream(UpstreamError::Timeout(_)) => Outcome::Deadline,
             Self::Upstream(_) => Outcome::UpstreamError,
-            Self::NoChannel { .. } => Outcome::RateLimited,
+            Self::NoChannel { .. } | Self::ChannelLimit { .. } => Outcome::RateLimited,
             Self::Unavailable { .. } => Outcome::NoChannel,
             Self::Overloaded { .. } => Outcome::Shed,
             Self::Internal | Self::TasksUnavailable(_) => Outcome::Internal,
@@ -215,9 +225,9 @@ impl RelayError {
     fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Self::NoChannel { retry_after, .. } => Some(retry_after.unwrap_or(DEFAULT_WAIT)),
-            Self::Unavailable { retry_after, .. } | Self::Overloaded { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Self::Unavailable { retry_after, .. }
+            | Self::Overloaded { retry_after, .. }
+            | Self::ChannelLimit { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -227,7 +237,7 @@ impl RelayError {
             Self::Unauthorized => Some("invalid_api_key"),
             Self::ModelNotFound(_) => Some("model_not_found"),
             Self::BodyTooLarge(_) => Some("request_too_large"),
-            Self::NoChannel { .. } => Some("rate_limit_exceeded"),
+            Self::NoChannel { .. } | Self::ChannelLimit { .. } => Some("rate_limit_exceeded"),
             Self::Unavailable { .. } => Some("no_channel_available"),
             Self::Overloaded { .. } => Some("relay_overloaded"),
             Self::Upstream(UpstreamError::Timeout(_)) => Some("upstream_timeout"),

@@ -208,6 +208,17 @@ pub struct ChannelConfig {
     /// Most requests in flight on this channel at once; unset: no cap.
     #[serde(default)]
     pub max_concurrency: Option<usize>,
+    /// Requests per `rate_window` this channel takes (across instances with Redis); unset: no
+    /// limit. A channel at its limit is skipped for the next candidate.
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    /// Tokens (prompt + completion: the request's estimate, adjusted to the real count when it
+    /// ends) per `rate_window`; unset: no limit.
+    #[serde(default)]
+    pub tpm: Option<u64>,
+    /// The window `rpm` and `tpm` count over (`"10s"`); unset: a minute.
+    #[serde(default, with = "humantime_serde")]
+    pub rate_window: Option<Duration>,
     /// Deadlines replacing the global `[timeouts]` ones for this channel.
     #[serde(default)]
     pub timeouts: ChannelTimeouts,
@@ -241,6 +252,29 @@ impl ChannelConfig {
 }
 
 impl ChannelConfig {
+    /// `rpm` and `tpm` above 0, `rate_window` between 1 s and 24 h.
+    pub(crate) fn validate_limits(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| {
+            Err(ConfigError::Invalid(format!(
+                "channel `{}`: {m}",
+                self.name
+            )))
+        };
+        if self.rpm == Some(0) || self.tpm == Some(0) {
+            return invalid("rpm and tpm must be above 0 (leave them out for no limit)");
+        }
+        if self.tpm.is_some_and(|t| t > i64::MAX as u64) {
+            return invalid("tpm is too large");
+        }
+        if self
+            .rate_window
+            .is_some_and(|w| w < Duration::from_secs(1) || w > Duration::from_secs(24 * 3600))
+        {
+            return invalid("rate_window must be between 1s and 24h");
+        }
+        Ok(())
+    }
+
     /// A `vertex` channel names its project and location; no other channel does.
     fn validate_google(&self) -> Result<(), ConfigError> {
         let named = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
@@ -418,6 +452,7 @@ impl Config {
                 )));
             }
             ch.timeouts.validate(&ch.name)?;
+            ch.validate_limits()?;
             ch.api_base()?;
             ch.validate_google()?;
         }

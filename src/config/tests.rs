@@ -127,6 +127,31 @@ fn routing_validation_names_the_key() {
 }
 
 #[test]
+fn channel_rate_limits_parse_and_are_validated() {
+    let with = |extra: &str| MINIMAL.replace("[[tokens]]", &format!("{extra}\n[[tokens]]"));
+    let c = Config::parse(&with("rpm = 3\ntpm = 9000\nrate_window = \"10s\"")).unwrap();
+    c.validate().unwrap();
+    let ch = &c.channels[0];
+    assert_eq!(
+        (ch.rpm, ch.tpm, ch.rate_window),
+        (Some(3), Some(9000), Some(Duration::from_secs(10)))
+    );
+    let none = &Config::parse(MINIMAL).unwrap().channels[0];
+    assert_eq!((none.rpm, none.tpm, none.rate_window), (None, None, None));
+    for (extra, key) in [
+        ("rpm = 0", "rpm and tpm must be above 0"),
+        ("tpm = 0", "rpm and tpm must be above 0"),
+        ("rpm = 1\nrate_window = \"0s\"", "rate_window"),
+        ("rpm = 1\nrate_window = \"2d\"", "rate_window"),
+    ] {
+        let err = Config::parse(&with(extra)).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains(key), "{extra}: {err}");
+        assert!(err.to_string().contains("channel `main`"), "{extra}: {err}");
+    }
+    assert!(Config::parse(&with("rpm = -1")).is_err());
+}
+
+#[test]
 fn base_urls_are_checked_and_normalised_with_the_channels_name() {
     let with =
         |url: &str| Config::parse(&MINIMAL.replace("https://api.openai.com/v1", url)).unwrap();

@@ -365,6 +365,31 @@ async fn every_channel_rate_limited_is_a_429_and_none_available_a_503_both_with_
 }
 
 #[tokio::test]
+async fn every_channel_at_its_own_limit_is_a_429_in_each_shape() {
+    let limited = || RelayError::ChannelLimit {
+        model: "m".into(),
+        retry_after: std::time::Duration::from_millis(2_500),
+    };
+    assert_eq!(limited().outcome(), Outcome::RateLimited);
+    let (s, h, v) = body_of(limited().into_response_for(WireFormat::OpenAi)).await;
+    assert_eq!((s.as_u16(), h["retry-after"].to_str().unwrap()), (429, "3"));
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(
+        v["error"]["message"],
+        "every channel for the model `m` is at its rate limit; retry in 3s"
+    );
+    let (s, _, v) = body_of(limited().into_response_for(WireFormat::Anthropic)).await;
+    assert_eq!(s.as_u16(), 429);
+    assert_eq!(
+        (v["type"].as_str(), v["error"]["type"].as_str()),
+        (Some("error"), Some("rate_limit_error"))
+    );
+    let (_, _, v) = body_of(limited().into_response_for(WireFormat::Gemini)).await;
+    assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
+}
+
+#[tokio::test]
 async fn passed_through_upstream_errors_keep_only_documented_fields() {
     let body = r#"{"error":{"message":"m","type":"invalid_request_error","param":null,
         "code":null,"debug":{"authorization":"Bearer sk-abcdefghijklmnopqrstuvwxyz"}},"x":1}"#;

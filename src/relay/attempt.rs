@@ -3,10 +3,13 @@
 //! starts only once an upstream answered 2xx).
 //!
 //! Owns: retry decisions per request (bounded attempts, the shared retry budget, no channel
-//! twice while another is left, retry-after waits that fit the deadline and the cap).
+//! twice while another is left, retry-after waits that fit the deadline and the cap), and
+//! skipping a channel at its own rate limit for the next candidate (`attempt_limits`: not an
+//! attempt, not a failure).
 //! Must never: hold two attempts at once (each failed attempt's response and lease are
 //! released before the next starts), wait past the request's deadline, or retry a client error.
 
+use super::attempt_limits::{self, Passed};
 use super::plan::Peek;
 use super::{Record, Sent};
 use crate::bridges::{self, Route};
@@ -55,11 +58,14 @@ pub(super) async fn attempts(
     let deadline = ask.started + timeouts.total;
     routes.note_request(Instant::now());
     let mut tried: Vec<usize> = Vec::new();
+    // Channels whose own limit turned this request away, each until it would take it.
+    let mut limited: Vec<(usize, Instant)> = Vec::new();
+    let mut estimate = None;
     let mut last: Option<RelayError> = None;
     let mut waited = Duration::ZERO;
     loop {
         let now = Instant::now();
-        let mut selected = match routes.select(ask.model, ask.endpoint, &tried, now) {
+        let mut selected = match routes.pick(ask.model, ask.endpoint, &tried, &limited, now) {
             Ok(Pick::Go(s)) => *s,
             Ok(Pick::WaitUntil(t)) => {
                 let wait = t.saturating_duration_since(now);
@@ -76,6 +82,20 @@ pub(super) async fn attempts(
             }
             Err(e) => return Err(last.unwrap_or(e)),
         };
+        match attempt_limits::take(state, selected.channel(), &ask, record, &mut estimate).await {
+            // A hold of a previous attempt's channel goes back either way.
+            Ok(Passed::Free) => record.channel_tokens(None),
+            Ok(Passed::Tokens(hold, prompt)) => record.channel_tokens(Some((hold, prompt))),
+            Err(refused) => {
+                tracing::debug!(
+                    channel = %selected.channel().name, kind = ?refused.kind,
+                    retry_after = ?refused.retry_after, "channel at its rate limit: skipped"
+                );
+                limited.push((selected.index, Instant::now() + refused.retry_after));
+                selected.lease.over_limit();
+                continue;
+            }
+        }
         record.attempts += 1;
         let ch = selected.channel().clone();
         record.channel = Some(ch.name.clone());

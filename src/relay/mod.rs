@@ -12,6 +12,7 @@
 
 mod admit;
 mod attempt;
+mod attempt_limits;
 mod outcome;
 mod passed;
 mod plan;

@@ -2,9 +2,10 @@
 //!
 //! Owns: the request's identity (id, token, model, channel), its outcome, usage and timings,
 //! its in-flight count, its token's admission (quota reservation, TPM hold) when a store is
-//! configured, and reporting all of it from `Drop`: one structured access-log event, the
-//! ledger's counters and histograms, and (for a store token) exactly one usage record, keyed by
-//! the relay's usage id, settled on the admission and handed to the usage sink. A request whose
+//! configured, the serving channel's `tpm` hold, and reporting all of it from `Drop`: one
+//! structured access-log event, the ledger's counters and histograms, and (for a store token)
+//! exactly one usage record, keyed by the relay's usage id, settled on the admission and handed
+//! to the usage sink. A request whose
 //! usage the upstream did not report (a hang-up, a broken stream) is billed the prompt estimate
 //! plus the events already streamed, marked `estimated`. A media request is billed by its
 //! units too (images, characters, audio seconds; see `limits::prices`). Failures are not
@@ -15,8 +16,9 @@
 
 use super::Outcome;
 use crate::client_text::{clip, MAX_LOGGED};
+use crate::cluster::rate::TokensHold;
 use crate::error::RelayError;
-use crate::limits::Admission;
+use crate::limits::{Admission, Estimate};
 use crate::monitor::{ErrorKind, Guard, Ledger, TimeoutKind};
 use crate::store::usage::{Outcome as UsageOutcome, UsageRecord, UsageSource};
 use crate::store::UsageSink;
@@ -62,6 +64,9 @@ pub(crate) struct Record {
     /// The key of this request's usage record (made by the relay, never the client's).
     pub usage_id: Uuid,
     metered: Option<Metering>,
+    /// The serving channel's tokens-per-window hold (its `tpm`), settled on the real count when
+    /// the record ends (given back when the request is not billed).
+    channel_tokens: Option<ChannelTokens>,
     /// The upstream accepted the request (answered 2xx): from here on it may be billed.
     accepted: bool,
     /// Set when the request's handler panicked ([`marking_panics`]).
@@ -95,6 +100,7 @@ impl Record {
             streamed: 0,
             usage_id: Uuid::now_v7(),
             metered: None,
+            channel_tokens: None,
             accepted: false,
             panicked: Arc::new(AtomicBool::new(false)),
             _in_flight: ledger.in_flight(endpoint.family()),
@@ -129,7 +135,21 @@ impl Record {
         }
     }
 
-    /// The client's address, for a store token's address rules.
+    /// The estimate of the token's admission, when a store token was admitted.
+    pub(crate) fn estimate(&self) -> Option<Estimate> {
+        self.metered
+            .as_ref()
+            .and_then(|m| m.admission.as_ref())
+            .map(|a| a.estimate)
+    }
+
+    /// The serving channel's `tpm` hold and the prompt part of its estimate (`None`: the
+    /// channel sets no `tpm`); a previous attempt's hold, on a channel that failed, is given
+    /// back.
+    pub(crate) fn channel_tokens(&mut self, taken: Option<(TokensHold, u64)>) {
+        self.channel_tokens = taken.map(|(hold, prompt)| ChannelTokens { hold, prompt });
+    }
+
     /// Whether the request is billed through the store (a store token's).
     pub(crate) fn is_metered(&self) -> bool {
         self.metered.is_some()
@@ -267,6 +287,12 @@ pub(crate) async fn marking_panics<F: Future>(flag: Arc<AtomicBool>, fut: F) -> 
     .await
 }
 
+/// A channel's `tpm` hold and the prompt part of its estimate.
+struct ChannelTokens {
+    hold: TokensHold,
+    prompt: u64,
+}
+
 /// A store token's side of the record.
 struct Metering {
     sink: UsageSink,
@@ -295,6 +321,22 @@ impl Record {
             | Outcome::QuotaExceeded
             | Outcome::Shed => false,
         }
+    }
+
+    /// Settles the serving channel's `tpm` on what the request used: the upstream's count, or
+    /// the prompt estimate plus the events streamed; a request not billed gives it all back.
+    fn settle_channel_tokens(&mut self) {
+        let Some(c) = self.channel_tokens.take() else {
+            return;
+        };
+        if !self.billable() {
+            return;
+        }
+        let used = match self.usage {
+            Some(u) => u.prompt_tokens.saturating_add(u.completion_tokens),
+            None => c.prompt.saturating_add(self.streamed),
+        };
+        c.hold.settle(used);
     }
 
     /// The media units the request is billed by (none when it is not billed).
@@ -418,6 +460,7 @@ impl Drop for Record {
         let usage_id = self.metered.is_some().then_some(self.usage_id);
         let media = self.billed_media();
         let cost_units = self.submit_usage(panicked, media);
+        self.settle_channel_tokens();
         let usage = self.usage.unwrap_or_default();
         tracing::info!(
             target: "sluice::access",

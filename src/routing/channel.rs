@@ -8,6 +8,7 @@
 
 use super::breaker::{Admit, Breaker, BreakerState};
 use super::keys::{KeyRing, KeySnapshot, NoKey, SetAside};
+use super::limit::{ChannelLimits, LimitsSnapshot};
 use super::outcome::Verdict;
 use crate::bridges::{self, Route, Unserved};
 use crate::config::{
@@ -47,6 +48,8 @@ pub struct Channel {
     headers: HeaderMap,
     /// The channel as configured, for its provider's own settings.
     config: ChannelConfig,
+    /// Its own rate limits (`rpm`, `tpm`), when it sets any.
+    limits: Option<Arc<ChannelLimits>>,
     live: Mutex<Live>,
     in_flight: AtomicUsize,
     attempts: AtomicU64,
@@ -101,6 +104,8 @@ pub(super) enum Hold {
     Disabled(DisabledBy),
     /// At its `max_concurrency`.
     AtCapacity(usize),
+    /// At its own rate limit (`rpm`, `tpm`) until then.
+    OverLimit(Instant),
     /// Every key set aside (quota, billing).
     NoKey,
     /// The circuit opened at `since`; its next probe is due at `probe_at` (none: a probe is
@@ -121,9 +126,12 @@ pub(super) enum Admission {
 }
 
 impl Channel {
+    /// A channel from its config; `old` (the channel it replaces) hands over its limiters when
+    /// its limits are unchanged.
     pub(super) fn from_config(
         c: &ChannelConfig,
         breaker: &BreakerConfig,
+        old: Option<&Channel>,
         now: Instant,
     ) -> Result<Self, ConfigError> {
         let mut headers = HeaderMap::new();
@@ -150,6 +158,10 @@ impl Channel {
             mapping: c.model_mapping.clone().into_iter().collect(),
             headers,
             config: c.clone(),
+            limits: old
+                .and_then(|o| o.limits.clone())
+                .filter(|l| l.same_as(c))
+                .or_else(|| ChannelLimits::from_config(c, now).map(Arc::new)),
             live: Mutex::new(Live {
                 enabled: c.enabled,
                 disabled_by: (!c.enabled).then_some(DisabledBy::Config),
@@ -199,6 +211,21 @@ impl Channel {
         self.models.iter().map(String::as_str)
     }
 
+    /// The channel as configured.
+    #[cfg(test)]
+    pub(super) fn config(&self) -> &ChannelConfig {
+        &self.config
+    }
+
+    /// The channel's own rate limits, when it sets any.
+    pub fn limits(&self) -> Option<&ChannelLimits> {
+        self.limits.as_deref()
+    }
+
+    fn over_limit(&self, now: Instant) -> Option<Instant> {
+        self.limits.as_ref().and_then(|l| l.over_until(now))
+    }
+
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
@@ -218,6 +245,9 @@ impl Channel {
             return Readiness::Held(Hold::Disabled(
                 live.disabled_by.unwrap_or(DisabledBy::Config),
             ));
+        }
+        if let Some(until) = self.over_limit(now) {
+            return Readiness::Held(Hold::OverLimit(until));
         }
         if !self.below_cap() {
             return Readiness::Held(Hold::AtCapacity(self.in_flight()));
@@ -247,7 +277,10 @@ impl Channel {
     /// passes an open circuit (and takes no probe slot); nothing else.
     pub(super) fn try_start(self: &Arc<Self>, now: Instant, how: Admission) -> Option<Lease> {
         let mut live = self.live();
-        if !live.enabled || live.cooling_until.is_some_and(|u| u > now) {
+        if !live.enabled
+            || live.cooling_until.is_some_and(|u| u > now)
+            || self.over_limit(now).is_some()
+        {
             return None;
         }
         let panic = how == Admission::Panic;
@@ -330,6 +363,7 @@ impl Channel {
             attempts: self.attempts.load(Ordering::Relaxed),
             faults: self.faults.load(Ordering::Relaxed),
             keys: self.keys.snapshot(now),
+            rate_limits: self.limits.as_ref().map(|l| l.snapshot(now)),
         }
     }
 }
@@ -360,6 +394,9 @@ pub struct ChannelSnapshot {
     /// Attempts that ended in an upstream fault since start.
     pub faults: u64,
     pub keys: Vec<KeySnapshot>,
+    /// The channel's own limits, what is left of them and the attempts they turned away;
+    /// `null` when it sets none.
+    pub rate_limits: Option<LimitsSnapshot>,
 }
 
 /// One attempt's hold on a channel: counted in flight until dropped. Report the outcome with
@@ -397,6 +434,14 @@ impl Lease {
     /// content and remixes go to the same key).
     pub fn key_index(&self) -> usize {
         self.key_index
+    }
+
+    /// The channel's own limit turned the attempt away before it was sent: not an attempt, not
+    /// a failure (the breaker does not count it; a probe slot is given back).
+    pub fn over_limit(mut self) {
+        self.reported = true;
+        self.channel.live().breaker.abandon(self.probe);
+        self.channel.attempts.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn succeeded(&mut self, now: Instant) {

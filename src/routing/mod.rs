@@ -1,7 +1,8 @@
 //! Channels and the choice of one for each attempt of a request.
 //!
 //! Owns: the runtime channel list built from config, model lookup, the channel choice
-//! (`selection`, panic mode included), circuit breakers (`breaker`), keys (`keys`), the retry
+//! (`selection`, panic mode included), circuit breakers (`breaker`), keys (`keys`), each
+//! channel's own rate limits as the router sees them (`limit`: skipped at its limit), the retry
 //! budget (`budget`), what a failure means (`outcome`), what the relay answers when no channel
 //! can take a request (`refusal`), and the serializable snapshot of all of it.
 //! Must never: do I/O, sleep, or hand out a channel that cannot serve the endpoint.
@@ -10,6 +11,7 @@ mod breaker;
 mod budget;
 mod channel;
 mod keys;
+mod limit;
 mod outcome;
 mod refusal;
 mod selection;
@@ -19,11 +21,13 @@ pub use breaker::BreakerState;
 pub use budget::BudgetSnapshot;
 pub use channel::{Channel, ChannelSnapshot, DisabledBy, Lease};
 pub use keys::{KeySnapshot, SetAside};
+pub use limit::{ChannelLimits, LimitsSnapshot};
 pub use outcome::{classify, Verdict};
 pub(crate) use refusal::not_served;
 
 use crate::config::{ChannelConfig, Config, ConfigError, RoutingConfig};
 use crate::error::RelayError;
+use crate::limits::PriceTable;
 use crate::wire::Endpoint;
 use arc_swap::ArcSwap;
 use budget::RetryBudget;
@@ -64,6 +68,9 @@ pub struct Routes {
     policy: RoutingConfig,
     rng: Mutex<SmallRng>,
     budget: Mutex<RetryBudget>,
+    /// The estimates of a request's tokens against a channel's `tpm` when no token admission
+    /// made one (the same table and rules as a token's).
+    prices: PriceTable,
 }
 
 /// Every channel's state and the retry budget: for the admin API and the monitor.
@@ -83,7 +90,7 @@ impl Routes {
         let channels = config
             .channels
             .iter()
-            .map(|c| Channel::from_config(c, &config.routing.breaker, now).map(Arc::new))
+            .map(|c| Channel::from_config(c, &config.routing.breaker, None, now).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let rng = match config.routing.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
@@ -94,7 +101,14 @@ impl Routes {
             policy: config.routing.clone(),
             rng: Mutex::new(rng),
             budget: Mutex::new(RetryBudget::new(&config.routing, now)),
+            prices: PriceTable::new(&config.prices)
+                .map_err(|e| ConfigError::Invalid(format!("prices: {e}")))?,
         })
+    }
+
+    /// The price table of the estimates against a channel's `tpm`.
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
     }
 
     pub fn policy(&self) -> &RoutingConfig {
@@ -107,21 +121,23 @@ impl Routes {
     }
 
     /// Makes `configs` the channel list. A channel named in `keep` that exists already is kept
-    /// as it is (its breaker, keys and counts: the config file's channels never change at run
-    /// time); every other channel is built anew. A channel that does not build is left out and
-    /// logged. Returns how many channels there are now.
+    /// as it is (its breaker, keys, limits and counts: the config file's channels never change
+    /// at run time); every other channel is built anew (keeping its limiters when its limits
+    /// are unchanged). A channel that does not build is left out and logged. Returns how many
+    /// channels there are now.
     pub fn replace(&self, configs: &[ChannelConfig], keep: &HashSet<String>) -> usize {
         let now = Instant::now();
         let old = self.channels.load_full();
         let next: Vec<Arc<Channel>> = configs
             .iter()
             .filter_map(|c| {
+                let before = old.iter().find(|ch| ch.name == c.name);
                 if keep.contains(&c.name) {
-                    if let Some(ch) = old.iter().find(|ch| ch.name == c.name) {
+                    if let Some(ch) = before {
                         return Some(ch.clone());
                     }
                 }
-                match Channel::from_config(c, &self.policy.breaker, now) {
+                match Channel::from_config(c, &self.policy.breaker, before.map(|b| &**b), now) {
                     Ok(ch) => Some(Arc::new(ch)),
                     Err(e) => {
                         tracing::warn!(channel = %c.name, error = %e, "channel not loaded");
@@ -146,9 +162,29 @@ impl Routes {
         tried: &[usize],
         now: Instant,
     ) -> Result<Pick, RelayError> {
+        self.pick(model, endpoint, tried, &[], now)
+    }
+
+    /// [`Routes::select`], skipping the channels in `limited` as well: their own rate limit
+    /// turned this request away (each until its instant). When every enabled channel of the
+    /// model is at its limit: [`RelayError::ChannelLimit`], with the soonest wait.
+    pub fn pick(
+        &self,
+        model: &str,
+        endpoint: Endpoint,
+        tried: &[usize],
+        limited: &[(usize, Instant)],
+        now: Instant,
+    ) -> Result<Pick, RelayError> {
         let channels = self.channels.load_full();
         let idx = serving(&channels, model, endpoint)?;
-        let states: Vec<Readiness> = idx.iter().map(|&i| channels[i].readiness(now)).collect();
+        let states: Vec<Readiness> = idx
+            .iter()
+            .map(|&i| match limited.iter().find(|(j, _)| *j == i) {
+                Some((_, until)) => Readiness::Held(channel::Hold::OverLimit(*until)),
+                None => channels[i].readiness(now),
+            })
+            .collect();
         let mut cands: Vec<Candidate> = idx
             .iter()
             .zip(&states)
@@ -186,6 +222,12 @@ impl Routes {
             }
             Some((t, _)) => return Ok(Pick::WaitUntil(t)),
             None => {}
+        }
+        if let Some(retry_after) = refusal::all_over_limit(&states, now) {
+            return Err(RelayError::ChannelLimit {
+                model: model.to_owned(),
+                retry_after,
+            });
         }
         let untried = selection::panic_order(self.policy.panic, &states)
             .into_iter()

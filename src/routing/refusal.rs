@@ -3,7 +3,8 @@
 //!
 //! Owns: the wording of [`RelayError::Unavailable`] and its `retry-after` (the first open
 //! circuit's probe, else a short wait), finding the first channel back from a cool-down, and
-//! the 400 when the model's channels cannot serve the endpoint at all ([`not_served`]).
+//! the 400 when the model's channels cannot serve the endpoint at all ([`not_served`]), and
+//! the 429 when every enabled channel is at its own rate limit ([`all_over_limit`]).
 //! Must never: name a key, read the clock (callers pass `now`), or advise no wait.
 
 use super::channel::{Cooling, DisabledBy, Hold, Readiness};
@@ -51,6 +52,25 @@ pub(super) fn soonest_cooling(states: &[Readiness]) -> Option<(Instant, Cooling)
         .min_by_key(|(t, _)| *t)
 }
 
+/// The soonest wait when every enabled channel is at its own rate limit (at least one is);
+/// `None` otherwise.
+pub(super) fn all_over_limit(states: &[Readiness], now: Instant) -> Option<Duration> {
+    let mut soonest: Option<Duration> = None;
+    for s in states {
+        match s {
+            Readiness::Held(Hold::OverLimit(t)) => {
+                let wait = t
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1));
+                soonest = Some(soonest.map_or(wait, |w| w.min(wait)));
+            }
+            Readiness::Held(Hold::Disabled(_)) => {}
+            Readiness::Ready | Readiness::NotBefore(..) | Readiness::Held(_) => return None,
+        }
+    }
+    soonest
+}
+
 /// The 503 for `model` whose channels are in these states, each named.
 pub(super) fn unavailable(model: &str, channels: &[(&str, Readiness)], now: Instant) -> RelayError {
     let mut why = String::new();
@@ -66,6 +86,7 @@ pub(super) fn unavailable(model: &str, channels: &[(&str, Readiness)], now: Inst
             Readiness::Held(Hold::CircuitOpen {
                 probe_at: Some(t), ..
             })
+            | Readiness::Held(Hold::OverLimit(t))
             | Readiness::NotBefore(t, _) => Some(t.saturating_duration_since(now)),
             Readiness::Ready | Readiness::Held(_) => None,
         })
@@ -99,6 +120,9 @@ fn reason(state: Readiness, now: Instant) -> String {
             format!("disabled ({})", by.as_str())
         }
         Readiness::Held(Hold::AtCapacity(n)) => format!("at capacity ({n} in flight)"),
+        Readiness::Held(Hold::OverLimit(t)) => {
+            format!("at its rate limit (back in {}s)", secs(t).max(1))
+        }
         Readiness::Held(Hold::NoKey) => "no usable key (quota or billing)".to_owned(),
         Readiness::Held(Hold::CircuitOpen {
             probe_at: Some(t), ..
@@ -150,6 +174,28 @@ mod tests {
         assert!(
             matches!(e, RelayError::Unavailable { retry_after, .. } if retry_after == SHORT_WAIT)
         );
+    }
+
+    #[test]
+    fn every_enabled_channel_at_its_limit_is_a_429_with_the_soonest_wait() {
+        let now = Instant::now();
+        let s = Duration::from_secs(1);
+        let states = [
+            Readiness::Held(Hold::OverLimit(now + 7 * s)),
+            Readiness::Held(Hold::Disabled(DisabledBy::Operator)),
+            Readiness::Held(Hold::OverLimit(now + 3 * s)),
+        ];
+        assert_eq!(all_over_limit(&states, now), Some(3 * s));
+        assert_eq!(all_over_limit(&states[1..2], now), None, "none at a limit");
+        let mixed = [states[0], Readiness::Held(Hold::AtCapacity(2))];
+        assert_eq!(all_over_limit(&mixed, now), None);
+        let e = unavailable("m", &[("a", mixed[0]), ("b", mixed[1])], now);
+        assert_eq!(
+            e.to_string(),
+            "no channel can serve the model `m` now: `a`: at its rate limit (back in 7s); \
+             `b`: at capacity (2 in flight)"
+        );
+        assert!(matches!(e, RelayError::Unavailable { retry_after, .. } if retry_after == 7 * s));
     }
 
     #[test]

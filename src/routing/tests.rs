@@ -332,3 +332,57 @@ fn replace_keeps_the_named_channels_and_rebuilds_the_rest() {
     assert_eq!(r.replace(&configs[..1], &keep), 1);
     assert!(r.channel_snapshot("o").is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_at_its_limit_is_skipped_and_every_one_at_its_limit_is_a_429() {
+    let r = routes_from("rpm = 1\nrate_window = \"10s\"");
+    let s = std::time::Duration::from_secs(1);
+    let now = Instant::now();
+    let channels = r.channels();
+    let o = channels.iter().position(|c| c.name == "o").unwrap();
+    let a = 1 - o;
+    let limits = channels[o].limits().unwrap();
+    assert!(channels[a].limits().is_none());
+    limits.rpm().unwrap().check().unwrap();
+    let refused = limits.rpm().unwrap().check().unwrap_err();
+    limits.refused(&refused, now);
+    for _ in 0..20 {
+        assert_eq!(go(&r, "shared", Endpoint::Chat, &[]).index, a, "skipped");
+    }
+    // Not a failure: the breaker saw nothing, and no attempt is counted.
+    let snap = r.channel_snapshot("o").unwrap();
+    assert_eq!((snap.consecutive_failures, snap.attempts), (0, 0));
+    let lim = snap.rate_limits.unwrap();
+    assert_eq!(
+        (lim.rpm, lim.skipped, lim.limited_for_ms),
+        (Some(1), 1, Some(10_000))
+    );
+    // The other one turned this request away too: 429 with the soonest wait.
+    match r.pick("shared", Endpoint::Chat, &[], &[(a, now + 3 * s)], now) {
+        Err(RelayError::ChannelLimit { retry_after, .. }) => assert_eq!(retry_after, 3 * s),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a channel at its limit was picked"),
+    }
+    tokio::time::advance(10 * s).await;
+    let mut seen = HashSet::new();
+    for _ in 0..40 {
+        seen.insert(go(&r, "shared", Endpoint::Chat, &[]).index);
+    }
+    assert!(seen.contains(&o), "back once its window refilled");
+}
+
+#[test]
+fn a_rebuilt_channel_with_the_same_limits_keeps_its_limiter() {
+    let r = routes_from("rpm = 5");
+    let o = r.channels().iter().position(|c| c.name == "o").unwrap();
+    let before = r.channels()[o].limits().unwrap() as *const ChannelLimits;
+    let mut configs: Vec<ChannelConfig> = r.channels().iter().map(|c| c.config().clone()).collect();
+    configs[o].weight = 3;
+    assert_eq!(r.replace(&configs, &HashSet::new()), 2);
+    let after = r.channels()[o].limits().unwrap() as *const ChannelLimits;
+    assert_eq!(before, after, "same limits: the same limiter");
+    configs[o].rpm = Some(6);
+    r.replace(&configs, &HashSet::new());
+    let changed = r.channels()[o].limits().unwrap() as *const ChannelLimits;
+    assert_ne!(before, changed);
+}

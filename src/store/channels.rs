@@ -7,7 +7,7 @@
 //! (an admin request must not read the relay's environment).
 
 use super::crypto::SecretBox;
-use super::tokens::{parse_list, present, Source};
+use super::tokens::{parse_list, present, present_duration, Source};
 use super::StoreError;
 use crate::config::{ChannelConfig, ChannelTimeouts, Config, ProviderKind, Secret};
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,15 @@ pub struct ChannelSpec {
     pub weight: u32,
     #[serde(default)]
     pub max_concurrency: Option<usize>,
+    /// Requests per `rate_window`; unset: no limit.
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    /// Tokens per `rate_window`; unset: no limit.
+    #[serde(default)]
+    pub tpm: Option<u64>,
+    /// The window of `rpm` and `tpm` (`"10s"`); unset: a minute.
+    #[serde(default, with = "humantime_serde")]
+    pub rate_window: Option<Duration>,
     #[serde(default)]
     pub timeouts: ChannelTimeouts,
     #[serde(default = "yes")]
@@ -74,6 +83,13 @@ pub struct ChannelPatch {
     pub weight: Option<u32>,
     #[serde(default, deserialize_with = "present")]
     pub max_concurrency: Option<Option<usize>>,
+    /// `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    pub rpm: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    pub tpm: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present_duration")]
+    pub rate_window: Option<Option<Duration>>,
     pub timeouts: Option<ChannelTimeouts>,
     pub enabled: Option<bool>,
 }
@@ -93,6 +109,11 @@ pub struct StoredChannel {
     pub priority: i32,
     pub weight: u32,
     pub max_concurrency: Option<usize>,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    /// The window of `rpm` and `tpm`; unset: a minute.
+    #[serde(with = "humantime_serde")]
+    pub rate_window: Option<Duration>,
     pub first_byte_ms: Option<i64>,
     pub stream_idle_ms: Option<i64>,
     pub total_ms: Option<i64>,
@@ -124,6 +145,9 @@ pub(crate) struct ChannelValues {
     pub stream_idle_ms: Option<i64>,
     pub total_ms: Option<i64>,
     pub enabled: bool,
+    pub rpm: Option<i64>,
+    pub tpm: Option<i64>,
+    pub rate_window_ms: Option<i64>,
 }
 
 impl ChannelSpec {
@@ -149,6 +173,9 @@ impl ChannelSpec {
             priority: self.priority,
             weight: self.weight,
             max_concurrency: self.max_concurrency,
+            rpm: self.rpm,
+            tpm: self.tpm,
+            rate_window: self.rate_window,
             timeouts: self.timeouts.clone(),
             enabled: self.enabled,
             // Vertex AI channels are configured in the config file only.
@@ -196,6 +223,15 @@ impl ChannelPatch {
         }
         if let Some(v) = self.max_concurrency {
             s.max_concurrency = v;
+        }
+        if let Some(v) = self.rpm {
+            s.rpm = v;
+        }
+        if let Some(v) = self.tpm {
+            s.tpm = v;
+        }
+        if let Some(v) = self.rate_window {
+            s.rate_window = v;
         }
         if let Some(v) = self.timeouts {
             s.timeouts = v;
@@ -257,6 +293,9 @@ pub(crate) fn values(c: &ChannelConfig, keys_enc: Vec<u8>, key_hints: String) ->
         stream_idle_ms: millis(c.timeouts.stream_idle),
         total_ms: millis(c.timeouts.total),
         enabled: c.enabled,
+        rpm: c.rpm.map(i64::from),
+        tpm: c.tpm.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        rate_window_ms: millis(c.rate_window),
     }
 }
 
@@ -296,6 +335,9 @@ impl StoredChannel {
             priority: self.priority,
             weight: self.weight,
             max_concurrency: self.max_concurrency,
+            rpm: self.rpm,
+            tpm: self.tpm,
+            rate_window: self.rate_window,
             timeouts: ChannelTimeouts {
                 first_byte: ms(self.first_byte_ms),
                 stream_idle: ms(self.stream_idle_ms),
@@ -356,6 +398,9 @@ pub(crate) struct ChannelRow {
     stream_idle_ms: Option<i64>,
     total_ms: Option<i64>,
     enabled: bool,
+    rpm: Option<i64>,
+    tpm: Option<i64>,
+    rate_window_ms: Option<i64>,
     revision: i64,
     created_at: i64,
     updated_at: i64,
@@ -383,6 +428,12 @@ impl TryFrom<ChannelRow> for StoredChannel {
             priority: i32::try_from(r.priority).unwrap_or_default(),
             weight: u32::try_from(r.weight).unwrap_or(1),
             max_concurrency: r.max_concurrency.map(|m| m.max(1) as usize),
+            rpm: r.rpm.and_then(|v| u32::try_from(v).ok()),
+            tpm: r.tpm.and_then(|v| u64::try_from(v).ok()),
+            rate_window: r
+                .rate_window_ms
+                .and_then(|v| u64::try_from(v).ok())
+                .map(Duration::from_millis),
             first_byte_ms: r.first_byte_ms,
             stream_idle_ms: r.stream_idle_ms,
             total_ms: r.total_ms,
@@ -441,6 +492,32 @@ mod tests {
             "name": "x", "provider": "nope", "base_url": "https://h", "keys": ["k"], "models": ["m"]
         }));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn limits_are_stored_patched_and_read_back() {
+        let mut s = spec("l");
+        s.rpm = Some(4);
+        s.tpm = Some(800);
+        s.rate_window = Some(Duration::from_secs(10));
+        let config = s.to_config().unwrap();
+        assert_eq!((config.rpm, config.tpm), (Some(4), Some(800)));
+        let v = values(&config, Vec::new(), "[]".into());
+        assert_eq!(
+            (v.rpm, v.tpm, v.rate_window_ms),
+            (Some(4), Some(800), Some(10_000))
+        );
+        let patch: ChannelPatch =
+            serde_json::from_str(r#"{"rpm": null, "rate_window": "30s"}"#).unwrap();
+        let after = patch.apply(s.clone());
+        assert_eq!(
+            (after.rpm, after.tpm, after.rate_window),
+            (None, Some(800), Some(Duration::from_secs(30)))
+        );
+        let unchanged = ChannelPatch::default().apply(s.clone());
+        assert_eq!(unchanged.rpm, Some(4));
+        s.tpm = Some(0);
+        assert!(s.to_config().unwrap_err().to_string().contains("above 0"));
     }
 
     #[test]

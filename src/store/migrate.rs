@@ -18,7 +18,7 @@ static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The newest migration this binary knows (the same for both backends).
-pub const SCHEMA_VERSION: i64 = 20261202000001;
+pub const SCHEMA_VERSION: i64 = 20261202000002;
 
 const TABLE: &str = "_sqlx_migrations";
 

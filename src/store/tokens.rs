@@ -194,7 +194,9 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A humantime duration that is present (maybe `null`) deserializes to `Some(value)`.
-fn present_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Duration>>, D::Error> {
+pub(crate) fn present_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Duration>>, D::Error> {
     Option::<humantime_serde::Serde<Duration>>::deserialize(d)
         .map(|v| Some(v.map(humantime_serde::Serde::into_inner)))
 }

@@ -8,13 +8,15 @@ macro_rules! select_channels {
     () => {
         "SELECT id, name, provider, base_url, keys_enc, key_hints, models, model_mapping, \
          headers, anthropic_version, priority, weight, max_concurrency, first_byte_ms, \
-         stream_idle_ms, total_ms, enabled, revision, created_at, updated_at FROM channels"
+         stream_idle_ms, total_ms, enabled, rpm, tpm, rate_window_ms, revision, created_at, \
+         updated_at FROM channels"
     };
 }
 
 type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
-/// Binds the fifteen value columns, `provider` to `enabled`, in table order.
+/// Binds the eighteen value columns, `provider` to `enabled` in table order, then `rpm`,
+/// `tpm` and `rate_window_ms`.
 fn bind_values<'q>(q: Query<'q>, v: &'q ChannelValues) -> Query<'q> {
     q.bind(v.provider)
         .bind(&v.base_url)
@@ -31,6 +33,9 @@ fn bind_values<'q>(q: Query<'q>, v: &'q ChannelValues) -> Query<'q> {
         .bind(v.stream_idle_ms)
         .bind(v.total_ms)
         .bind(v.enabled)
+        .bind(v.rpm)
+        .bind(v.tpm)
+        .bind(v.rate_window_ms)
 }
 
 pub(crate) async fn list(h: &Handle) -> StoreResult<Vec<StoredChannel>> {
@@ -68,9 +73,9 @@ pub(crate) async fn insert(
     let q = sqlx::query::<Db>(
         "INSERT INTO channels (name, provider, base_url, keys_enc, key_hints, models, \
          model_mapping, headers, anthropic_version, priority, weight, max_concurrency, \
-         first_byte_ms, stream_idle_ms, total_ms, enabled, revision, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19)",
+         first_byte_ms, stream_idle_ms, total_ms, enabled, rpm, tpm, rate_window_ms, revision, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20, $21, $22)",
     )
     .bind(name);
     bind_values(q, v)
@@ -98,7 +103,8 @@ pub(crate) async fn update(
         "UPDATE channels SET provider = $1, base_url = $2, keys_enc = $3, key_hints = $4, \
          models = $5, model_mapping = $6, headers = $7, anthropic_version = $8, priority = $9, \
          weight = $10, max_concurrency = $11, first_byte_ms = $12, stream_idle_ms = $13, \
-         total_ms = $14, enabled = $15, revision = $16, updated_at = $17 WHERE name = $18",
+         total_ms = $14, enabled = $15, rpm = $16, tpm = $17, rate_window_ms = $18, \
+         revision = $19, updated_at = $20 WHERE name = $21",
     );
     bind_values(q, &v)
         .bind(revision)
