@@ -304,11 +304,41 @@ async fn tokens_made_by_the_admin_api_or_another_process_work_at_once() {
     let other = json!({"model": "claude-3-5-haiku-latest", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
     let r = send(&h, &key, &other).await;
     assert_eq!(r.status(), 403, "the model glob refuses other models");
+    // `/v1/models` knows the store's token and lists only what its globs allow.
+    let models = |key: String| {
+        let url = h.url("/v1/models");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = models(key.clone()).await;
+    assert_eq!(r.status(), 200);
+    let listed: Value = r.json().await.unwrap();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|m| m.starts_with("gpt-4o")),
+        "{ids:?}"
+    );
     let (s, _) = h
         .admin_json(reqwest::Method::DELETE, "/api/tokens/api", None)
         .await;
     assert_eq!(s, 200);
     assert_eq!(send(&h, &key, &chat("hi", false)).await.status(), 401);
+    assert_eq!(
+        models(key.clone()).await.status(),
+        401,
+        "a revoked token lists nothing"
+    );
     // Another process (the CLI) writes the store directly: the first request finds it with one
     // store read.
     let cli = Store::open(&db.config()).await.unwrap();

@@ -107,13 +107,8 @@ impl TokenEntry {
         self.quota_limit.is_some()
     }
 
-    /// The rules that need no counter: state, expiry, model, client address.
-    pub fn check_access(
-        &self,
-        now_ms: i64,
-        model: &str,
-        ip: Option<IpAddr>,
-    ) -> Result<(), LimitError> {
+    /// Whether the token may be used at all now: not revoked, enabled, not expired.
+    pub fn check_usable(&self, now_ms: i64) -> Result<(), LimitError> {
         if self.revoked {
             return Err(LimitError::Revoked);
         }
@@ -123,6 +118,17 @@ impl TokenEntry {
         if self.expires_at.is_some_and(|at| at <= now_ms) {
             return Err(LimitError::Expired);
         }
+        Ok(())
+    }
+
+    /// The rules that need no counter: state, expiry, model, client address.
+    pub fn check_access(
+        &self,
+        now_ms: i64,
+        model: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), LimitError> {
+        self.check_usable(now_ms)?;
         if !self.allows_model(model) {
             return Err(LimitError::ModelNotAllowed(model.to_owned()));
         }

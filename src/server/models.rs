@@ -36,6 +36,9 @@ async fn visible(
 ) -> Result<BTreeMap<String, &'static str>, RelayError> {
     // The store's tokens too (created at run time, on any instance), not only the file's.
     let token = crate::relay::authenticate(state, headers).await?;
+    if let crate::relay::Caller::Store(e) = &token {
+        e.check_usable(crate::store::now_ms())?;
+    }
     let mut out = BTreeMap::new();
     for ch in state.routes.channels().iter().filter(|c| c.is_enabled()) {
         for m in ch.models().filter(|m| token.allows_model(m)) {
