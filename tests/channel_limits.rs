@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use sluice::config::{ChannelConfig, Secret};
 use sluice_test_support::db::{TestPg, TestSqlite, TEST_SECRET_HEX};
 use sluice_test_support::{eventually, openai_channel, request_id, Harness, ROUTED_MODEL};
-use std::net::SocketAddr;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -303,29 +302,6 @@ async fn a_stored_channels_limits_go_through_the_admin_api() {
     h.shutdown().await;
 }
 
-fn redis_url() -> Option<String> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let hostport = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let reachable = hostport.parse::<SocketAddr>().ok().is_some_and(|addr| {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-    });
-    if reachable {
-        return Some(url);
-    }
-    let why = format!("no Redis at {url}");
-    assert!(
-        std::env::var("CI").is_err(),
-        "{why} (required under CI=true)"
-    );
-    eprintln!("skipped: {why}");
-    None
-}
-
 async fn instance(db: &TestPg, redis: &str, prefix: &str) -> Harness {
     let (mut store, redis, prefix) = (db.config(), redis.to_owned(), prefix.to_owned());
     store.redis_url = Some(Secret::new(redis));
@@ -354,7 +330,10 @@ async fn instance(db: &TestPg, redis: &str, prefix: &str) -> Harness {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_share_one_channels_rpm_through_redis() {
     secret_key();
-    let Some(redis) = redis_url() else { return };
+    let Some(shared) = sluice_test_support::redis::SharedRedis::new() else {
+        return;
+    };
+    let redis = shared.url.clone();
     let Some(db) = TestPg::new() else { return };
     let prefix = format!(
         "sluice-test-chlimit-{}-{:08x}:",

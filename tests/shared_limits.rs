@@ -24,27 +24,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// The shared Redis (skipped, or failed under `CI=true`, when it does not answer).
 fn redis_addr() -> Option<SocketAddr> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let hostport = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let addr: SocketAddr = hostport.parse().ok()?;
-    match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
-        Ok(_) => Some(addr),
-        Err(e) => {
-            let why = format!("no Redis at {addr}: {e}");
-            assert!(
-                std::env::var("CI").is_err(),
-                "{why} (required under CI=true)"
-            );
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
+    sluice_test_support::redis::SharedRedis::new().map(|r| r.addr())
 }
 
 struct Instance {

@@ -266,6 +266,11 @@ impl SharedRedis {
         })
     }
 
+    /// The shared server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The keys under this prefix (at most 10,000: a bounded scan).
     pub fn keys(&self) -> std::io::Result<Vec<String>> {
         let mut c = RespConn::connect(self.addr)?;
